@@ -1,0 +1,61 @@
+# Library lending service. `make run` and `make test` are all a new developer needs.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export HOST PORT
+
+.PHONY: help venv run local token test test-unit test-integration lint typecheck reconcile migrate clean
+
+help:
+	@echo "make run        service on embedded defaults (PostgreSQL, localstripe, OIDC mock, demo books)"
+	@echo "make test       lint, types and the whole test suite"
+	@echo "make local      plain 'chalice local' with your own settings"
+	@echo "make token USER=alice [LIBRARIAN=1]   an ID token from the local OIDC provider"
+	@echo "make reconcile  settle payments left between steps"
+	@echo "make migrate    apply database migrations to DATABASE_URL"
+
+$(STAMP): requirements.txt requirements-dev.txt layers/*/requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) dev/install_paths.py
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m dev.run
+
+local: $(STAMP)
+	$(VENV)/bin/chalice local --no-autoreload --host $(HOST) --port $(PORT)
+
+token: $(STAMP)
+	@$(PY) -m dev.tokens $(USER) $(if $(LIBRARIAN),--librarian,)
+
+migrate: $(STAMP)
+	$(PY) -m ops.migrate
+
+reconcile: $(STAMP)
+	$(PY) -m ops.reconcile
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+typecheck: lint
+
+test-unit: $(STAMP)
+	$(PY) -m pytest tests/unit -q
+
+test-integration: $(STAMP)
+	$(PY) -m pytest tests/integration -q
+
+test: lint
+	$(PY) -m pytest tests -q
+
+clean:
+	rm -rf $(VENV) .run .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Developer tooling: the embedded defaults behind `make run` and the test suite."""

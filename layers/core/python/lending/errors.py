@@ -1,0 +1,76 @@
+"""Domain exceptions. Only `lending.http` turns them into status codes."""
+
+from __future__ import annotations
+
+
+class LendingError(Exception):
+    """Base of every error the service reports to a caller on purpose."""
+
+    def __init__(self, detail: str, **extra: object) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class InvalidRequest(LendingError):
+    """The request is malformed: bad JSON, a missing field, a wrong type."""
+
+
+class BookNotFound(LendingError):
+    pass
+
+
+class NotFound(LendingError):
+    """An unknown route or resource other than a book."""
+
+
+class BookUnavailable(LendingError):
+    """The copy is borrowed or sold: someone else got there first."""
+
+
+class NotOnLoan(LendingError):
+    pass
+
+
+class NotYourLoan(LendingError):
+    pass
+
+
+class NotAllowed(LendingError):
+    """A valid user who may not do this (e.g. not a librarian)."""
+
+
+class AuthenticationRequired(LendingError):
+    """Missing, malformed or invalid bearer token."""
+
+
+class IdentityProviderUnavailable(LendingError):
+    """No signing keys can be had from the OIDC provider."""
+
+
+class PaymentDeclined(LendingError):
+    pass
+
+
+class PaymentProcessorUnavailable(LendingError):
+    """The processor is unreachable, timing out or failing; nothing was changed."""
+
+
+class PaymentReleased(LendingError):
+    """The authorisation was released (e.g. by reconcile) before the book moved."""
+
+
+class DatabaseUnavailable(LendingError):
+    pass
+
+
+class IdempotencyKeyReused(LendingError):
+    """The same Idempotency-Key was sent with a different request."""
+
+
+class RequestInProgress(LendingError):
+    """A request with the same Idempotency-Key is still running."""
+
+
+class WebhookSignatureInvalid(LendingError):
+    pass

@@ -1,0 +1,74 @@
+"""Strict reading of request fields: a wrong type or missing field is a clear 400."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from lending.errors import BookNotFound, InvalidRequest
+
+_PAYMENT_METHOD = re.compile(r"^(pm|card|src|tok)_[A-Za-z0-9_]{1,200}$")
+_ISBN = re.compile(r"^(97[89])?\d{9}[\dX]$")
+_CURRENCY = re.compile(r"^[a-z]{3}$")
+
+
+def text(body: dict[str, Any], name: str, *, max_length: int = 500) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRequest(f"'{name}' is required and must be a non-empty string.", field=name)
+    if len(value) > max_length:
+        raise InvalidRequest(f"'{name}' must be at most {max_length} characters.", field=name)
+    return value.strip()
+
+
+def cents(body: dict[str, Any], name: str, *, minimum: int = 1, maximum: int = 10_000_000) -> int:
+    value = body.get(name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRequest(f"'{name}' is required and must be an integer number of cents.", field=name)
+    if not minimum <= value <= maximum:
+        raise InvalidRequest(f"'{name}' must be between {minimum} and {maximum}.", field=name)
+    return value
+
+
+def isbn(body: dict[str, Any]) -> str:
+    value = text(body, "isbn", max_length=20).replace("-", "").replace(" ", "").upper()
+    if not _ISBN.match(value):
+        raise InvalidRequest("'isbn' must be an ISBN-10 or ISBN-13.", field="isbn")
+    return value
+
+
+def currency(body: dict[str, Any], default: str) -> str:
+    value = body.get("currency", default)
+    if not isinstance(value, str) or not _CURRENCY.match(value.lower()):
+        raise InvalidRequest("'currency' must be a three-letter ISO 4217 code.", field="currency")
+    return value.lower()
+
+
+def payment_method(body: dict[str, Any]) -> str:
+    value = body.get("payment_method")
+    if not isinstance(value, str) or not _PAYMENT_METHOD.match(value):
+        raise InvalidRequest("'payment_method' is required: a payment method id such as 'pm_…'.",
+                             field="payment_method")
+    return value
+
+
+def book_id(path_params: dict[str, str]) -> str:
+    """Book ids are UUIDs; anything else cannot name a book."""
+    value = path_params.get("book_id", "")
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise BookNotFound(f"No book with id {value[:64]}.") from None
+
+
+def bounded_int(raw: str | None, name: str, *, default: int, minimum: int, maximum: int) -> int:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidRequest(f"'{name}' must be an integer.", field=name) from None
+    if not minimum <= value <= maximum:
+        raise InvalidRequest(f"'{name}' must be between {minimum} and {maximum}.", field=name)
+    return value

@@ -1,0 +1,68 @@
+"""Idempotency-Key for state-changing POSTs (the IETF httpapi draft's semantics).
+
+The same key from the same user with the same request replays the first response;
+with a different request it is 422; while the first is still running it is 409.
+A transient failure (503) releases the key so that a retry runs again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+
+from lending import errors
+from lending.http import Request, Response, error_response
+from lending.model import User
+from lending.ports import LendingStore, StoredResponse
+
+TRANSIENT = (errors.PaymentProcessorUnavailable, errors.DatabaseUnavailable,
+             errors.IdentityProviderUnavailable)
+STALE_AFTER_SECONDS = 300.0
+
+
+def key_of(request: Request) -> str | None:
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    key = key.strip().strip('"')
+    if not 1 <= len(key) <= 255 or not key.isprintable():
+        raise errors.InvalidRequest("Idempotency-Key must be 1 to 255 printable characters.")
+    return key
+
+
+def fingerprint(request: Request) -> str:
+    try:
+        body = json.dumps(json.loads(request.body or b"null"), sort_keys=True, separators=(",", ":"))
+    except ValueError:
+        body = request.body.decode("utf-8", "replace")
+    return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
+
+
+def run_once(store: LendingStore, user: User, request: Request, run: Callable[[], Response],
+             *, stale_after_seconds: float = STALE_AFTER_SECONDS) -> Response:
+    key = key_of(request)
+    if key is None:
+        return run()
+    mine = fingerprint(request)
+    claim = store.claim_idempotency_key(user, key, mine, stale_after_seconds)
+    if claim.fingerprint != mine:
+        raise errors.IdempotencyKeyReused("This Idempotency-Key was used for a different request.")
+    if not claim.owned:
+        if claim.response is None:
+            raise errors.RequestInProgress("A request with this Idempotency-Key is still in progress.")
+        stored = claim.response
+        return Response(stored.status, stored.body, {"Idempotent-Replayed": "true"}, stored.content_type)
+    try:
+        response = run()
+    except TRANSIENT:
+        store.release_idempotency_key(user, key)
+        raise
+    except errors.LendingError as exc:
+        response = error_response(exc, request.request_id)
+    except BaseException:
+        store.release_idempotency_key(user, key)
+        raise
+    body = response.body if isinstance(response.body, str) else json.dumps(response.body, separators=(",", ":"))
+    store.finish_idempotency_key(user, key, StoredResponse(response.status, body, response.content_type))
+    return response

@@ -1,0 +1,166 @@
+"""The internal APIs the domain needs from the outside world.
+
+Each port has a real adapter in its own layer (PostgreSQL, Stripe, OIDC) and, for
+the store and the processor, an in-memory fake in `lending.fakes` that passes the
+same contract tests.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from lending.model import (
+    Authorization,
+    Book,
+    BookQuery,
+    Loan,
+    NewBook,
+    Page,
+    Payment,
+    PaymentState,
+    Purchase,
+    User,
+)
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: str
+    content_type: str
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    """Result of claiming an idempotency key: either ours to run, or a prior outcome."""
+
+    owned: bool
+    fingerprint: str
+    response: StoredResponse | None = None  # set when the first request finished
+
+
+class PaymentSettlement(Protocol):
+    """A payment row locked for settling by reconcile; released on exit."""
+
+    payment: Payment
+    loan_open: bool
+    sale_standing: bool
+
+    def mark(self, state: PaymentState, *, reason: str | None = None, synced: bool = True) -> None: ...
+
+    def reverse_loan(self, reason: str) -> None: ...
+
+    def reverse_sale(self, reason: str) -> None: ...
+
+
+class LendingStore(Protocol):
+    """Persistence of books, loans, purchases, the payments ledger and idempotency keys.
+
+    Every method is its own transaction. The methods that move a book settle races
+    with a conditional update on the book's status.
+    """
+
+    # catalogue
+    def add_book(self, new: NewBook) -> Book: ...
+
+    def get_book(self, book_id: str) -> Book | None: ...
+
+    def list_books(self, query: BookQuery) -> Page: ...
+
+    # ledger
+    def record_payment(self, payment: Payment) -> None: ...
+
+    def update_payment(
+        self,
+        payment_id: str,
+        state: PaymentState,
+        *,
+        intent_id: str | None = None,
+        reason: str | None = None,
+        synced: bool = True,
+        only_from: tuple[PaymentState, ...] = (),
+    ) -> bool: ...
+
+    def get_payment(self, payment_id: str) -> Payment | None: ...
+
+    # the moves
+    def open_loan(self, book_id: str, borrower: User, payment_id: str, due_at: datetime) -> Loan:
+        """Mark the book borrowed, open a loan and attach the authorised payment.
+
+        Raises BookUnavailable when the book is not available, PaymentReleased when
+        the payment is no longer authorised; nothing is written in either case.
+        """
+        ...
+
+    def close_loan(self, book_id: str, caller: User) -> Loan:
+        """Return the book. Raises NotOnLoan, or NotYourLoan unless caller borrowed it or is a librarian."""
+        ...
+
+    def record_sale(self, book_id: str, buyer: User, payment_id: str) -> Purchase: ...
+
+    def loans_of(self, user: User) -> list[Loan]: ...
+
+    def purchases_of(self, user: User) -> list[Purchase]: ...
+
+    def open_loans(self) -> list[Loan]: ...
+
+    # reconcile
+    def payments_to_settle(self, older_than_seconds: float) -> list[str]: ...
+
+    def settling(self, payment_id: str) -> AbstractContextManager[PaymentSettlement | None]:
+        """Lock one payment row (skipping it if another settler holds it)."""
+        ...
+
+    # idempotency
+    def claim_idempotency_key(
+        self, user: User, key: str, fingerprint: str, stale_after_seconds: float
+    ) -> IdempotencyClaim: ...
+
+    def finish_idempotency_key(self, user: User, key: str, response: StoredResponse) -> None: ...
+
+    def release_idempotency_key(self, user: User, key: str) -> None: ...
+
+    # webhooks
+    def remember_event(self, event_id: str) -> bool:
+        """Record a processor event id; False if it was seen before."""
+        ...
+
+    def payment_by_intent(self, intent_id: str) -> Payment | None: ...
+
+    def ping(self) -> None: ...
+
+    def schema_current(self) -> bool: ...
+
+
+class PaymentGateway(Protocol):
+    """Authorise, capture, release and refund card payments.
+
+    Raises PaymentDeclined for a card the issuer refused and
+    PaymentProcessorUnavailable when the processor cannot be reached or fails.
+    """
+
+    def create_authorization(
+        self, *, amount_cents: int, currency: str, payment_method: str, idempotency_key: str,
+        metadata: dict[str, str],
+    ) -> str:
+        """Create an unconfirmed manual-capture intent; returns its id. No money is held yet."""
+        ...
+
+    def confirm_authorization(self, intent_id: str, idempotency_key: str) -> Authorization: ...
+
+    def capture(self, intent_id: str, idempotency_key: str) -> Authorization: ...
+
+    def cancel(self, intent_id: str, idempotency_key: str) -> Authorization: ...
+
+    def refund(self, intent_id: str, idempotency_key: str) -> Authorization: ...
+
+    def retrieve(self, intent_id: str) -> Authorization: ...
+
+
+class TokenVerifier(Protocol):
+    def authenticate(self, authorization_header: str | None) -> User:
+        """Raises AuthenticationRequired, or IdentityProviderUnavailable."""
+        ...

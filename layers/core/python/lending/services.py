@@ -1,0 +1,118 @@
+"""One function per use case. Handlers call these; these call the ports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from lending import payment_flow
+from lending.errors import BookNotFound, BookUnavailable, NotAllowed
+from lending.model import (
+    Book,
+    BookQuery,
+    BookStatus,
+    Loan,
+    NewBook,
+    Page,
+    Payment,
+    PaymentKind,
+    Purchase,
+    User,
+)
+from lending.ports import LendingStore, PaymentGateway
+
+
+@dataclass(frozen=True)
+class Borrowed:
+    loan: Loan
+    payment: Payment
+
+
+@dataclass(frozen=True)
+class Bought:
+    purchase: Purchase
+    payment: Payment
+
+
+def add_book(store: LendingStore, librarian: User, new: NewBook) -> Book:
+    _require_librarian(librarian)
+    return store.add_book(new)
+
+
+def find_book(store: LendingStore, book_id: str) -> Book:
+    book = store.get_book(book_id)
+    if book is None:
+        raise BookNotFound(f"No book with id {book_id}.")
+    return book
+
+
+def search_books(store: LendingStore, query: BookQuery) -> Page:
+    return store.list_books(query)
+
+
+def borrow_book(
+    store: LendingStore, gateway: PaymentGateway, borrower: User, book_id: str,
+    payment_method: str, *, loan_days: int, idempotency_key: str | None = None,
+    request_id: str | None = None, now: datetime | None = None,
+) -> Borrowed:
+    book = _available(store, book_id)
+    payment = payment_flow.new_payment(
+        PaymentKind.BORROW_FEE, book, borrower, idempotency_key=idempotency_key, request_id=request_id)
+    payment = payment_flow.authorize(store, gateway, payment, payment_method)
+    due_at = (now or datetime.now(timezone.utc)) + timedelta(days=loan_days)
+    try:
+        loan = store.open_loan(book_id, borrower, payment.payment_id, due_at)
+    except BookUnavailable:
+        payment_flow.release(store, gateway, payment, "lost the race for the book")
+        raise
+    return Borrowed(loan, payment_flow.capture(store, gateway, payment))
+
+
+def buy_book(
+    store: LendingStore, gateway: PaymentGateway, buyer: User, book_id: str,
+    payment_method: str, *, idempotency_key: str | None = None, request_id: str | None = None,
+) -> Bought:
+    book = _available(store, book_id)
+    payment = payment_flow.new_payment(
+        PaymentKind.PURCHASE, book, buyer, idempotency_key=idempotency_key, request_id=request_id)
+    payment = payment_flow.authorize(store, gateway, payment, payment_method)
+    try:
+        purchase = store.record_sale(book_id, buyer, payment.payment_id)
+    except BookUnavailable:
+        payment_flow.release(store, gateway, payment, "lost the race for the book")
+        raise
+    return Bought(purchase, payment_flow.capture(store, gateway, payment))
+
+
+def return_book(store: LendingStore, caller: User, book_id: str) -> Loan:
+    find_book(store, book_id)
+    return store.close_loan(book_id, caller)
+
+
+def loans_of(store: LendingStore, user: User) -> list[Loan]:
+    return store.loans_of(user)
+
+
+def purchases_of(store: LendingStore, user: User) -> list[Purchase]:
+    return store.purchases_of(user)
+
+
+def books_on_loan(store: LendingStore, librarian: User) -> list[Loan]:
+    _require_librarian(librarian)
+    return store.open_loans()
+
+
+def _available(store: LendingStore, book_id: str) -> Book:
+    """Refuse early, before any card is touched, when the copy is plainly taken.
+
+    This is only a courtesy: the conditional update in the store decides races.
+    """
+    book = find_book(store, book_id)
+    if book.status is not BookStatus.AVAILABLE:
+        raise BookUnavailable(f"The book is {book.status.value}.", book_status=book.status.value)
+    return book
+
+
+def _require_librarian(user: User) -> None:
+    if not user.is_librarian:
+        raise NotAllowed("Only librarians may do this.")

@@ -1,0 +1,141 @@
+"""Connections: URL parsing, a thread-safe pool, and translation of driver errors."""
+
+from __future__ import annotations
+
+import queue
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlparse
+
+import pg8000.native
+from pg8000.exceptions import DatabaseError, InterfaceError
+
+from lending.errors import DatabaseUnavailable
+
+# SQLSTATE classes that mean "the server is not there or went away", not a bad query.
+_UNAVAILABLE_CLASSES = ("08", "57", "53")
+
+
+def connect_params(url: str, *, timeout: float = 5.0, application_name: str = "lending") -> dict[str, Any]:
+    """Turn a postgresql:// URL (libpq style, incl. ?host=/socket/dir and sslmode) into pg8000 kwargs."""
+    parsed = urlparse(url)
+    query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+    params: dict[str, Any] = {
+        "user": unquote(parsed.username or "postgres"),
+        "database": unquote(parsed.path.lstrip("/")) or "postgres",
+        "timeout": timeout,
+        "application_name": application_name,
+    }
+    if parsed.password:
+        params["password"] = unquote(parsed.password)
+    host = query.get("host") or parsed.hostname or "127.0.0.1"
+    port = int(query.get("port") or parsed.port or 5432)
+    if host.startswith("/"):
+        params["unix_sock"] = f"{host}/.s.PGSQL.{port}"
+    else:
+        params["host"], params["port"] = host, port
+    sslmode = query.get("sslmode", "prefer" if not host.startswith("/") and host not in ("127.0.0.1", "localhost", "::1") else "disable")
+    if sslmode in ("require", "verify-ca", "verify-full"):
+        context = ssl.create_default_context(cafile=query.get("sslrootcert"))
+        if sslmode == "require":
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        elif sslmode == "verify-ca":
+            context.check_hostname = False
+        params["ssl_context"] = context
+    return params
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, (InterfaceError, OSError, socket.timeout)):
+        return True
+    if isinstance(exc, DatabaseError) and exc.args and isinstance(exc.args[0], dict):
+        code = str(exc.args[0].get("C", ""))
+        return code[:2] in _UNAVAILABLE_CLASSES
+    return False
+
+
+class ConnectionPool:
+    """At most `size` open connections, handed out one per thread at a time.
+
+    A connection that fails with a connection-level error is thrown away, so the
+    pool heals by itself when the database comes back.
+    """
+
+    def __init__(self, url: str, *, size: int = 8, timeout: float = 5.0, application_name: str = "lending") -> None:
+        self._params = connect_params(url, timeout=timeout, application_name=application_name)
+        self._idle: queue.LifoQueue[pg8000.native.Connection] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(size)
+        self._timeout = timeout
+
+    @contextmanager
+    def connection(self) -> Iterator[pg8000.native.Connection]:
+        if not self._slots.acquire(timeout=self._timeout * 2):
+            raise DatabaseUnavailable("All database connections are busy; try again.")
+        conn = None
+        try:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                conn = self._open()
+            try:
+                yield conn
+            except BaseException as exc:
+                if is_unavailable(exc) or not _idle_in_transaction_safe(conn):
+                    _close_quietly(conn)
+                    conn = None
+                if is_unavailable(exc):
+                    raise DatabaseUnavailable("The database is not reachable.") from exc
+                raise
+            if conn is not None:
+                self._idle.put(conn)
+        finally:
+            self._slots.release()
+
+    @contextmanager
+    def transaction(self) -> Iterator[pg8000.native.Connection]:
+        with self.connection() as conn:
+            conn.run("BEGIN")
+            try:
+                yield conn
+            except BaseException:
+                try:
+                    conn.run("ROLLBACK")
+                except Exception:  # noqa: BLE001 - the connection is discarded by connection()
+                    pass
+                raise
+            conn.run("COMMIT")
+
+    def _open(self) -> pg8000.native.Connection:
+        try:
+            return pg8000.native.Connection(**self._params)
+        except Exception as exc:
+            if is_unavailable(exc) or isinstance(exc, DatabaseError):
+                raise DatabaseUnavailable("The database is not reachable.") from exc
+            raise
+
+    def close(self) -> None:
+        while True:
+            try:
+                _close_quietly(self._idle.get_nowait())
+            except queue.Empty:
+                return
+
+
+def _idle_in_transaction_safe(conn: pg8000.native.Connection) -> bool:
+    try:
+        conn.run("ROLLBACK")
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _close_quietly(conn: pg8000.native.Connection) -> None:
+    try:
+        conn.close()
+    except Exception:  # noqa: BLE001
+        pass

@@ -1,0 +1,19 @@
+"""Build the store once per process from the settings."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from lending.config import Settings
+from lending_postgres.connection import ConnectionPool
+from lending_postgres.store import PostgresStore
+
+
+@lru_cache(maxsize=4)
+def store_from(settings: Settings) -> PostgresStore:
+    pool = ConnectionPool(settings.database_url, size=settings.db_pool_size, timeout=settings.db_timeout_seconds)
+    reader = None
+    if settings.database_read_url:
+        reader = ConnectionPool(settings.database_read_url, size=settings.db_pool_size,
+                                timeout=settings.db_timeout_seconds, application_name="lending-reader")
+    return PostgresStore(pool, reader)

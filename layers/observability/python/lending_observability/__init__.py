@@ -1,0 +1,10 @@
+"""Logging and metrics through AWS Lambda Powertools, created once per process.
+
+JSON logs carry the request id on every line; metrics are EMF (CloudWatch reads them
+on Lambda, and through the agent on the VMs). Nothing here ever logs a header value,
+a body or a token.
+"""
+
+from lending_observability.instrument import instrument, logger, metrics
+
+__all__ = ["instrument", "logger", "metrics"]

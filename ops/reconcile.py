@@ -1,0 +1,24 @@
+"""`make reconcile`: settle every payment stuck between steps, print what was done.
+
+Uses the same settings as the service (DATABASE_URL, STRIPE_API_KEY, ...). When run
+from a developer's machine with `make run` up, it reads nothing else.
+"""
+
+import argparse
+import json
+import sys
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--grace-seconds", type=float, default=None,
+                        help="only settle payments untouched for this long (default RECONCILE_GRACE_SECONDS)")
+    args = parser.parse_args()
+    from functions.reconcile.handler import handle
+
+    print(json.dumps(handle({}, None, grace_seconds=args.grace_seconds), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
