@@ -1,7 +1,8 @@
 """Idempotency-Key for state-changing POSTs (the IETF httpapi draft's semantics).
 
 The same key from the same user with the same request replays the first response;
-with a different request it is 422; while the first is still running it is 409.
+with a different request it is 422. A duplicate that arrives while the first is
+still running waits for its outcome (up to WAIT_SECONDS, then 409 "in progress").
 A transient failure (503) releases the key so that a retry runs again.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable
 
 from lending import errors
@@ -19,6 +21,8 @@ from lending.ports import LendingStore, StoredResponse
 TRANSIENT = (errors.PaymentProcessorUnavailable, errors.DatabaseUnavailable,
              errors.IdentityProviderUnavailable)
 STALE_AFTER_SECONDS = 300.0
+WAIT_SECONDS = 15.0
+POLL_SECONDS = 0.05
 
 
 def key_of(request: Request) -> str | None:
@@ -40,19 +44,25 @@ def fingerprint(request: Request) -> str:
 
 
 def run_once(store: LendingStore, user: User, request: Request, run: Callable[[], Response],
-             *, stale_after_seconds: float = STALE_AFTER_SECONDS) -> Response:
+             *, stale_after_seconds: float = STALE_AFTER_SECONDS, wait_seconds: float = WAIT_SECONDS) -> Response:
     key = key_of(request)
     if key is None:
         return run()
     mine = fingerprint(request)
-    claim = store.claim_idempotency_key(user, key, mine, stale_after_seconds)
-    if claim.fingerprint != mine:
-        raise errors.IdempotencyKeyReused("This Idempotency-Key was used for a different request.")
-    if not claim.owned:
-        if claim.response is None:
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        claim = store.claim_idempotency_key(user, key, mine, stale_after_seconds)
+        if claim.fingerprint != mine:
+            raise errors.IdempotencyKeyReused("This Idempotency-Key was used for a different request.")
+        if claim.owned:
+            break
+        if claim.response is not None:
+            stored = claim.response
+            return Response(stored.status, stored.body, {"Idempotent-Replayed": "true"}, stored.content_type)
+        # The first request is still running: wait for its outcome rather than run twice.
+        if time.monotonic() >= deadline:
             raise errors.RequestInProgress("A request with this Idempotency-Key is still in progress.")
-        stored = claim.response
-        return Response(stored.status, stored.body, {"Idempotent-Replayed": "true"}, stored.content_type)
+        time.sleep(POLL_SECONDS)
     try:
         response = run()
     except TRANSIENT:

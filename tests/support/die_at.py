@@ -1,0 +1,75 @@
+"""Run one borrow or purchase through its real handler and SIGKILL this process at a chosen step.
+
+Test-only: the production code has no fault hooks. This wraps the real adapters of
+the handler's process so that, at the named point, the process really dies
+(SIGKILL: no exception, no finally, no cleanup), exactly as a crashed host would.
+
+usage: python -m tests.support.die_at POINT OPERATION BOOK_ID TOKEN
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import signal
+import sys
+from typing import Any
+
+from lending.config import settings
+from lending.model import PaymentState
+from lending_postgres import store_from
+from lending_stripe import gateway_from
+
+
+def die() -> None:
+    sys.stdout.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def after(obj: Any, name: str, when: Any = lambda *a, **k: True) -> None:
+    real = getattr(obj, name)
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)
+        if when(*args, **kwargs):
+            die()
+        return result
+
+    setattr(obj, name, wrapped)
+
+
+def before(obj: Any, name: str) -> None:
+    setattr(obj, name, lambda *args, **kwargs: die())
+
+
+def main() -> None:
+    point, operation, book_id, token = sys.argv[1:5]
+    config = settings()
+    store, gateway = store_from(config), gateway_from(config)
+    move = "open_loan" if operation == "borrow" else "record_sale"
+    if point == "after-authorise":
+        after(gateway, "confirm_authorization")
+    elif point == "after-ledger-authorized":
+        after(store, "update_payment", lambda _id, state, **kw: state is PaymentState.AUTHORIZED)
+    elif point == "after-commit":
+        after(store, move)
+    elif point == "before-capture":
+        before(gateway, "capture")
+    elif point == "after-capture":
+        after(gateway, "capture")
+    else:
+        raise SystemExit(f"unknown point {point}")
+    handler = importlib.import_module(f"functions.{operation}.handler")
+    event = {
+        "resource": f"/books/{{book_id}}/{operation}", "path": f"/books/{book_id}/{operation}",
+        "httpMethod": "POST", "headers": {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        "pathParameters": {"book_id": book_id}, "requestContext": {"requestId": f"fault-{point}"},
+        "body": json.dumps({"payment_method": "pm_card_visa"}), "isBase64Encoded": False,
+    }
+    response = handler.handle(event, None)
+    print(json.dumps(response))  # only reached if the point was never hit
+
+
+if __name__ == "__main__":
+    main()
