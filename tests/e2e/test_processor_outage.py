@@ -1,0 +1,132 @@
+"""The payment processor goes away, hangs or fails: 503 with Retry-After, no book changes, self-healing."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from dev.embedded import free_port, start_localstripe
+from tests.conftest import Client, new_book, sql
+from tests.support.stack import ChaliceServer
+
+
+@pytest.fixture
+def own_stack(service_env: dict[str, str], run_dir: Path) -> Iterator:
+    servers: list[ChaliceServer] = []
+
+    def start(stripe_base: str, **extra: str) -> str:
+        server = ChaliceServer({**service_env, "STRIPE_API_BASE": stripe_base, **extra}, run_dir / "outage.log")
+        servers.append(server)
+        return server.url
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def borrow(api: str, token: str, book_id: str):
+    return Client(api, token).post(f"/books/{book_id}/borrow", {"payment_method": "pm_card_visa"})
+
+
+def test_stripe_stopped_mid_run_gives_503_then_recovers_without_restart(own_stack, issuer, librarian: Client, pool,
+                                                                         run_dir: Path) -> None:
+    port = free_port()
+    stripe = start_localstripe(port=port, log=run_dir / "ls-outage.log")
+    api = own_stack(stripe.url)
+    first, second = new_book(librarian), new_book(librarian)
+    assert borrow(api, issuer.token("alice"), first["book_id"]).status_code == 201
+
+    stripe.stop()
+    down = borrow(api, issuer.token("alice"), second["book_id"])
+    assert down.status_code == 503
+    assert down.headers["Retry-After"].isdigit()
+    assert down.headers["Content-Type"] == "application/problem+json"
+    assert "Traceback" not in down.text
+    assert Client(api).get(f"/books/{second['book_id']}").json()["status"] == "available"
+    assert sql(pool, "SELECT count(*) FROM loans WHERE book_id = CAST(:b AS uuid)", b=second["book_id"])[0][0] == 0
+
+    stripe = start_localstripe(port=port, log=run_dir / "ls-outage.log")
+    try:
+        again = borrow(api, issuer.token("alice"), second["book_id"])
+        assert again.status_code == 201, again.text
+    finally:
+        stripe.stop()
+
+
+@pytest.fixture
+def black_hole() -> Iterator[str]:
+    """Accepts connections and never answers."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    listener.close()
+
+
+def test_a_processor_that_never_answers_is_cut_off_by_the_timeout(own_stack, black_hole: str, issuer,
+                                                                  librarian: Client) -> None:
+    api = own_stack(black_hole, STRIPE_TIMEOUT_SECONDS="1", STRIPE_MAX_RETRIES="1")
+    book = new_book(librarian)
+    started = time.monotonic()
+    r = borrow(api, issuer.token("alice"), book["book_id"])
+    elapsed = time.monotonic() - started
+    assert r.status_code == 503
+    assert elapsed < 10, f"a hung processor held the request for {elapsed:.1f}s"
+    assert Client(api).get(f"/books/{book['book_id']}").json()["status"] == "available"
+
+
+@pytest.fixture
+def failing_processor() -> Iterator[str]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = b'{"error": {"type": "api_error", "message": "Internal error"}}'
+            self.send_response(500)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_processor_answering_5xx_gives_503_and_a_failed_ledger_row(own_stack, failing_processor: str, issuer,
+                                                                     librarian: Client, pool) -> None:
+    api = own_stack(failing_processor, STRIPE_MAX_RETRIES="0")
+    book = new_book(librarian)
+    r = borrow(api, issuer.token("alice"), book["book_id"])
+    assert r.status_code == 503
+    assert r.json()["title"] == "Payment Processor Unavailable"
+    assert sql(pool, "SELECT state FROM payments WHERE book_id = CAST(:b AS uuid)", b=book["book_id"]) == [["failed"]]
+    assert Client(api).get(f"/books/{book['book_id']}").json()["status"] == "available"
