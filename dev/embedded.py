@@ -123,7 +123,7 @@ def start_postgres(data_dir: Path, port: int | None = None, log: Path | None = N
         os.chmod(data_dir, 0o700)
         parent = data_dir.parent
         while parent != parent.parent:  # postgres must be able to reach its data dir
-            os.chmod(parent, os.stat(parent).st_mode | 0o011)
+            os.chmod(parent, os.stat(parent).st_mode | 0o011)  # noqa: S103 - traverse only, no read
             parent = parent.parent
     pgdata = data_dir / "pgdata"
     if not (pgdata / "PG_VERSION").exists():

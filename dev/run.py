@@ -16,7 +16,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from dev.embedded import ROOT, Service, free_port, start_localstripe, start_oidc_provider, start_postgres, wait_for_http
+from dev.embedded import ROOT, Service, start_localstripe, start_oidc_provider, start_postgres, wait_for_http
 
 RUN_DIR = ROOT / ".run"
 STATE = RUN_DIR / "dev.env"

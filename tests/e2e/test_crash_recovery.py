@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC
 
 import pytest
 
@@ -109,7 +110,7 @@ def test_concurrent_reconcilers_settle_each_payment_once(issuer, librarian: Clie
     from concurrent.futures import ThreadPoolExecutor
 
     books = [new_book(librarian) for _ in range(4)]
-    for book, point in zip(books, ["after-authorise", "after-commit", "after-capture", "after-ledger-authorized"]):
+    for book, point in zip(books, ["after-authorise", "after-commit", "after-capture", "after-ledger-authorized"], strict=True):
         crash(point, "borrow", book["book_id"], issuer.token("crashy"), service_env)
 
     with ThreadPoolExecutor(4) as executor:
@@ -123,7 +124,7 @@ def test_concurrent_reconcilers_settle_each_payment_once(issuer, librarian: Clie
 
 def test_a_request_cannot_attach_a_loan_to_an_authorisation_reconcile_released(
         librarian: Client, store: PostgresStore, pool, stripe_url: str) -> None:
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from lending import payment_flow
     from lending.errors import PaymentReleased
@@ -137,7 +138,7 @@ def test_a_request_cannot_attach_a_loan_to_an_authorisation_reconcile_released(
 
     assert settle(store, stripe_url).actions == {"released": 1}  # reconcile runs while the request is slow
     with pytest.raises(PaymentReleased):
-        store.open_loan(book.book_id, borrower, payment.payment_id, datetime.now(timezone.utc) + timedelta(days=1))
+        store.open_loan(book.book_id, borrower, payment.payment_id, datetime.now(UTC) + timedelta(days=1))
 
     assert store.get_book(book.book_id).status.value == "available"
     assert sql(pool, "SELECT count(*) FROM loans")[0][0] == 0

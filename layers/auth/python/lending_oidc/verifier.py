@@ -65,7 +65,7 @@ class OidcVerifier:
         candidates = self._keys.keys_for(header.get("kid"))
         if not candidates:
             raise AuthenticationRequired("The token was signed by an unknown key.")
-        claims = None
+        claims: dict[str, Any] | None = None
         for key in candidates:
             if key.get("alg") not in (None, alg):
                 continue

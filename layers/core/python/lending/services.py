@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from lending import payment_flow
 from lending.errors import BookNotFound, BookUnavailable, NotAllowed
@@ -59,7 +59,7 @@ def borrow_book(
     payment = payment_flow.new_payment(
         PaymentKind.BORROW_FEE, book, borrower, idempotency_key=idempotency_key, request_id=request_id)
     payment = payment_flow.authorize(store, gateway, payment, payment_method)
-    due_at = (now or datetime.now(timezone.utc)) + timedelta(days=loan_days)
+    due_at = (now or datetime.now(UTC)) + timedelta(days=loan_days)
     try:
         loan = store.open_loan(book_id, borrower, payment.payment_id, due_at)
     except BookUnavailable:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import socket
 import ssl
@@ -38,7 +39,8 @@ def connect_params(url: str, *, timeout: float = 5.0, application_name: str = "l
         params["unix_sock"] = f"{host}/.s.PGSQL.{port}"
     else:
         params["host"], params["port"] = host, port
-    sslmode = query.get("sslmode", "prefer" if not host.startswith("/") and host not in ("127.0.0.1", "localhost", "::1") else "disable")
+    local = host.startswith("/") or host in ("127.0.0.1", "localhost", "::1")
+    sslmode = query.get("sslmode", "disable" if local else "require")
     if sslmode in ("require", "verify-ca", "verify-full"):
         context = ssl.create_default_context(cafile=query.get("sslrootcert"))
         if sslmode == "require":
@@ -103,10 +105,8 @@ class ConnectionPool:
             try:
                 yield conn
             except BaseException:
-                try:
+                with contextlib.suppress(Exception):  # a broken connection is discarded by connection()
                     conn.run("ROLLBACK")
-                except Exception:  # noqa: BLE001 - the connection is discarded by connection()
-                    pass
                 raise
             conn.run("COMMIT")
 
@@ -135,7 +135,5 @@ def _idle_in_transaction_safe(conn: pg8000.native.Connection) -> bool:
 
 
 def _close_quietly(conn: pg8000.native.Connection) -> None:
-    try:
+    with contextlib.suppress(Exception):
         conn.close()
-    except Exception:  # noqa: BLE001
-        pass

@@ -26,7 +26,8 @@ def all_migrations() -> list[Path]:
 
 
 def _applied(conn: pg8000.native.Connection) -> set[str]:
-    conn.run("CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
+    conn.run("CREATE TABLE IF NOT EXISTS schema_migrations "
+             "(name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
     return {row[0] for row in conn.run("SELECT name FROM schema_migrations")}
 
 

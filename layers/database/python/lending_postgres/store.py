@@ -92,7 +92,8 @@ class PostgresStore:
         return _book(rows[0]) if rows else None
 
     def list_books(self, query: BookQuery) -> Page:
-        where, params = ["TRUE"], {"limit": query.limit, "offset": query.offset}
+        where: list[str] = ["TRUE"]
+        params: dict[str, Any] = {"limit": query.limit, "offset": query.offset}
         if query.text:
             where.append("(title ILIKE :q OR author ILIKE :q OR isbn = :isbn)")
             escaped = query.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -48,7 +48,9 @@ def _authorization(intent: Any) -> Authorization:
     charge = getattr(intent, "latest_charge", None)
     refunded = bool(getattr(charge, "refunded", False)) if charge is not None and not isinstance(charge, str) else False
     raw_metadata = getattr(intent, "metadata", None)
-    metadata = raw_metadata.to_dict() if hasattr(raw_metadata, "to_dict") else dict(raw_metadata or {})
+    metadata: dict[str, str] = {}
+    if raw_metadata is not None:
+        metadata = raw_metadata.to_dict() if hasattr(raw_metadata, "to_dict") else dict(raw_metadata)
     return Authorization(intent.id, intent.status, int(intent.amount), refunded, metadata)
 
 
