@@ -130,3 +130,19 @@ def test_a_processor_answering_5xx_gives_503_and_a_failed_ledger_row(own_stack, 
     assert r.json()["title"] == "Payment Processor Unavailable"
     assert sql(pool, "SELECT state FROM payments WHERE book_id = CAST(:b AS uuid)", b=book["book_id"]) == [["failed"]]
     assert Client(api).get(f"/books/{book['book_id']}").json()["status"] == "available"
+
+
+def test_an_unreachable_database_is_503_not_500(service_env: dict[str, str], run_dir: Path, issuer) -> None:
+    env = {**service_env, "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere",
+           "DB_TIMEOUT_SECONDS": "1"}
+    server = ChaliceServer(env, run_dir / "db-outage.log")
+    try:
+        anonymous, alice = Client(server.url), Client(server.url, issuer.token("alice"))
+        assert anonymous.get("/health").status_code == 200
+        for r in (anonymous.get("/ready"), anonymous.get("/books"),
+                  alice.post("/books/00000000-0000-0000-0000-000000000000/borrow", {"payment_method": "pm_card_visa"})):
+            assert r.status_code == 503, r.text
+            assert r.headers["Content-Type"] == "application/problem+json"
+            assert r.headers["Retry-After"]
+    finally:
+        server.stop()
