@@ -56,6 +56,10 @@ class PaymentProcessorUnavailable(LendingError):
     """The processor is unreachable, timing out or failing; nothing was changed."""
 
 
+class ProcessorRefused(LendingError):
+    """The processor refused an operation on a payment (e.g. cancelling a captured one)."""
+
+
 class PaymentReleased(LendingError):
     """The authorisation was released (e.g. by reconcile) before the book moved."""
 

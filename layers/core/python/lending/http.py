@@ -38,6 +38,7 @@ STATUS_OF: dict[type[errors.LendingError], tuple[int, str]] = {
     errors.PaymentReleased: (409, "Payment Released"),
     errors.RequestInProgress: (409, "Request In Progress"),
     errors.IdempotencyKeyReused: (422, "Idempotency Key Reused"),
+    errors.ProcessorRefused: (502, "Payment Processor Refused"),
     errors.PaymentProcessorUnavailable: (503, "Payment Processor Unavailable"),
     errors.DatabaseUnavailable: (503, "Database Unavailable"),
     errors.IdentityProviderUnavailable: (503, "Identity Provider Unavailable"),

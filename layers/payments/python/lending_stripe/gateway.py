@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import stripe
 
-from lending.errors import InvalidRequest, PaymentDeclined, PaymentProcessorUnavailable
+from lending.errors import InvalidRequest, PaymentDeclined, PaymentProcessorUnavailable, ProcessorRefused
 from lending.model import Authorization
 
 T = TypeVar("T")
@@ -36,12 +36,12 @@ def _translated(action: str) -> Iterator[None]:
             raise PaymentProcessorUnavailable(f"The payment processor could not {action}.") from exc
         if exc.http_status == 404 and "payment_method" in str(exc.user_message or exc).lower():
             raise PaymentMethodInvalid("The payment method is not recognised.", field="payment_method") from None
-        raise
+        raise ProcessorRefused(f"The payment processor refused to {action}.") from exc
     except stripe.StripeError as exc:
         # APIError and anything else with a 5xx: the processor failed, not the caller.
         if exc.http_status is None or exc.http_status >= 500:
             raise PaymentProcessorUnavailable(f"The payment processor could not {action}.") from exc
-        raise
+        raise ProcessorRefused(f"The payment processor refused to {action}.") from exc
 
 
 def _authorization(intent: Any) -> Authorization:
@@ -91,7 +91,7 @@ class StripeGateway:
         try:
             with _translated("capture the payment"):
                 return _authorization(self._intents.capture(intent_id, options={"idempotency_key": idempotency_key}))
-        except stripe.InvalidRequestError:
+        except ProcessorRefused:
             # Already captured (by a concurrent settler): that is the state we wanted.
             current = self.retrieve(intent_id)
             if current.status == "succeeded":
@@ -102,7 +102,7 @@ class StripeGateway:
         try:
             with _translated("release the card"):
                 return _authorization(self._intents.cancel(intent_id, options={"idempotency_key": idempotency_key}))
-        except stripe.InvalidRequestError:
+        except ProcessorRefused:
             current = self.retrieve(intent_id)
             if current.status == "canceled":
                 return current

@@ -1,0 +1,133 @@
+"""The LendingStore contract, run against PostgreSQL and against the in-memory fake."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from lending import payment_flow
+from lending.errors import BookUnavailable, NotOnLoan, NotYourLoan, PaymentReleased
+from lending.model import BookQuery, BookStatus, NewBook, PaymentKind, PaymentState, User
+from lending.ports import LendingStore, StoredResponse
+from tests.support.fakes import FakeGateway, FakeStore
+
+ALICE = User("https://issuer.test", "alice")
+BOB = User("https://issuer.test", "bob")
+LIBRARIAN = User("https://issuer.test", "libby", is_librarian=True)
+DUE = datetime.now(UTC) + timedelta(days=21)
+
+
+@pytest.fixture(params=["postgres", "fake"])
+def any_store(request: pytest.FixtureRequest) -> Iterator[LendingStore]:
+    if request.param == "postgres":
+        yield request.getfixturevalue("store")
+    else:
+        yield FakeStore()
+
+
+def a_book(store: LendingStore, title: str = "Emma"):
+    return store.add_book(NewBook("9780141439587", title, "Jane Austen", 999, 99, "usd"))
+
+
+def authorised(store: LendingStore, book, payer: User = ALICE, kind: PaymentKind = PaymentKind.BORROW_FEE):
+    payment = payment_flow.new_payment(kind, book, payer, idempotency_key=None, request_id=None)
+    return payment_flow.authorize(store, FakeGateway(), payment, "pm_card_visa")
+
+
+def test_a_new_book_is_available_and_found(any_store: LendingStore) -> None:
+    book = a_book(any_store)
+    assert any_store.get_book(book.book_id) == book
+    assert book.status is BookStatus.AVAILABLE
+    page = any_store.list_books(BookQuery(text="emma"))
+    assert [b.book_id for b in page.items] == [book.book_id] and page.total == 1
+    assert any_store.list_books(BookQuery(status=BookStatus.SOLD)).total == 0
+
+
+def test_opening_a_loan_moves_the_book_and_attaches_the_payment(any_store: LendingStore) -> None:
+    book = a_book(any_store)
+    payment = authorised(any_store, book)
+    loan = any_store.open_loan(book.book_id, ALICE, payment.payment_id, DUE)
+    assert any_store.get_book(book.book_id).status is BookStatus.BORROWED
+    assert any_store.get_payment(payment.payment_id).loan_id == loan.loan_id
+    assert [x.loan_id for x in any_store.loans_of(ALICE)] == [loan.loan_id]
+
+
+def test_a_second_loan_of_a_borrowed_book_is_refused(any_store: LendingStore) -> None:
+    book = a_book(any_store)
+    any_store.open_loan(book.book_id, ALICE, authorised(any_store, book).payment_id, DUE)
+    with pytest.raises(BookUnavailable):
+        any_store.open_loan(book.book_id, BOB, authorised(any_store, book, BOB).payment_id, DUE)
+    assert len(any_store.open_loans()) == 1
+
+
+def test_a_sold_book_can_be_neither_lent_nor_sold_again(any_store: LendingStore) -> None:
+    book = a_book(any_store)
+    any_store.record_sale(book.book_id, ALICE, authorised(any_store, book, kind=PaymentKind.PURCHASE).payment_id)
+    with pytest.raises(BookUnavailable):
+        any_store.open_loan(book.book_id, BOB, authorised(any_store, book, BOB).payment_id, DUE)
+    with pytest.raises(BookUnavailable):
+        any_store.record_sale(book.book_id, BOB, authorised(any_store, book, BOB, PaymentKind.PURCHASE).payment_id)
+    assert any_store.get_book(book.book_id).status is BookStatus.SOLD
+
+
+def test_a_released_payment_cannot_buy_a_loan(any_store: LendingStore) -> None:
+    book = a_book(any_store)
+    payment = authorised(any_store, book)
+    any_store.update_payment(payment.payment_id, PaymentState.CANCELED)
+    with pytest.raises(PaymentReleased):
+        any_store.open_loan(book.book_id, ALICE, payment.payment_id, DUE)
+    assert any_store.get_book(book.book_id).status is BookStatus.AVAILABLE
+
+
+def test_only_the_borrower_or_a_librarian_closes_a_loan(any_store: LendingStore) -> None:
+    book = a_book(any_store)
+    any_store.open_loan(book.book_id, ALICE, authorised(any_store, book).payment_id, DUE)
+    with pytest.raises(NotYourLoan):
+        any_store.close_loan(book.book_id, BOB)
+    closed = any_store.close_loan(book.book_id, LIBRARIAN)
+    assert closed.returned_at is not None
+    with pytest.raises(NotOnLoan):
+        any_store.close_loan(book.book_id, ALICE)
+    assert any_store.get_book(book.book_id).status is BookStatus.AVAILABLE
+
+
+def test_conditional_payment_updates(any_store: LendingStore) -> None:
+    payment = authorised(any_store, a_book(any_store))
+    assert not any_store.update_payment(payment.payment_id, PaymentState.CAPTURED, only_from=(PaymentState.PENDING,))
+    assert any_store.update_payment(payment.payment_id, PaymentState.CAPTURED, only_from=(PaymentState.AUTHORIZED,))
+    assert any_store.get_payment(payment.payment_id).state is PaymentState.CAPTURED
+    assert any_store.payment_by_intent(payment.intent_id).payment_id == payment.payment_id
+
+
+def test_unsettled_payments_are_offered_to_reconcile_and_locked_while_settled(any_store: LendingStore) -> None:
+    payment = authorised(any_store, a_book(any_store))
+    assert any_store.payments_to_settle(3600) == []
+    assert any_store.payments_to_settle(0) == [payment.payment_id]
+    with any_store.settling(payment.payment_id) as first:
+        assert first is not None and first.payment.payment_id == payment.payment_id
+        assert not first.loan_open and not first.sale_standing
+        first.mark(PaymentState.CANCELED, reason="test")
+    assert any_store.get_payment(payment.payment_id).state is PaymentState.CANCELED
+    assert any_store.payments_to_settle(0) == []
+
+
+def test_idempotency_keys(any_store: LendingStore) -> None:
+    claim = any_store.claim_idempotency_key(ALICE, "k", "fp1", 300)
+    assert claim.owned
+    again = any_store.claim_idempotency_key(ALICE, "k", "fp1", 300)
+    assert not again.owned and again.response is None
+    assert any_store.claim_idempotency_key(BOB, "k", "fp2", 300).owned
+    any_store.finish_idempotency_key(ALICE, "k", StoredResponse(201, '{"a":1}', "application/json"))
+    done = any_store.claim_idempotency_key(ALICE, "k", "fp1", 300)
+    assert done.response == StoredResponse(201, '{"a":1}', "application/json")
+    assert any_store.claim_idempotency_key(ALICE, "k", "other", 300).fingerprint == "fp1"
+    any_store.claim_idempotency_key(ALICE, "released", "fp", 300)
+    any_store.release_idempotency_key(ALICE, "released")
+    assert any_store.claim_idempotency_key(ALICE, "released", "fp", 300).owned
+
+
+def test_processor_events_are_remembered_once(any_store: LendingStore) -> None:
+    assert any_store.remember_event("evt_1")
+    assert not any_store.remember_event("evt_1")

@@ -1,0 +1,300 @@
+"""In-memory fakes of the store and the payment gateway, for unit tests of the domain.
+
+Both pass the same contract tests as their real adapters (tests/contract), so they
+cannot drift from PostgreSQL and Stripe's behaviour that the domain relies on.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from lending.errors import (
+    BookUnavailable,
+    NotOnLoan,
+    NotYourLoan,
+    PaymentDeclined,
+    PaymentReleased,
+    ProcessorRefused,
+)
+from lending.model import (
+    Authorization,
+    Book,
+    BookQuery,
+    BookStatus,
+    Loan,
+    NewBook,
+    Page,
+    Payment,
+    PaymentState,
+    Purchase,
+    User,
+)
+from lending.ports import IdempotencyClaim, StoredResponse
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class FakeStore:
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self.books: dict[str, Book] = {}
+        self.history: list[tuple[str, BookStatus]] = []
+        self.loans: dict[str, Loan] = {}
+        self.purchases: dict[str, Purchase] = {}
+        self.payments: dict[str, Payment] = {}
+        self.updated: dict[str, datetime] = {}
+        self.keys: dict[tuple[str, str, str], tuple[str, StoredResponse | None, datetime]] = {}
+        self.events: set[str] = set()
+        self.locked: set[str] = set()
+
+    def add_book(self, new: NewBook) -> Book:
+        with self._lock:
+            book = Book(str(uuid.uuid4()), new.isbn, new.title, new.author, new.price_cents, new.borrow_fee_cents,
+                        new.currency, BookStatus.AVAILABLE, _now())
+            self.books[book.book_id] = book
+            self.history.append((book.book_id, book.status))
+            return book
+
+    def get_book(self, book_id: str) -> Book | None:
+        return self.books.get(book_id)
+
+    def list_books(self, query: BookQuery) -> Page:
+        text = (query.text or "").lower()
+        found = [b for b in self.books.values()
+                 if (not text or text in b.title.lower() or text in b.author.lower() or text.replace("-", "") == b.isbn.lower())
+                 and (query.status is None or b.status is query.status)]
+        found.sort(key=lambda b: (b.title, b.book_id))
+        return Page(found[query.offset:query.offset + query.limit], len(found), query.limit, query.offset)
+
+    def record_payment(self, payment: Payment) -> None:
+        with self._lock:
+            self.payments[payment.payment_id] = payment
+            self.updated[payment.payment_id] = _now()
+
+    def update_payment(self, payment_id: str, state: PaymentState, *, intent_id: str | None = None,
+                       reason: str | None = None, synced: bool = True, only_from: tuple[PaymentState, ...] = ()) -> bool:
+        with self._lock:
+            p = self.payments.get(payment_id)
+            if p is None or (only_from and p.state not in only_from):
+                return False
+            self.payments[payment_id] = replace(p, state=state, intent_id=intent_id or p.intent_id,
+                                                failure_reason=reason or p.failure_reason, processor_synced=synced)
+            self.updated[payment_id] = _now()
+            return True
+
+    def get_payment(self, payment_id: str) -> Payment | None:
+        return self.payments.get(payment_id)
+
+    def payment_by_intent(self, intent_id: str) -> Payment | None:
+        return next((p for p in self.payments.values() if p.intent_id == intent_id), None)
+
+    def _move(self, book_id: str, src: BookStatus, dst: BookStatus) -> None:
+        book = self.books.get(book_id)
+        if book is None or book.status is not src:
+            if dst is BookStatus.AVAILABLE:
+                raise NotOnLoan("This book is not on loan.")
+            raise BookUnavailable("Someone else has just borrowed or bought this book.")
+        self.books[book_id] = replace(book, status=dst)
+        self.history.append((book_id, dst))
+
+    def _reserve(self, book_id: str, payment_id: str) -> None:
+        """The conditional move's checks, in PostgresStore's order: the book first, then the payment."""
+        book = self.books.get(book_id)
+        if book is None or book.status is not BookStatus.AVAILABLE:
+            raise BookUnavailable("Someone else has just borrowed or bought this book.")
+        p = self.payments.get(payment_id)
+        if p is None or p.state is not PaymentState.AUTHORIZED or p.loan_id or p.purchase_id:
+            raise PaymentReleased("The payment authorisation was released before the book could be reserved.")
+
+    def open_loan(self, book_id: str, borrower: User, payment_id: str, due_at: datetime) -> Loan:
+        with self._lock:
+            self._reserve(book_id, payment_id)
+            self._move(book_id, BookStatus.AVAILABLE, BookStatus.BORROWED)
+            loan = Loan(str(uuid.uuid4()), book_id, borrower, _now(), due_at, payment_id=payment_id,
+                        title=self.books[book_id].title)
+            self.loans[loan.loan_id] = loan
+            self.payments[payment_id] = replace(self.payments[payment_id], loan_id=loan.loan_id)
+            return loan
+
+    def close_loan(self, book_id: str, caller: User) -> Loan:
+        with self._lock:
+            loan = next((x for x in self.loans.values() if x.book_id == book_id and x.returned_at is None), None)
+            if loan is None:
+                raise NotOnLoan("This book is not on loan.")
+            if (loan.borrower.issuer, loan.borrower.subject) != (caller.issuer, caller.subject) and not caller.is_librarian:
+                raise NotYourLoan("Only the borrower or a librarian may return this loan.")
+            closed = replace(loan, returned_at=_now(), closed_reason="returned")
+            self.loans[loan.loan_id] = closed
+            self._move(book_id, BookStatus.BORROWED, BookStatus.AVAILABLE)
+            return closed
+
+    def record_sale(self, book_id: str, buyer: User, payment_id: str) -> Purchase:
+        with self._lock:
+            self._reserve(book_id, payment_id)
+            self._move(book_id, BookStatus.AVAILABLE, BookStatus.SOLD)
+            sale = Purchase(str(uuid.uuid4()), book_id, buyer, _now(), payment_id, title=self.books[book_id].title)
+            self.purchases[sale.purchase_id] = sale
+            self.payments[payment_id] = replace(self.payments[payment_id], purchase_id=sale.purchase_id)
+            return sale
+
+    def loans_of(self, user: User) -> list[Loan]:
+        return sorted((x for x in self.loans.values() if (x.borrower.issuer, x.borrower.subject) == (user.issuer, user.subject)),
+                      key=lambda x: x.borrowed_at, reverse=True)
+
+    def purchases_of(self, user: User) -> list[Purchase]:
+        return sorted((x for x in self.purchases.values() if (x.buyer.issuer, x.buyer.subject) == (user.issuer, user.subject)),
+                      key=lambda x: x.purchased_at, reverse=True)
+
+    def open_loans(self) -> list[Loan]:
+        return sorted((x for x in self.loans.values() if x.returned_at is None), key=lambda x: x.due_at)
+
+    def _owned(self, p: Payment) -> tuple[bool, bool]:
+        loan = self.loans.get(p.loan_id or "")
+        sale = self.purchases.get(p.purchase_id or "")
+        return (loan is not None and loan.closed_reason != "reversed", sale is not None and sale.reversed_at is None)
+
+    def payments_to_settle(self, older_than_seconds: float) -> list[str]:
+        now = _now()
+        out = []
+        for p in self.payments.values():
+            if (now - self.updated[p.payment_id]).total_seconds() < older_than_seconds:
+                continue
+            if (p.state in (PaymentState.PENDING, PaymentState.AUTHORIZED) or not p.processor_synced
+                    or (p.state is PaymentState.CAPTURED and not any(self._owned(p)))):
+                out.append(p.payment_id)
+        return out
+
+    @contextmanager
+    def settling(self, payment_id: str) -> Iterator[_FakeSettlement | None]:
+        with self._lock:
+            if payment_id in self.locked or payment_id not in self.payments:
+                yield None
+                return
+            self.locked.add(payment_id)
+        try:
+            yield _FakeSettlement(self, self.payments[payment_id])
+        finally:
+            self.locked.discard(payment_id)
+
+    def claim_idempotency_key(self, user: User, key: str, fingerprint: str,
+                              stale_after_seconds: float) -> IdempotencyClaim:
+        with self._lock:
+            k = (user.issuer, user.subject, key)
+            if k not in self.keys:
+                self.keys[k] = (fingerprint, None, _now())
+                return IdempotencyClaim(True, fingerprint)
+            fp, response, started = self.keys[k]
+            if fp == fingerprint and response is None and (_now() - started).total_seconds() > stale_after_seconds:
+                self.keys[k] = (fp, None, _now())
+                return IdempotencyClaim(True, fp)
+            return IdempotencyClaim(False, fp, response)
+
+    def finish_idempotency_key(self, user: User, key: str, response: StoredResponse) -> None:
+        with self._lock:
+            fp, _, started = self.keys[(user.issuer, user.subject, key)]
+            self.keys[(user.issuer, user.subject, key)] = (fp, response, started)
+
+    def release_idempotency_key(self, user: User, key: str) -> None:
+        with self._lock:
+            entry = self.keys.get((user.issuer, user.subject, key))
+            if entry and entry[1] is None:
+                del self.keys[(user.issuer, user.subject, key)]
+
+    def remember_event(self, event_id: str) -> bool:
+        with self._lock:
+            if event_id in self.events:
+                return False
+            self.events.add(event_id)
+            return True
+
+    def ping(self) -> None:
+        return None
+
+    def schema_current(self) -> bool:
+        return True
+
+
+class _FakeSettlement:
+    def __init__(self, store: FakeStore, payment: Payment) -> None:
+        self._store = store
+        self.payment = payment
+        self.loan_open, self.sale_standing = store._owned(payment)
+
+    def mark(self, state: PaymentState, *, reason: str | None = None, synced: bool = True) -> None:
+        self._store.update_payment(self.payment.payment_id, state, reason=reason, synced=synced)
+
+    def reverse_loan(self, reason: str) -> None:
+        loan = self._store.loans[self.payment.loan_id or ""]
+        self._store.loans[loan.loan_id] = replace(loan, returned_at=loan.returned_at or _now(), closed_reason="reversed")
+        if self._store.books[loan.book_id].status is BookStatus.BORROWED:
+            self._store._move(loan.book_id, BookStatus.BORROWED, BookStatus.AVAILABLE)
+        self.loan_open = False
+
+    def reverse_sale(self, reason: str) -> None:
+        sale = self._store.purchases[self.payment.purchase_id or ""]
+        self._store.purchases[sale.purchase_id] = replace(sale, reversed_at=_now())
+        self._store._move(sale.book_id, BookStatus.SOLD, BookStatus.AVAILABLE)
+        self.sale_standing = False
+
+
+DECLINING = {"pm_card_chargeCustomerFail"}
+
+
+class FakeGateway:
+    """Manual-capture intents in memory. `pm_card_chargeCustomerFail` declines at confirm."""
+
+    def __init__(self) -> None:
+        self.intents: dict[str, dict] = {}
+        self.calls: list[str] = []
+
+    def create_authorization(self, *, amount_cents: int, currency: str, payment_method: str, idempotency_key: str,
+                             metadata: dict[str, str]) -> str:
+        self.calls.append("create")
+        intent_id = f"pi_fake_{uuid.uuid4().hex[:12]}"
+        self.intents[intent_id] = {"status": "requires_confirmation", "amount": amount_cents, "pm": payment_method,
+                                   "refunded": False, "metadata": dict(metadata)}
+        return intent_id
+
+    def _auth(self, intent_id: str) -> Authorization:
+        i = self.intents[intent_id]
+        return Authorization(intent_id, i["status"], i["amount"], i["refunded"], i["metadata"])
+
+    def confirm_authorization(self, intent_id: str, idempotency_key: str) -> Authorization:
+        self.calls.append("confirm")
+        i = self.intents[intent_id]
+        if i["pm"] in DECLINING:
+            i["status"] = "requires_payment_method"
+            raise PaymentDeclined("Your card was declined.", decline_code="card_declined")
+        i["status"] = "requires_capture"
+        return self._auth(intent_id)
+
+    def capture(self, intent_id: str, idempotency_key: str) -> Authorization:
+        self.calls.append("capture")
+        i = self.intents[intent_id]
+        if i["status"] not in ("requires_capture", "succeeded"):
+            raise ProcessorRefused(f"cannot capture an intent in {i['status']}")
+        i["status"] = "succeeded"
+        return self._auth(intent_id)
+
+    def cancel(self, intent_id: str, idempotency_key: str) -> Authorization:
+        self.calls.append("cancel")
+        i = self.intents[intent_id]
+        if i["status"] == "succeeded":
+            raise ProcessorRefused("cannot cancel a captured intent")
+        i["status"] = "canceled"
+        return self._auth(intent_id)
+
+    def refund(self, intent_id: str, idempotency_key: str) -> Authorization:
+        self.calls.append("refund")
+        self.intents[intent_id]["refunded"] = True
+        return self._auth(intent_id)
+
+    def retrieve(self, intent_id: str) -> Authorization:
+        return self._auth(intent_id)
