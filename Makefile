@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: help venv run local token test test-unit test-integration lint typecheck reconcile migrate clean
+.PHONY: help venv run local token test test-unit test-integration lint reconcile migrate clean
 
 help:
 	@echo "make run        service on embedded defaults (PostgreSQL, localstripe, OIDC mock, demo books)"
@@ -39,20 +39,20 @@ token: $(STAMP)
 migrate: $(STAMP)
 	$(PY) -m ops.migrate
 
+# Uses your settings, or those of a running `make run` (.run/dev.env) when DATABASE_URL is unset.
 reconcile: $(STAMP)
-	$(PY) -m ops.reconcile
+	@if [ -z "$$DATABASE_URL" ] && [ -f .run/dev.env ]; then set -a; . ./.run/dev.env; set +a; fi; \
+	$(PY) -m ops.reconcile $(if $(GRACE),--grace-seconds $(GRACE),)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-typecheck: lint
-
 test-unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q
 
 test-integration: $(STAMP)
-	$(PY) -m pytest tests/integration -q
+	$(PY) -m pytest tests/contract tests/e2e -q
 
 # Areas add their own targets in mk/*.mk and append checks to TEST_CHECKS.
 TEST_CHECKS :=

@@ -80,8 +80,7 @@ def main() -> int:
             lines.append(f"  OIDC provider           {env['OIDC_ISSUER']}")
 
         seeded = prepare_database(env["DATABASE_URL"])
-        STATE.write_text(f"OIDC_ISSUER={env['OIDC_ISSUER']}\nOIDC_AUDIENCE={env['OIDC_AUDIENCE']}\n"
-                         f"LOCAL_OIDC={'1' if local_oidc else '0'}\nAPI=http://{host}:{port}\n")
+        _write_state(env, local_oidc, f"http://{host}:{port}")
         env.setdefault("APP_VERSION", _git_sha())
         chalice = Path(sys.executable).with_name("chalice")
         server = subprocess.Popen([str(chalice), "local", "--no-autoreload", "--host", host, "--port", str(port)],
@@ -113,6 +112,15 @@ def main() -> int:
         for service in reversed(services):
             service.stop()
         STATE.unlink(missing_ok=True)
+
+
+def _write_state(env: dict[str, str], local_oidc: bool, api: str) -> None:
+    """Settings of this run for `make token` and `make reconcile` (owner-only: it holds dev keys)."""
+    keys = ("DATABASE_URL", "STRIPE_API_KEY", "STRIPE_API_BASE", "STRIPE_WEBHOOK_SECRET", "OIDC_ISSUER", "OIDC_AUDIENCE")
+    lines = [f"{k}={env[k]}" for k in keys if env.get(k)]
+    lines += [f"LOCAL_OIDC={'1' if local_oidc else '0'}", f"API={api}"]
+    STATE.touch(mode=0o600)
+    STATE.write_text("\n".join(lines) + "\n")
 
 
 def _register_webhook(stripe_base: str, url: str, secret: str) -> None:
