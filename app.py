@@ -72,12 +72,10 @@ def _view(handler: Any, resource: str) -> Any:
 
 
 def _register() -> None:
-    routes: dict[str, list[str]] = {}
     for manifest in sorted((HERE / "functions").glob("*/function.json")):
         spec = json.loads(manifest.read_text())
         module = importlib.import_module(f"functions.{manifest.parent.name}.handler")
         for method, resource in spec["routes"]:
-            routes.setdefault(resource, []).append(method)
             app.route(resource, methods=[method], content_types=CONTENT_TYPES,
                       name=f"{manifest.parent.name}_{method}_{resource}")(_view(module.handle, resource))
 
