@@ -29,6 +29,7 @@ class Settings:
     oidc_algorithms: tuple[str, ...] = ("RS256", "ES256", "PS256")
     oidc_leeway_seconds: int = 30
     oidc_jwks_ttl_seconds: int = 300
+    oidc_jwks_min_refresh_seconds: float = 10.0
     stripe_api_key: str = field(default="", repr=False)
     stripe_api_base: str | None = None
     stripe_webhook_secret: str = field(default="", repr=False)
@@ -95,6 +96,7 @@ def from_env(env: Mapping[str, str]) -> Settings:
         oidc_algorithms=_csv(env, "OIDC_ALGORITHMS", ("RS256", "ES256", "PS256")),
         oidc_leeway_seconds=_int(env, "OIDC_LEEWAY_SECONDS", 30),
         oidc_jwks_ttl_seconds=_int(env, "OIDC_JWKS_TTL_SECONDS", 300),
+        oidc_jwks_min_refresh_seconds=_float(env, "OIDC_JWKS_MIN_REFRESH_SECONDS", 10.0),
         stripe_api_key=need("STRIPE_API_KEY"),
         stripe_api_base=env.get("STRIPE_API_BASE") or None,
         stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET", ""),
