@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jose import jws, jwt
 
+from lending.config import ConfigError, from_env
 from lending.errors import AuthenticationRequired
 from lending_oidc import KeySet, LibrarianRule, OidcVerifier
 from lending_oidc.verifier import check_claims
@@ -131,10 +132,27 @@ def test_elliptic_curve_keys_without_kid_work_when_allowed() -> None:
     assert "algorithm" in rejected(verifier([jwk], algorithms=("RS256",)), token)
 
 
+@pytest.mark.parametrize("broken", [{"kty": "RSA", "n": 123, "e": "AQAB"}, {"kty": "RSA"}, {"kty": "RSA", "n": None},
+                                    {"kty": "RSA", "n": ["a"], "e": "AQAB"}, {"kty": "RSA", "n": "!!", "e": "AQAB"}])
+def test_a_malformed_key_in_the_jwks_does_not_break_the_good_ones(key: SigningKey, broken: dict[str, Any]) -> None:
+    kidless = SigningKey(kid="")
+    token = jwt.encode(claims(), kidless.pem, algorithm="RS256")
+    assert verifier([broken, kidless.jwk]).verify(token)["sub"] == "alice"
+    assert "signature" in rejected(verifier([broken]), token)
+
+
 def test_only_asymmetric_algorithms_can_be_configured() -> None:
     with pytest.raises(ValueError, match="asymmetric"):
         verifier([], algorithms=("HS256", "none"))
     assert verifier([], algorithms=("HS256", "RS256"))._algorithms == {"RS256"}
+    env = {"DATABASE_URL": "postgresql://u@127.0.0.1/db", "OIDC_ISSUER": ISSUER, "OIDC_AUDIENCE": AUDIENCE,
+           "STRIPE_API_KEY": "sk_test_x"}
+    for algorithms in ("HS256", "none", "RS256,hs256", "XYZ", "RS256,None"):
+        with pytest.raises(ConfigError, match="OIDC_ALGORITHMS"):
+            from_env({**env, "OIDC_ALGORITHMS": algorithms})
+    assert from_env({**env, "OIDC_ALGORITHMS": "ES384, PS512"}).oidc_algorithms == ("ES384", "PS512")
+    with pytest.raises(ConfigError, match="OIDC_JWKS"):
+        from_env({**env, "OIDC_JWKS_TTL_SECONDS": "0"})
 
 
 @pytest.mark.parametrize("header", [None, "", "Basic YWxpY2U6c2VjcmV0", "Bearer", "Bearer a.b", "bearer a.b.c.d",

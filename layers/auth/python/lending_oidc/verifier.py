@@ -104,8 +104,8 @@ class OidcVerifier:
             try:
                 payload: bytes = jws.verify(token, jwk.construct(candidate, alg), algorithms=[alg])
                 return payload
-            except JOSEError:
-                continue
+            except (JOSEError, ValueError, TypeError, KeyError):
+                continue  # not this key; a malformed JWKS entry must not break the good ones
         raise AuthenticationRequired("The token's signature is not valid.")
 
 

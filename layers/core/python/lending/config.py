@@ -118,6 +118,10 @@ def _check(s: Settings) -> None:
     weak = {"none", "HS256", "HS384", "HS512"}
     if not s.oidc_algorithms or weak & set(s.oidc_algorithms):
         raise ConfigError("OIDC_ALGORITHMS may list only asymmetric algorithms (RS*, PS*, ES*)")
+    if set(s.oidc_algorithms) - {f"{family}{bits}" for family in ("RS", "PS", "ES") for bits in (256, 384, 512)}:
+        raise ConfigError("OIDC_ALGORITHMS may list only RS256/384/512, PS256/384/512, ES256/384/512")
+    if s.oidc_jwks_ttl_seconds <= 0 or s.oidc_jwks_min_refresh_seconds < 0:
+        raise ConfigError("OIDC_JWKS_TTL_SECONDS must be positive and OIDC_JWKS_MIN_REFRESH_SECONDS not negative")
     if not 0 <= s.oidc_leeway_seconds <= 300:
         raise ConfigError("OIDC_LEEWAY_SECONDS must be between 0 and 300")
     if s.stripe_timeout_seconds <= 0 or s.stripe_timeout_seconds > 60:
