@@ -50,11 +50,13 @@ class TestIssuer:
         self.published: list[SigningKey] = [self.key]
         self.down = False
         self.jwks_hits = 0
+        self.refused = 0  # requests answered 503 while down
         issuer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802
                 if issuer.down:
+                    issuer.refused += 1
                     self.send_response(503)
                     self.end_headers()
                     return

@@ -31,7 +31,10 @@ def test_every_domain_error_has_a_deliberate_status(kind: type[errors.LendingErr
 
 def test_401_carries_a_bearer_challenge_and_503_a_retry_after() -> None:
     assert error_response(errors.AuthenticationRequired('bad "x"'), "r").headers["WWW-Authenticate"].startswith(
-        'Bearer error="invalid_token", error_description="bad')
+        'Bearer realm="library-lending", error="invalid_token", error_description="bad')
+    # RFC 6750 3.1: a request with no credentials gets a challenge without an error code.
+    assert error_response(errors.CredentialsMissing("none"), "r").headers["WWW-Authenticate"] == \
+        'Bearer realm="library-lending"'
     assert error_response(errors.DatabaseUnavailable("down"), "r").headers["Retry-After"].isdigit()
 
 

@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import threading
 import time
 import urllib.request
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlparse
 
 from lending.errors import IdentityProviderUnavailable
 
 Fetch = Callable[[str], dict[str, Any]]
 
+# Which JWK key type can verify which JWS algorithm family. Symmetric ("oct") keys never can.
+_KTY_OF_FAMILY = {"RS": "RSA", "PS": "RSA", "ES": "EC"}
+_FETCH_ERRORS = (OSError, ValueError, KeyError, TypeError, http.client.HTTPException)
+
 
 def http_fetch_json(url: str, timeout: float = 5.0) -> dict[str, Any]:
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - https/http issuer only
+    if urlparse(url).scheme not in ("http", "https"):
+        raise ValueError("only http(s) URLs are fetched")
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310 - scheme checked above
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - scheme checked above
         if response.status != 200:
             raise OSError(f"{url} answered {response.status}")
         value = json.loads(response.read(1_000_000))
@@ -28,14 +36,16 @@ def http_fetch_json(url: str, timeout: float = 5.0) -> dict[str, Any]:
 class KeySet:
     """JWKS of one issuer, found through its discovery document.
 
-    Keys are cached for `ttl` seconds. An unknown `kid` forces a refresh at most once
-    every `min_refresh_interval` seconds, so made-up kids cannot hammer the provider.
-    If the provider is down, the keys we have keep working.
+    Keys are cached for `ttl` seconds. Every refresh after the first is rate-limited to
+    one per `min_refresh_interval` seconds, so a flood of made-up kids (or a provider
+    that is down) cannot make us hammer the provider. If the provider is down, the keys
+    we have keep working; with none at all, `keys_for` raises IdentityProviderUnavailable.
     """
 
     def __init__(self, issuer: str, *, ttl: float = 300.0, min_refresh_interval: float = 10.0,
                  fetch: Fetch = http_fetch_json, clock: Callable[[], float] = time.monotonic) -> None:
         self.issuer = issuer.rstrip("/")
+        self._issuer_name: str | None = None
         self._ttl = ttl
         self._min_interval = min_refresh_interval
         self._fetch = fetch
@@ -46,43 +56,70 @@ class KeySet:
         self._last_attempt: float | None = None
         self._jwks_uri: str | None = None
 
-    def keys_for(self, kid: str | None) -> list[dict[str, Any]]:
-        """Candidate keys for a token header's kid (all keys if the JWKS has no kids)."""
-        now = self._clock()
-        if self._fetched_at is None or now - self._fetched_at > self._ttl:
-            self._refresh(force=self._fetched_at is None)
-        found = self._match(kid)
-        if not found and kid is not None:
-            self._refresh(force=False)
-            found = self._match(kid)
+    @property
+    def issuer_name(self) -> str:
+        """The issuer exactly as its discovery document names it (tokens' `iss` must equal it)."""
+        return self._issuer_name or self.issuer
+
+    def keys_for(self, kid: str | None, alg: str) -> list[dict[str, Any]]:
+        """Keys that may have signed a token with this header `kid` and `alg`.
+
+        A JWKS whose keys carry no `kid` still works: those keys are candidates for any token.
+        An unknown `kid` triggers one (rate-limited) refresh.
+        """
+        if self._fetched_at is None or self._clock() - self._fetched_at > self._ttl:
+            self._refresh()
+        found = self._match(kid, alg)
+        if not found and kid is not None and self._keys:
+            self._refresh()
+            found = self._match(kid, alg)
         if not self._keys:
             raise IdentityProviderUnavailable("The identity provider's signing keys cannot be fetched.")
         return found
 
-    def _match(self, kid: str | None) -> list[dict[str, Any]]:
-        keys = [k for k in self._keys if k.get("use", "sig") == "sig"]
+    def _match(self, kid: str | None, alg: str) -> list[dict[str, Any]]:
+        usable = [k for k in self._keys if _can_verify(k, alg)]
         if kid is None:
-            return [k for k in keys if "kid" not in k] or keys
-        exact = [k for k in keys if k.get("kid") == kid]
-        return exact or [k for k in keys if "kid" not in k]
+            return usable
+        return [k for k in usable if k.get("kid") == kid] or [k for k in usable if "kid" not in k]
 
-    def _refresh(self, *, force: bool) -> None:
-        with self._lock:
+    def _refresh(self) -> None:
+        # Whoever holds keys does not queue behind a slow provider: the refresh in flight will do.
+        if not self._lock.acquire(blocking=not self._keys):
+            return
+        try:
             now = self._clock()
-            if not force and self._last_attempt is not None and now - self._last_attempt < self._min_interval:
+            if self._last_attempt is not None and now - self._last_attempt < self._min_interval:
                 return
             self._last_attempt = now
             try:
-                if self._jwks_uri is None:
-                    discovery = self._fetch(f"{self.issuer}/.well-known/openid-configuration")
-                    if discovery.get("issuer", "").rstrip("/") != self.issuer:
-                        raise ValueError("discovery document names another issuer")
-                    self._jwks_uri = str(discovery["jwks_uri"])
-                jwks = self._fetch(self._jwks_uri)
-                keys = jwks.get("keys")
-                if not isinstance(keys, list):
-                    raise ValueError("JWKS has no keys list")
-            except (OSError, ValueError, KeyError):
+                keys = self._download()
+            except _FETCH_ERRORS:
                 return  # keep what we have; with nothing cached, keys_for answers 503
-            self._keys = [k for k in keys if isinstance(k, dict)]
+            self._keys = keys
             self._fetched_at = now
+        finally:
+            self._lock.release()
+
+    def _download(self) -> list[dict[str, Any]]:
+        if self._jwks_uri is None:
+            discovery = self._fetch(f"{self.issuer}/.well-known/openid-configuration")
+            named = discovery.get("issuer")
+            if not isinstance(named, str) or named.rstrip("/") != self.issuer:
+                raise ValueError("the discovery document names another issuer")
+            jwks_uri = discovery.get("jwks_uri")
+            if not isinstance(jwks_uri, str) or urlparse(jwks_uri).scheme not in ("http", "https"):
+                raise ValueError("the discovery document has no usable jwks_uri")
+            if urlparse(self.issuer).scheme == "https" and urlparse(jwks_uri).scheme != "https":
+                raise ValueError("an https issuer must publish its keys over https")
+            self._issuer_name, self._jwks_uri = named, jwks_uri
+        keys = self._fetch(self._jwks_uri).get("keys")
+        if not isinstance(keys, list):
+            raise ValueError("the JWKS has no keys list")
+        return [k for k in keys if isinstance(k, dict)]
+
+
+def _can_verify(key: dict[str, Any], alg: str) -> bool:
+    return (key.get("use", "sig") == "sig"
+            and key.get("kty") == _KTY_OF_FAMILY.get(alg[:2])
+            and key.get("alg") in (None, alg))

@@ -29,6 +29,7 @@ class Settings:
     oidc_algorithms: tuple[str, ...] = ("RS256", "ES256", "PS256")
     oidc_leeway_seconds: int = 30
     oidc_jwks_ttl_seconds: int = 300
+    oidc_jwks_min_refresh_seconds: float = 10.0
     stripe_api_key: str = field(default="", repr=False)
     stripe_api_base: str | None = None
     stripe_webhook_secret: str = field(default="", repr=False)
@@ -95,6 +96,7 @@ def from_env(env: Mapping[str, str]) -> Settings:
         oidc_algorithms=_csv(env, "OIDC_ALGORITHMS", ("RS256", "ES256", "PS256")),
         oidc_leeway_seconds=_int(env, "OIDC_LEEWAY_SECONDS", 30),
         oidc_jwks_ttl_seconds=_int(env, "OIDC_JWKS_TTL_SECONDS", 300),
+        oidc_jwks_min_refresh_seconds=_float(env, "OIDC_JWKS_MIN_REFRESH_SECONDS", 10.0),
         stripe_api_key=need("STRIPE_API_KEY"),
         stripe_api_base=env.get("STRIPE_API_BASE") or None,
         stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET", ""),
@@ -116,6 +118,10 @@ def _check(s: Settings) -> None:
     weak = {"none", "HS256", "HS384", "HS512"}
     if not s.oidc_algorithms or weak & set(s.oidc_algorithms):
         raise ConfigError("OIDC_ALGORITHMS may list only asymmetric algorithms (RS*, PS*, ES*)")
+    if set(s.oidc_algorithms) - {f"{family}{bits}" for family in ("RS", "PS", "ES") for bits in (256, 384, 512)}:
+        raise ConfigError("OIDC_ALGORITHMS may list only RS256/384/512, PS256/384/512, ES256/384/512")
+    if s.oidc_jwks_ttl_seconds <= 0 or s.oidc_jwks_min_refresh_seconds < 0:
+        raise ConfigError("OIDC_JWKS_TTL_SECONDS must be positive and OIDC_JWKS_MIN_REFRESH_SECONDS not negative")
     if not 0 <= s.oidc_leeway_seconds <= 300:
         raise ConfigError("OIDC_LEEWAY_SECONDS must be between 0 and 300")
     if s.stripe_timeout_seconds <= 0 or s.stripe_timeout_seconds > 60:

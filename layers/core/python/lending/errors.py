@@ -44,6 +44,10 @@ class AuthenticationRequired(LendingError):
     """Missing, malformed or invalid bearer token."""
 
 
+class CredentialsMissing(AuthenticationRequired):
+    """No bearer credentials at all (RFC 6750 3.1: the challenge then carries no error code)."""
+
+
 class IdentityProviderUnavailable(LendingError):
     """No signing keys can be had from the OIDC provider."""
 

@@ -44,6 +44,7 @@ STATUS_OF: dict[type[errors.LendingError], tuple[int, str]] = {
     errors.IdentityProviderUnavailable: (503, "Identity Provider Unavailable"),
 }
 RETRY_AFTER_SECONDS = "5"
+REALM = "library-lending"
 
 
 @dataclass
@@ -134,9 +135,12 @@ def error_response(exc: errors.LendingError, request_id: str) -> Response:
             status, title = STATUS_OF[kind]  # type: ignore[index]
             break
     response = problem(status, title, exc.detail, request_id, **exc.extra)
-    if isinstance(exc, errors.AuthenticationRequired):
+    if isinstance(exc, errors.CredentialsMissing):
+        response.headers["WWW-Authenticate"] = f'Bearer realm="{REALM}"'
+    elif isinstance(exc, errors.AuthenticationRequired):
         description = exc.detail.replace('"', "'")
-        response.headers["WWW-Authenticate"] = f'Bearer error="invalid_token", error_description="{description}"'
+        response.headers["WWW-Authenticate"] = (
+            f'Bearer realm="{REALM}", error="invalid_token", error_description="{description}"')
     if isinstance(exc, errors.RequestInProgress):
         response.headers["Retry-After"] = "1"
     return response
