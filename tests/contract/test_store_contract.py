@@ -131,3 +131,15 @@ def test_idempotency_keys(any_store: LendingStore) -> None:
 def test_processor_events_are_remembered_once(any_store: LendingStore) -> None:
     assert any_store.remember_event("evt_1")
     assert not any_store.remember_event("evt_1")
+
+
+def test_a_payment_settled_meanwhile_is_not_offered_again(any_store: LendingStore) -> None:
+    payment = authorised(any_store, a_book(any_store))
+    listed = any_store.payments_to_settle(0)
+    with any_store.settling(payment.payment_id) as first:
+        first.mark(PaymentState.CANCELED, reason="settled by another reconciler")
+    assert listed == [payment.payment_id]
+    with any_store.settling(payment.payment_id) as late:
+        assert late is None
+    with any_store.settling(payment.payment_id, only_unsettled=False) as forced:
+        assert forced is not None

@@ -160,21 +160,20 @@ class FakeStore:
         sale = self.purchases.get(p.purchase_id or "")
         return (loan is not None and loan.closed_reason != "reversed", sale is not None and sale.reversed_at is None)
 
+    def _unsettled(self, p: Payment) -> bool:
+        return (p.state in (PaymentState.PENDING, PaymentState.AUTHORIZED) or not p.processor_synced
+                or (p.state is PaymentState.CAPTURED and not any(self._owned(p))))
+
     def payments_to_settle(self, older_than_seconds: float) -> list[str]:
         now = _now()
-        out = []
-        for p in self.payments.values():
-            if (now - self.updated[p.payment_id]).total_seconds() < older_than_seconds:
-                continue
-            if (p.state in (PaymentState.PENDING, PaymentState.AUTHORIZED) or not p.processor_synced
-                    or (p.state is PaymentState.CAPTURED and not any(self._owned(p)))):
-                out.append(p.payment_id)
-        return out
+        return [p.payment_id for p in self.payments.values()
+                if (now - self.updated[p.payment_id]).total_seconds() >= older_than_seconds and self._unsettled(p)]
 
     @contextmanager
-    def settling(self, payment_id: str) -> Iterator[_FakeSettlement | None]:
+    def settling(self, payment_id: str, *, only_unsettled: bool = True) -> Iterator[_FakeSettlement | None]:
         with self._lock:
-            if payment_id in self.locked or payment_id not in self.payments:
+            payment = self.payments.get(payment_id)
+            if payment_id in self.locked or payment is None or (only_unsettled and not self._unsettled(payment)):
                 yield None
                 return
             self.locked.add(payment_id)

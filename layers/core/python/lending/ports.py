@@ -110,8 +110,9 @@ class LendingStore(Protocol):
     # reconcile
     def payments_to_settle(self, older_than_seconds: float) -> list[str]: ...
 
-    def settling(self, payment_id: str) -> AbstractContextManager[PaymentSettlement | None]:
-        """Lock one payment row (skipping it if another settler holds it)."""
+    def settling(self, payment_id: str, *,
+                 only_unsettled: bool = True) -> AbstractContextManager[PaymentSettlement | None]:
+        """Lock one payment row; None if another settler holds it or (only_unsettled) it needs nothing."""
         ...
 
     # idempotency

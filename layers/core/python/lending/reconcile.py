@@ -55,7 +55,7 @@ def reconcile(store: LendingStore, gateway: PaymentGateway, *, grace_seconds: fl
 
 def settle_one(store: LendingStore, gateway: PaymentGateway, payment_id: str) -> str | None:
     """Settle one payment now (used by the webhook after the processor tells us something changed)."""
-    with store.settling(payment_id) as settlement:
+    with store.settling(payment_id, only_unsettled=False) as settlement:
         return _settle(settlement, gateway) if settlement is not None else None
 
 

@@ -36,6 +36,13 @@ _LOAN = ("l.loan_id::text, l.book_id::text, l.borrower_iss, l.borrower_sub, l.bo
          "l.due_at, l.returned_at, l.payment_id::text, l.closed_reason, b.title")
 _PURCHASE = ("p.purchase_id::text, p.book_id::text, p.buyer_iss, p.buyer_sub, p.purchased_at, "
              "p.payment_id::text, p.reversed_at, b.title")
+# A payment reconcile must look at: between steps, processor not yet told, or money without a loan or sale.
+_UNSETTLED = (
+    "(p.state IN ('pending', 'authorized') OR NOT p.processor_synced"
+    " OR (p.state = 'captured'"
+    "     AND NOT EXISTS (SELECT 1 FROM loans l WHERE l.payment_id = p.payment_id AND l.closed_reason IS DISTINCT FROM 'reversed')"
+    "     AND NOT EXISTS (SELECT 1 FROM purchases s WHERE s.payment_id = p.payment_id AND s.reversed_at IS NULL)))"
+)
 _UNIQUE_VIOLATION = "23505"
 _FK_VIOLATION = "23503"
 
@@ -219,19 +226,17 @@ class PostgresStore:
     def payments_to_settle(self, older_than_seconds: float) -> list[str]:
         with self.pool.connection() as c:
             rows = c.run(
-                "SELECT payment_id::text FROM payments p WHERE p.updated_at <= now() - make_interval(secs => :age) AND ("
-                " p.state IN ('pending', 'authorized') OR NOT p.processor_synced"
-                " OR (p.state = 'captured' AND NOT EXISTS (SELECT 1 FROM loans l WHERE l.payment_id = p.payment_id "
-                "      AND l.closed_reason IS DISTINCT FROM 'reversed')"
-                "   AND NOT EXISTS (SELECT 1 FROM purchases s WHERE s.payment_id = p.payment_id AND s.reversed_at IS NULL)))"
-                " ORDER BY p.updated_at LIMIT 1000", age=float(older_than_seconds))
+                f"SELECT payment_id::text FROM payments p WHERE p.updated_at <= now() - make_interval(secs => :age) "
+                f"AND {_UNSETTLED} ORDER BY p.updated_at LIMIT 1000", age=float(older_than_seconds))
         return [r[0] for r in rows]
 
     @contextmanager
-    def settling(self, payment_id: str) -> Iterator[_Settlement | None]:
+    def settling(self, payment_id: str, *, only_unsettled: bool = True) -> Iterator[_Settlement | None]:
+        # Re-check under the lock: another settler may have finished this payment since it was listed.
+        guard = f" AND {_UNSETTLED}" if only_unsettled else ""
         with self.pool.transaction() as c:
-            rows = c.run(f"SELECT {_PAYMENT} FROM payments WHERE payment_id = CAST(:id AS uuid) FOR UPDATE SKIP LOCKED",
-                         id=payment_id)
+            rows = c.run(f"SELECT {_PAYMENT} FROM payments p WHERE payment_id = CAST(:id AS uuid){guard} "
+                         f"FOR UPDATE SKIP LOCKED", id=payment_id)
             if not rows:
                 yield None
                 return
