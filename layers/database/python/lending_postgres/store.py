@@ -40,7 +40,8 @@ _PURCHASE = ("p.purchase_id::text, p.book_id::text, p.buyer_iss, p.buyer_sub, p.
 _UNSETTLED = (
     "(p.state IN ('pending', 'authorized') OR NOT p.processor_synced"
     " OR (p.state = 'captured'"
-    "     AND NOT EXISTS (SELECT 1 FROM loans l WHERE l.payment_id = p.payment_id AND l.closed_reason IS DISTINCT FROM 'reversed')"
+    "     AND NOT EXISTS (SELECT 1 FROM loans l WHERE l.payment_id = p.payment_id"
+    "                     AND l.closed_reason IS DISTINCT FROM 'reversed')"
     "     AND NOT EXISTS (SELECT 1 FROM purchases s WHERE s.payment_id = p.payment_id AND s.reversed_at IS NULL)))"
 )
 _UNIQUE_VIOLATION = "23505"
