@@ -28,6 +28,7 @@ export async function cataloguePage(app, params) {
   const q = (params.get("q") || "").trim();
   const available = params.get("available") === "1";
   const page = Math.max(1, Number.parseInt(params.get("page") || "1", 10) || 1);
+  const focusResults = Boolean(app.state.focusResults);
 
   const search = h("input", { id: "q", name: "q", type: "search", value: q, autocomplete: "off",
     "aria-describedby": "q-hint" });
@@ -63,7 +64,7 @@ export async function cataloguePage(app, params) {
 
   app.afterRender(() => {
     announce(summary);
-    if (app.state.focusResults) focus(heading);
+    if (focusResults) focus(heading);
   });
   return [h("h1", {}, "Find a book"), form, h("section", { class: "results", "aria-labelledby": "results-heading" }, heading, list, pager)];
 }
