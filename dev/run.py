@@ -16,7 +16,6 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from dev.demo_users import DEMO_USERS
 from dev.embedded import ROOT, Service, free_port, start_localstripe, start_oidc_provider, start_postgres, wait_for_http
 
 RUN_DIR = ROOT / ".run"
@@ -73,6 +72,8 @@ def main() -> int:
             lines.append("  Stripe                  STRIPE_API_KEY from your environment")
         local_oidc = not env.get("OIDC_ISSUER")
         if local_oidc:
+            from dev.demo_users import DEMO_USERS
+
             oidc = start_oidc_provider(log=RUN_DIR / "oidc.log", users=DEMO_USERS,
                                        browser_origins=[f"http://{host}:{port}", f"http://localhost:{port}"])
             services.append(oidc)

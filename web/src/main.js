@@ -46,6 +46,8 @@ async function boot() {
 
   async function route(options = {}) {
     const ticket = ++latest;
+    const initial = first;
+    first = false;
     for (const leave of app.leaving.splice(0)) leave();
     app.pending = [];
     const hash = window.location.hash || "#/";
@@ -78,12 +80,11 @@ async function boot() {
     main.removeAttribute("aria-busy");
     document.title = `${title} · City Library`;
     const heading = main.querySelector("h1");
-    if (!first && !options.keepFocus && !app.state.focusResults) {
+    if (!initial && !options.keepFocus && !app.state.focusResults) {
       focus(heading);
       announce(title);
     }
     if (shown && options.keepFocus) focus(shown);
-    first = false;
     const tasks = app.pending.splice(0);
     app.state = {};
     for (const task of tasks) await task();
