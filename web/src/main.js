@@ -80,7 +80,7 @@ async function boot() {
     main.removeAttribute("aria-busy");
     document.title = `${title} · City Library`;
     const heading = main.querySelector("h1");
-    if (!initial && !options.keepFocus && !app.state.focusResults) {
+    if (!initial && !options.keepFocus && !app.state.focusResults && !app.state.focusId) {
       focus(heading);
       announce(title);
     }

@@ -31,6 +31,8 @@ export async function bookPage(app, bookId, notice = null) {
       h("button", { type: "button", onclick: () => app.auth.signIn() }, "Sign in to borrow or buy"));
   } else if (book.status === "available") {
     action = payForm(app, book, result);
+  } else if (book.status === "borrowed" && app.auth.token()) {
+    action = h("p", {}, "If you have borrowed it, you can return it from ", h("a", { href: "#/account" }, "My account"), ".");
   }
   app.afterRender(() => { if (notice) focus(notice); });
   return [

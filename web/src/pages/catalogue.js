@@ -29,6 +29,7 @@ export async function cataloguePage(app, params) {
   const available = params.get("available") === "1";
   const page = Math.max(1, Number.parseInt(params.get("page") || "1", 10) || 1);
   const focusResults = Boolean(app.state.focusResults);
+  const focusId = app.state.focusId;
 
   const search = h("input", { id: "q", name: "q", type: "search", value: q, autocomplete: "off",
     "aria-describedby": "q-hint" });
@@ -42,7 +43,10 @@ export async function cataloguePage(app, params) {
       h("p", { id: "q-hint", class: "hint" }, "For example: Austen, Hobbit or 9780547928227")),
     h("div", { class: "check" }, onlyAvailable, h("label", { for: "available" }, "Available only")),
     h("button", { type: "submit" }, "Search"));
-  onlyAvailable.addEventListener("change", () => form.requestSubmit());
+  // Ticking the filter searches at once; focus stays on the checkbox and the count is announced.
+  onlyAvailable.addEventListener("change", () => {
+    app.go(catalogueHash({ q: search.value.trim(), available: onlyAvailable.checked }), { focusId: "available" });
+  });
 
   let result;
   try {
@@ -65,6 +69,7 @@ export async function cataloguePage(app, params) {
   app.afterRender(() => {
     announce(summary);
     if (focusResults) focus(heading);
+    else if (focusId) focus(document.getElementById(focusId));
   });
   return [h("h1", {}, "Find a book"), form, h("section", { class: "results", "aria-labelledby": "results-heading" }, heading, list, pager)];
 }
