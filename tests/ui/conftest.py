@@ -18,6 +18,7 @@ import time
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ import pytest
 import requests
 
 from dev.demo_users import DEMO_USERS
-from dev.embedded import ROOT, free_port, start_localstripe, start_oidc_provider
+from dev.embedded import ROOT, Service, free_port, start_localstripe, start_oidc_provider
 from tests.conftest import Client, create_database
 from tests.support.stack import ChaliceServer
 
@@ -50,6 +51,22 @@ class UiStack:
     url: str
     issuer: str
     stripe_url: str
+    stripe: Service
+    webhook_secret: str
+    log_dir: Path
+
+    @contextmanager
+    def stripe_stopped(self) -> Iterator[None]:
+        """The payment processor is down for a while, then back on the same address (empty, as after a restart)."""
+        self.stripe.stop()
+        try:
+            yield
+        finally:
+            port = urllib.parse.urlsplit(self.stripe_url).port
+            self.stripe = start_localstripe(port=port, log=self.log_dir / "ui-localstripe.log")
+            from dev.run import _register_webhook
+
+            _register_webhook(self.stripe_url, f"{self.url}/webhooks/stripe", self.webhook_secret)
 
     def id_token(self, sub: str) -> str:
         """An ID token for a demo user, by the code flow without a browser (as a confidential client)."""
@@ -102,7 +119,10 @@ def ui_stack(postgres_server: str, run_dir: Path) -> Iterator[UiStack]:
     try:
         server = ChaliceServer(env, run_dir / "ui-chalice.log", port=port)
         _register_webhook(stripe.url, f"{origin}/webhooks/stripe", env["STRIPE_WEBHOOK_SECRET"])
-        yield UiStack(url=origin, issuer=oidc.url, stripe_url=stripe.url)
+        stack = UiStack(url=origin, issuer=oidc.url, stripe_url=stripe.url, stripe=stripe,
+                        webhook_secret=env["STRIPE_WEBHOOK_SECRET"], log_dir=run_dir)
+        yield stack
+        stripe = stack.stripe
     finally:
         if server is not None:
             server.stop()

@@ -67,3 +67,29 @@ def test_two_people_borrowing_the_same_book_at_once_one_gets_it(visitor, ui_stac
     expect(loser.get_by_role("alert")).to_be_focused()
     screenshot(loser, "book-conflict")
     assert ui_stack.api_as("alice").get(f"/books/{book['book_id']}").json()["status"] == "borrowed"
+
+
+def test_a_processor_outage_says_try_again_in_a_moment_and_a_retry_works(visitor, ui_stack) -> None:
+    book = ui_stack.add_book(unique("Weather Reports"))
+    alice = visitor()
+    alice.sign_in("alice", from_hash=f"#/books/{book['book_id']}")
+    page = alice.page
+    alice.fill_card()
+
+    held: list = []
+    page.route("**/books/*/borrow", lambda route: held.append(route))
+    page.get_by_role("button", name=re.compile("^Borrow for")).click()
+    deadline = time.monotonic() + 10
+    while not held:  # the card is with Stripe's stand-in and the borrow request is on its way
+        assert time.monotonic() < deadline, "the borrow request should have been sent"
+        page.wait_for_timeout(20)
+    with ui_stack.stripe_stopped():
+        held[0].continue_()
+        problem = page.get_by_role("alert").filter(has_text="try again in a moment")
+        expect(problem).to_be_focused()
+        expect(problem).to_contain_text("nothing was charged")
+        expect(page.locator(".facts")).to_contain_text("Available")
+    page.unroute("**/books/*/borrow")
+
+    page.get_by_role("button", name=re.compile("^Borrow for")).click()
+    expect(page.get_by_role("status").filter(has_text="Enjoy your book")).to_be_focused()

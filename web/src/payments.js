@@ -53,11 +53,20 @@ export async function mountCard(stripeConfig, container) {
       } catch (error) {
         throw new CardProblem("Please enter your card number, expiry date and security code.");
       }
-      if (result.error) throw new CardProblem(result.error.message || "Please check your card details.");
+      if (result.error) throw new CardProblem(cardMessage(result.error));
       return result.paymentMethod.id;
     },
     destroy() {
       card.destroy();
     },
   };
+}
+
+// Stripe's own words for what is wrong with the card; anything else means Stripe was not reached.
+function cardMessage(error) {
+  if ((error.type === "card_error" || error.type === "validation_error" || error.type === "invalid_request_error")
+      && error.message) {
+    return error.message;
+  }
+  return "We could not reach the payment service, and nothing was charged. Please try again in a moment.";
 }
