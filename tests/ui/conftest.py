@@ -151,6 +151,7 @@ class Visitor:
     bearers: set[str] = field(default_factory=set)
     console: list[str] = field(default_factory=list)
     blocked: list[str] = field(default_factory=list)
+    api_posts: list[tuple[str, str | None]] = field(default_factory=list)  # (path, Idempotency-Key)
 
     def sign_in(self, sub: str, *, from_hash: str = "#/") -> None:
         self.page.goto(f"{self.stack.url}/{from_hash}")
@@ -201,6 +202,8 @@ def visitor(browser: Any, ui_stack: UiStack) -> Iterator[Callable[..., Visitor]]
                 route.abort("blockedbyclient")
 
         def watch(request: Any) -> None:
+            if request.method == "POST" and request.url.startswith(ui_stack.url + "/"):
+                visit.api_posts.append((urllib.parse.urlsplit(request.url).path, request.headers.get("idempotency-key")))
             bearer = request.headers.get("authorization")
             if bearer:
                 parts = urllib.parse.urlsplit(request.url)
@@ -217,6 +220,8 @@ def visitor(browser: Any, ui_stack: UiStack) -> Iterator[Callable[..., Visitor]]
     try:
         for visit in opened:
             assert set(visit.bearer_origins) <= {ui_stack.url}, f"a token went elsewhere: {visit.bearer_origins}"
+            unkeyed = [path for path, key in visit.api_posts if not key]
+            assert not unkeyed, f"state-changing requests without an Idempotency-Key: {unkeyed}"
             for token in visit.bearers:
                 assert all(token not in line for line in visit.console), "the token was written to the console"
                 if not visit.page.is_closed() and visit.page.url.startswith(ui_stack.url):

@@ -93,3 +93,17 @@ def test_a_processor_outage_says_try_again_in_a_moment_and_a_retry_works(visitor
 
     page.get_by_role("button", name=re.compile("^Borrow for")).click()
     expect(page.get_by_role("status").filter(has_text="Enjoy your book")).to_be_focused()
+
+
+def test_a_double_click_buys_once(visitor, ui_stack) -> None:
+    book = ui_stack.add_book(unique("Twice Told Tales"))
+    alice = visitor()
+    alice.sign_in("alice", from_hash=f"#/books/{book['book_id']}")
+    page = alice.page
+    alice.fill_card()
+    page.get_by_role("button", name=re.compile("^Buy for")).dblclick()
+    expect(page.get_by_role("status").filter(has_text="the book is yours")).to_be_focused()
+    purchases = [key for path, key in alice.api_posts if path.endswith("/purchase")]
+    assert len(purchases) == 1 and re.fullmatch(r"[0-9a-f-]{36}", purchases[0] or "")
+    bought = ui_stack.api_as("alice").get("/me/purchases").json()["items"]
+    assert [p["book_id"] for p in bought].count(book["book_id"]) == 1
