@@ -22,8 +22,11 @@ export function explain(error, action = "") {
     case 401:
       return "Your sign-in has ended. Please sign in again.";
     case 402: {
-      const reason = DECLINES[problem.decline_code] || problem.detail || "your bank declined it";
-      return `Your card was declined: ${reason.replace(/\.$/, "")}. You have not been charged. Please try another card.`;
+      const said = (problem.detail || "").replace(/\.$/, "");
+      const generic = !said || /^your card (was|has been) declined$/i.test(said);
+      const reason = DECLINES[problem.decline_code] || (generic ? DECLINES.card_declined
+        : said.charAt(0).toLowerCase() + said.slice(1));
+      return `Your card was declined: ${reason}. You have not been charged. Please try another card.`;
     }
     case 403:
       return action === "return" ? "This book is on loan to someone else, so you cannot return it."
