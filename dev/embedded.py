@@ -7,6 +7,7 @@ Used by `make run` (dev/run.py) and by the test suite, so both run the same way.
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import shutil
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -152,10 +154,20 @@ def start_localstripe(port: int | None = None, log: Path | None = None, delay_ms
 
 
 # -- OIDC provider ----------------------------------------------------------------------------------
-def start_oidc_provider(port: int | None = None, log: Path | None = None) -> Service:
+def start_oidc_provider(port: int | None = None, log: Path | None = None, *, users: Sequence[Mapping[str, object]] = (),
+                        browser_origins: Sequence[str] = (), token_max_age: int = 3600) -> Service:
+    """oidc-provider-mock; with `users` (claims with "sub") or `browser_origins`, the browser-ready
+    wrapper dev/oidc_provider.py: predefined users to pick, CORS for those origins, PKCE public clients."""
     port = port or free_port()
-    exe = shutil.which("oidc-provider-mock") or str(Path(sys.executable).with_name("oidc-provider-mock"))
-    proc = _spawn([exe, "-H", "127.0.0.1", "-p", str(port), "-e", "3600"], log)
+    if users or browser_origins:
+        cmd = [sys.executable, str(ROOT / "dev" / "oidc_provider.py"), "-H", "127.0.0.1", "-p", str(port),
+               "-e", str(token_max_age)]
+        cmd += [arg for user in users for arg in ("--user-claims", json.dumps(dict(user)))]
+        cmd += [arg for origin in browser_origins for arg in ("--browser-origin", origin)]
+    else:
+        exe = shutil.which("oidc-provider-mock") or str(Path(sys.executable).with_name("oidc-provider-mock"))
+        cmd = [exe, "-H", "127.0.0.1", "-p", str(port), "-e", str(token_max_age)]
+    proc = _spawn(cmd, log)
     url = f"http://127.0.0.1:{port}"
     wait_for_port(port, proc=proc)
     wait_for_http(f"{url}/.well-known/openid-configuration")

@@ -65,12 +65,17 @@ def main() -> int:
             env["STRIPE_API_KEY"] = "sk_test_local_" + secrets.token_hex(8)
             env["STRIPE_API_BASE"] = stripe.url
             env.setdefault("STRIPE_WEBHOOK_SECRET", "whsec_" + secrets.token_hex(16))
+            env.setdefault("STRIPE_PUBLISHABLE_KEY", "pk_test_local")
+            env.setdefault("STRIPE_JS_URL", f"{stripe.url}/js.stripe.com/v3/")  # its Stripe.js stand-in
             lines.append(f"  Stripe (localstripe)    {stripe.url}   test card pm_card_visa; declines: pm_card_chargeCustomerFail")
         else:
             lines.append("  Stripe                  STRIPE_API_KEY from your environment")
         local_oidc = not env.get("OIDC_ISSUER")
         if local_oidc:
-            oidc = start_oidc_provider(log=RUN_DIR / "oidc.log")
+            from dev.demo_users import DEMO_USERS
+
+            oidc = start_oidc_provider(log=RUN_DIR / "oidc.log", users=DEMO_USERS,
+                                       browser_origins=[f"http://{host}:{port}", f"http://localhost:{port}"])
             services.append(oidc)
             env["OIDC_ISSUER"], env["OIDC_AUDIENCE"] = oidc.url, env.get("OIDC_AUDIENCE") or "library-ui"
             lines.append(f"  OIDC provider (mock)    {oidc.url}   dev sign-in, loopback only")
@@ -90,11 +95,13 @@ def main() -> int:
             _register_webhook(env["STRIPE_API_BASE"], f"http://{host}:{port}/webhooks/stripe",
                               env["STRIPE_WEBHOOK_SECRET"])
         print("\nLibrary lending service is up.\n", flush=True)
+        print(f"  Web UI                  http://{host}:{port}/   (test card 4242 4242 4242 4242)")
         print(f"  API                     http://{host}:{port}   (try GET /books)")
         print(*lines, sep="\n")
         print(f"  demo books added        {seeded}")
         if local_oidc:
-            print("\n  Get a token:   make token USER=alice      (librarian: make token USER=libby LIBRARIAN=1)")
+            print("\n  Sign in on the web UI as alice or bob (patrons) or libby (librarian).")
+            print("  Get a token:   make token USER=alice      (librarian: make token USER=libby LIBRARIAN=1)")
         print("  Stop:          Ctrl-C\n", flush=True)
         return server.wait()
     except Stop as why:

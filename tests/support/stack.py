@@ -12,8 +12,8 @@ from dev.embedded import ROOT, free_port, wait_for_http
 
 
 class ChaliceServer:
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.port = free_port()
+    def __init__(self, env: dict[str, str], log: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         chalice = Path(sys.executable).with_name("chalice")
         self._log = open(log, "ab")  # noqa: SIM115

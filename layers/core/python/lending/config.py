@@ -35,6 +35,8 @@ class Settings:
     stripe_webhook_secret: str = field(default="", repr=False)
     stripe_timeout_seconds: float = 10.0
     stripe_max_retries: int = 2
+    stripe_publishable_key: str = ""
+    stripe_js_url: str = "https://js.stripe.com/v3/"
     default_currency: str = "usd"
     loan_days: int = 21
     reconcile_grace_seconds: float = 120.0
@@ -102,6 +104,8 @@ def from_env(env: Mapping[str, str]) -> Settings:
         stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET", ""),
         stripe_timeout_seconds=_float(env, "STRIPE_TIMEOUT_SECONDS", 10.0),
         stripe_max_retries=_int(env, "STRIPE_MAX_RETRIES", 2),
+        stripe_publishable_key=env.get("STRIPE_PUBLISHABLE_KEY", "").strip(),
+        stripe_js_url=env.get("STRIPE_JS_URL") or "https://js.stripe.com/v3/",
         default_currency=(env.get("DEFAULT_CURRENCY") or "usd").lower(),
         loan_days=_int(env, "LOAN_DAYS", 21),
         reconcile_grace_seconds=_float(env, "RECONCILE_GRACE_SECONDS", 120.0),
@@ -134,6 +138,10 @@ def _check(s: Settings) -> None:
             raise ConfigError("STRIPE_API_BASE (a Stripe stand-in) is not allowed in production")
         if not s.stripe_webhook_secret:
             raise ConfigError("STRIPE_WEBHOOK_SECRET is required in production")
+        if s.stripe_js_url != "https://js.stripe.com/v3/":
+            raise ConfigError("STRIPE_JS_URL must be Stripe's own https://js.stripe.com/v3/ in production")
+    if s.stripe_publishable_key and not s.stripe_publishable_key.startswith("pk_"):
+        raise ConfigError("STRIPE_PUBLISHABLE_KEY must be a publishable key (pk_…)")
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,49 @@
+// Every answer in plain words, from the problem+json body the API sends.
+import { CardProblem } from "./payments.js";
+
+const DECLINES = {
+  insufficient_funds: "there is not enough money in the account",
+  expired_card: "the card has expired",
+  incorrect_cvc: "the security code is not right",
+  incorrect_number: "the card number is not right",
+  lost_card: "the card was reported lost",
+  stolen_card: "the card was reported stolen",
+  processing_error: "the bank had a problem processing it",
+  card_declined: "your bank declined it",
+  generic_decline: "your bank declined it",
+};
+
+export function explain(error, action = "") {
+  if (error instanceof CardProblem) return error.message;
+  const problem = (error && error.problem) || {};
+  switch (error && error.status) {
+    case 0:
+      return problem.detail;
+    case 401:
+      return "Your sign-in has ended. Please sign in again.";
+    case 402: {
+      const said = (problem.detail || "").replace(/\.$/, "");
+      const generic = !said || /^your card (was|has been) declined$/i.test(said);
+      const reason = DECLINES[problem.decline_code] || (generic ? DECLINES.card_declined
+        : said.charAt(0).toLowerCase() + said.slice(1));
+      return `Your card was declined: ${reason}. You have not been charged. Please try another card.`;
+    }
+    case 403:
+      return action === "return" ? "This book is on loan to someone else, so you cannot return it."
+        : "You are not allowed to do that.";
+    case 404:
+      return "We could not find that book. It may have been removed from the catalogue.";
+    case 409:
+      if (problem.title === "Request In Progress") return "We are still working on your last request. Please wait a moment.";
+      if (action === "return") return "This book is no longer on loan to you.";
+      if (action === "buy") return "Sorry, someone else has just borrowed or bought this book.";
+      return "Sorry, someone else has just borrowed this book.";
+    case 400:
+    case 422:
+      return problem.detail || "Please check what you entered.";
+    case 503:
+      return "The service is busy right now and nothing was charged. Please try again in a moment.";
+    default:
+      return "Something went wrong on our side. Please try again in a moment.";
+  }
+}
