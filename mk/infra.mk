@@ -1,0 +1,23 @@
+# Infrastructure: CloudFormation templates under infra/, Lambda packages under build/.
+.PHONY: package infra-lint infra-deploy
+
+INFRA_TEMPLATES := $(wildcard infra/*.yaml)
+TEMPLATE ?= infra/estate.yaml
+
+# One zip per function and per layer (Lambda layout) under build/, and infra/lambda.yaml.
+package: $(STAMP)
+	$(PY) -m infra.package
+
+# cfn-lint (no suppressions) and our own rules on every template; the Lambda template must match function.json.
+infra-lint: $(STAMP)
+	$(VENV)/bin/cfn-lint $(INFRA_TEMPLATES)
+	$(PY) -m infra.checks $(INFRA_TEMPLATES)
+	$(PY) -m infra.package --check-template
+
+# make infra-deploy STACK=name [TEMPLATE=infra/estate.yaml] [PARAMS="Key=Value ..."]
+# Against AWS with your usual credentials, or against moto with AWS_ENDPOINT_URL=http://127.0.0.1:5000.
+infra-deploy: $(STAMP)
+	@test -n "$(STACK)" || { echo "usage: make infra-deploy STACK=name [TEMPLATE=$(TEMPLATE)] [PARAMS='Key=Value ...']" >&2; exit 2; }
+	$(PY) -m infra.deploy --stack "$(STACK)" --template "$(TEMPLATE)" $(PARAMS)
+
+TEST_CHECKS += infra-lint
