@@ -21,3 +21,9 @@ infra-deploy: $(STAMP)
 	$(PY) -m infra.deploy --stack "$(STACK)" --template "$(TEMPLATE)" $(PARAMS)
 
 TEST_CHECKS += infra-lint
+
+# A local AWS (moto on 127.0.0.1) to try infra-deploy without an account; see infra/local_aws.py.
+.PHONY: local-aws
+LOCAL_AWS_PORT ?= 5000
+local-aws: $(STAMP)
+	$(PY) -m infra.local_aws --port $(LOCAL_AWS_PORT)
