@@ -17,6 +17,7 @@ Nothing else is changed; the in-process tests (`mock_aws`) call the same `prepar
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import os
 import signal
@@ -96,10 +97,8 @@ def main() -> None:
     print(f"local AWS (moto) on http://127.0.0.1:{args.port} for {', '.join(regions)}; Ctrl-C stops it", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
-    except KeyboardInterrupt:
-        pass
     server.stop()
 
 

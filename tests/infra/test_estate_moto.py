@@ -173,7 +173,7 @@ def test_the_instance_role_reads_only_this_services_secrets_and_image(staging: A
     assert statements["EcrLogin"]["Resource"] == "*" and statements["EcrLogin"]["Action"] == "ecr:GetAuthorizationToken"
     for sid in ("ReadOwnSecrets", "ReadOwnParameters", "PullOwnImage"):
         resources_of = statements[sid]["Resource"]
-        assert "*" != resources_of and "*" not in (resources_of if isinstance(resources_of, list) else [resources_of])
+        assert resources_of != "*" and "*" not in (resources_of if isinstance(resources_of, list) else [resources_of])
     assert statements["PullOwnImage"]["Resource"].endswith(":repository/library-lending")
     assert statements["ReadOwnParameters"]["Resource"].endswith(":parameter/staging/lending/*")
 
