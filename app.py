@@ -22,6 +22,9 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 from chalice import Chalice, Response  # noqa: E402
+from lending_aws import bootstrap  # noqa: E402
+
+bootstrap()  # settings held in AWS (secrets, parameters) are read once, before serving; a bad one stops here
 
 try:  # chalice local's listen backlog is 5; under concurrent clients connections stall.
     from chalice.local import ThreadedHTTPServer

@@ -3,38 +3,17 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from dev.embedded import free_port, wait_for_port
+from tests.infra.conftest import aws_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def local_aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    log = open(tmp_path_factory.mktemp("moto") / "moto.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "infra.local_aws", "--port", str(port)], cwd=ROOT,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        wait_for_port(port, proc=proc)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
-        log.close()
-
-
 def new_users_shell(endpoint: str, home: Path) -> dict[str, str]:
     """Nothing from our environment but PATH: no profile, no credentials file, only what the README says to set."""
-    return {"PATH": os.environ["PATH"], "HOME": str(home), "AWS_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+    return {"PATH": os.environ["PATH"], "HOME": str(home), **aws_env(endpoint)}
 
 
 def test_infra_deploy_creates_through_a_change_set_and_prints_outputs(local_aws: str, tmp_path: Path) -> None:
