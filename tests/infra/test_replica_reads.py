@@ -8,6 +8,8 @@ row exist on one side only, which shows which server answered.
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,10 +28,16 @@ from tests.support.stack import ChaliceServer
 
 
 @pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
-    p = start_pair(tmp_path_factory.mktemp("replication"))
-    yield p
-    p.stop()
+def pair() -> Iterator[Pair]:
+    # Not under pytest's basetemp: another pytest session starting meanwhile resets that tree to mode 0700,
+    # and the postgres user (we run as root) would lose its way into the data directories.
+    base = Path(tempfile.mkdtemp(prefix="lending-replication-"))
+    try:
+        p = start_pair(base)
+        yield p
+        p.stop()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def eventually(check: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
