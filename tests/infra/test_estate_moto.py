@@ -220,3 +220,19 @@ def test_each_security_group_admits_exactly_its_one_neighbour(staging: Any) -> N
     assert [g["GroupName"] for g in others] == ["default"] and all(not _ingress(g) or
                                                                     {r[3] for r in _ingress(g)} == {g["GroupId"]}
                                                                     for g in others)
+
+
+def test_what_moto_ignores_is_wired_in_the_template() -> None:
+    """Security groups on instances and databases, and target-group members: moto drops them, the template has them."""
+    r = checks.load(ESTATE)["Resources"]
+    for vm in ("BlueVm", "GreenVm"):
+        assert r[vm]["Properties"]["SecurityGroupIds"] == [{"Ref": "VmSecurityGroup"}]
+    for db in ("Database", "DatabaseReplica"):
+        assert r[db]["Properties"]["VPCSecurityGroups"] == [{"Ref": "DatabaseSecurityGroup"}]
+    assert r["BlueTargetGroup"]["Properties"]["Targets"] == [{"Id": {"Ref": "BlueVm"}, "Port": 8080}]
+    assert r["GreenTargetGroup"]["Properties"]["Targets"] == [{"Id": {"Ref": "GreenVm"}, "Port": 8080}]
+    assert r["LoadBalancerSecurityGroup"]["Properties"]["SecurityGroupEgress"] == [
+        {"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "DestinationSecurityGroupId": {"Ref": "VmSecurityGroup"},
+         "Description": "nginx on the VMs"}]
+    # The two VMs boot the same way; only their subnet and tags differ.
+    assert r["BlueVm"]["Properties"]["UserData"] == r["GreenVm"]["Properties"]["UserData"]
