@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import subprocess
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -155,6 +156,8 @@ def test_user_data_installs_the_runtime_and_starts_two_instances_with_references
         assert "STRIPE_API_KEY_SECRET_ARN=library-lending/stripe-api-key" in script
         assert "registry=\"123456789012.dkr.ecr.us-east-1.amazonaws.com\"" in script
         assert not checks.SECRET_VALUE.search(script)
+        syntax = subprocess.run(["bash", "-n"], input=script, capture_output=True, text=True, timeout=30)
+        assert syntax.returncode == 0, syntax.stderr  # the boot script, as CloudFormation substituted it, parses
         settings = dict(line.split("=", 1) for line in script.split("<<EOF\n")[1].split("\nEOF")[0].splitlines())
         assert {k for k in settings if "SECRET" in k or "KEY" in k} == {
             "DATABASE_SECRET_ARN", "STRIPE_API_KEY_SECRET_ARN", "STRIPE_WEBHOOK_SECRET_SECRET_ARN"}
