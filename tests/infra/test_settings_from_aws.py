@@ -80,7 +80,17 @@ def test_explicit_variables_win_and_their_references_are_not_read(aws: None) -> 
     s = config.from_env(env, AwsResolver())
     assert (s.database_url, s.stripe_api_key, s.stripe_webhook_secret) == \
         ("postgresql://me@127.0.0.1/x", "sk_test_explicit", "whsec_explicit")
-    assert config.references(env) == ["STRIPE_API_KEY_PARAMETER"] or config.references(env) == []
+    assert config.references(env) == []
+
+
+def test_a_replica_host_alone_gives_a_read_url_with_the_primarys_credentials() -> None:
+    env = {"DATABASE_URL": "postgresql://app:s3cret@db.internal:6432/lending?sslmode=require",
+           "DATABASE_READ_HOST": "replica.internal", "STRIPE_API_KEY": "sk_test_x",
+           "OIDC_ISSUER": "https://login.example.org", "OIDC_AUDIENCE": "a"}
+    s = config.from_env(env)  # nothing held in AWS: no resolver needed
+    assert s.database_read_url == "postgresql://app:s3cret@replica.internal:6432/lending?sslmode=require"
+    assert config.from_env({**env, "DATABASE_READ_URL": "postgresql://r@elsewhere/x"}).database_read_url == \
+        "postgresql://r@elsewhere/x"  # an explicit read URL wins
 
 
 def test_a_missing_secret_names_the_setting_and_never_a_value(aws: None) -> None:
