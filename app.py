@@ -22,6 +22,13 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 from chalice import Chalice, Response  # noqa: E402
+from lending.config import ConfigError  # noqa: E402
+from lending_aws import bootstrap  # noqa: E402
+
+try:  # settings held in AWS (secrets, parameters) are read once, before serving; a bad one stops here
+    bootstrap()
+except ConfigError as exc:
+    sys.exit(f"library-lending: configuration error: {exc}")
 
 try:  # chalice local's listen backlog is 5; under concurrent clients connections stall.
     from chalice.local import ThreadedHTTPServer

@@ -6,11 +6,12 @@ a message naming it (and never its value when it is a secret).
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse, urlunparse
 
 
 class ConfigError(Exception):
@@ -21,6 +22,7 @@ class ConfigError(Exception):
 class Settings:
     database_url: str
     database_read_url: str | None = None
+    database_read_max_lag_seconds: float = 30.0
     oidc_issuer: str = ""
     oidc_audience: str = ""
     oidc_groups_claim: str = "groups"
@@ -77,7 +79,10 @@ def _csv(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[s
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
-def from_env(env: Mapping[str, str]) -> Settings:
+def from_env(env: Mapping[str, str], resolve: Resolver | None = None) -> Settings:
+    """Settings from the environment; settings held in AWS are fetched through `resolve` (see below)."""
+    env = with_references(env, resolve if resolve is not None else _resolver)
+
     def need(name: str) -> str:
         value = env.get(name, "").strip()
         if not value:
@@ -90,6 +95,7 @@ def from_env(env: Mapping[str, str]) -> Settings:
     settings = Settings(
         database_url=database_url,
         database_read_url=env.get("DATABASE_READ_URL") or None,
+        database_read_max_lag_seconds=_float(env, "DATABASE_READ_MAX_LAG_SECONDS", 30.0),
         oidc_issuer=need("OIDC_ISSUER").rstrip("/"),
         oidc_audience=need("OIDC_AUDIENCE"),
         oidc_groups_claim=env.get("OIDC_GROUPS_CLAIM") or "groups",
@@ -128,6 +134,8 @@ def _check(s: Settings) -> None:
         raise ConfigError("OIDC_JWKS_TTL_SECONDS must be positive and OIDC_JWKS_MIN_REFRESH_SECONDS not negative")
     if not 0 <= s.oidc_leeway_seconds <= 300:
         raise ConfigError("OIDC_LEEWAY_SECONDS must be between 0 and 300")
+    if s.database_read_max_lag_seconds <= 0:
+        raise ConfigError("DATABASE_READ_MAX_LAG_SECONDS must be positive")
     if s.stripe_timeout_seconds <= 0 or s.stripe_timeout_seconds > 60:
         raise ConfigError("STRIPE_TIMEOUT_SECONDS must be in (0, 60]")
     if s.is_production:
@@ -148,3 +156,90 @@ def _check(s: Settings) -> None:
 def settings() -> Settings:
     """The process's settings, read from the environment once."""
     return from_env(os.environ)
+
+
+# -- settings held in AWS ------------------------------------------------------------------------
+# In AWS the environment names where a value is kept instead of holding it. They are read once, at
+# start-up, through a resolver that the host installs (lending_aws.bootstrap); this module stays
+# free of vendor libraries. An explicit variable always wins over its reference.
+
+Resolver = Callable[[str, str], str]
+"""resolve(kind, name) -> value; kind is "secret" (Secrets Manager name or ARN) or "parameter" (SSM)."""
+
+# setting: (variable naming a Secrets Manager secret, variable naming an SSM parameter)
+REFERENCES = {
+    "STRIPE_API_KEY": ("STRIPE_API_KEY_SECRET_ARN", "STRIPE_API_KEY_PARAMETER"),
+    "STRIPE_WEBHOOK_SECRET": ("STRIPE_WEBHOOK_SECRET_SECRET_ARN", "STRIPE_WEBHOOK_SECRET_PARAMETER"),
+}
+DATABASE_SECRET = "DATABASE_SECRET_ARN"  # RDS's JSON: host, port, username, password, dbname
+_resolver: Resolver | None = None
+
+
+def references(env: Mapping[str, str] | None = None) -> list[str]:
+    """The reference variables that need resolving (those whose setting is not given explicitly)."""
+    env = os.environ if env is None else env
+    found = [ref for setting, refs in REFERENCES.items() if not env.get(setting) for ref in refs if env.get(ref)]
+    if env.get(DATABASE_SECRET) and not env.get("DATABASE_URL"):
+        found.append(DATABASE_SECRET)
+    return found
+
+
+def use_resolver(resolve: Resolver | None) -> None:
+    """Install the resolver `settings()` uses for references, and forget settings read before."""
+    global _resolver
+    _resolver = resolve
+    settings.cache_clear()
+
+
+def _fetch(resolve: Resolver | None, variable: str, kind: str, name: str) -> str:
+    if resolve is None:
+        raise ConfigError(f"{variable} is set but nothing can read AWS {kind}s here (call lending_aws.bootstrap)")
+    try:
+        value = resolve(kind, name)
+    except Exception as exc:  # noqa: BLE001 - whatever the adapter raises, start-up stops naming the setting
+        raise ConfigError(f"{variable}: cannot read the {kind} {name!r}: {exc}") from None
+    if not value:
+        raise ConfigError(f"{variable}: the {kind} {name!r} is empty")
+    return value
+
+
+def _database_url(raw: str, env: Mapping[str, str]) -> str:
+    try:
+        secret = json.loads(raw)
+        user, password = secret["username"], secret["password"]
+        host = secret.get("host") or env.get("DATABASE_HOST")
+        port = int(secret.get("port") or env.get("DATABASE_PORT") or 5432)
+        dbname = secret.get("dbname") or env.get("DATABASE_NAME") or "postgres"
+    except (ValueError, TypeError, KeyError):
+        raise ConfigError(f"{DATABASE_SECRET}: the secret is not RDS's JSON (username, password, host, ...)") from None
+    if not host:
+        raise ConfigError(f"{DATABASE_SECRET}: the secret has no host; set DATABASE_HOST")
+    return f"postgresql://{quote(str(user), safe='')}:{quote(str(password), safe='')}@{host}:{port}/{quote(str(dbname))}"
+
+
+def _with_host(url: str, host: str) -> str:
+    parsed = urlparse(url)
+    auth = parsed.netloc.rpartition("@")[0]
+    netloc = f"{auth}@{host}" if auth else host
+    if parsed.port:
+        netloc += f":{parsed.port}"
+    return urlunparse(parsed._replace(netloc=netloc))
+
+
+def with_references(env: Mapping[str, str], resolve: Resolver | None) -> Mapping[str, str]:
+    """`env` with every setting held in AWS filled in (explicit variables win); `env` itself if none."""
+    wanted = references(env)
+    read_host = env.get("DATABASE_READ_HOST", "").strip()
+    if not wanted and not (read_host and not env.get("DATABASE_READ_URL")):
+        return env
+    out = dict(env)
+    for setting, (secret_var, parameter_var) in REFERENCES.items():
+        if secret_var in wanted:
+            out[setting] = _fetch(resolve, secret_var, "secret", env[secret_var])
+        elif parameter_var in wanted:
+            out[setting] = _fetch(resolve, parameter_var, "parameter", env[parameter_var])
+    if DATABASE_SECRET in wanted:
+        out["DATABASE_URL"] = _database_url(_fetch(resolve, DATABASE_SECRET, "secret", env[DATABASE_SECRET]), env)
+    if read_host and not env.get("DATABASE_READ_URL") and out.get("DATABASE_URL"):
+        out["DATABASE_READ_URL"] = _with_host(out["DATABASE_URL"], read_host)  # same credentials, the replica's host
+    return out

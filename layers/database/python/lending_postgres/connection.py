@@ -7,15 +7,17 @@ import queue
 import socket
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlparse
 
 import pg8000.native
 from pg8000.exceptions import DatabaseError, InterfaceError
 
 from lending.errors import DatabaseUnavailable
+
+T = TypeVar("T")
 
 # SQLSTATE classes that mean "the server is not there or went away", not a bad query.
 _UNAVAILABLE_CLASSES = ("08", "57", "53")
@@ -97,6 +99,11 @@ class ConnectionPool:
                 self._idle.put(conn)
         finally:
             self._slots.release()
+
+    def read(self, query: Callable[[pg8000.native.Connection], T]) -> T:
+        """Run a read-only `query` on one connection (the same call as ReplicaPool.read)."""
+        with self.connection() as conn:
+            return query(conn)
 
     @contextmanager
     def transaction(self) -> Iterator[pg8000.native.Connection]:

@@ -6,6 +6,7 @@ from functools import lru_cache
 
 from lending.config import Settings
 from lending_postgres.connection import ConnectionPool
+from lending_postgres.replica import ReplicaPool
 from lending_postgres.store import PostgresStore
 
 
@@ -14,6 +15,8 @@ def store_from(settings: Settings) -> PostgresStore:
     pool = ConnectionPool(settings.database_url, size=settings.db_pool_size, timeout=settings.db_timeout_seconds)
     reader = None
     if settings.database_read_url:
-        reader = ConnectionPool(settings.database_read_url, size=settings.db_pool_size,
-                                timeout=settings.db_timeout_seconds, application_name="lending-reader")
+        replica = ConnectionPool(settings.database_read_url, size=settings.db_pool_size,
+                                 timeout=settings.db_timeout_seconds, application_name="lending-reader")
+        # Catalogue reads on the replica, falling back to the primary when it is down or too far behind.
+        reader = ReplicaPool(replica, pool, max_lag_seconds=settings.database_read_max_lag_seconds)
     return PostgresStore(pool, reader)

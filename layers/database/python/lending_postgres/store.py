@@ -28,6 +28,7 @@ from lending.model import (
 from lending.ports import IdempotencyClaim, StoredResponse
 from lending_postgres.connection import ConnectionPool
 from lending_postgres.migrate import pending_migrations
+from lending_postgres.replica import ReplicaPool
 
 _BOOK = "book_id::text, isbn, title, author, price_cents, borrow_fee_cents, currency, status, created_at"
 _PAYMENT = ("payment_id::text, kind, book_id::text, payer_iss, payer_sub, amount_cents, currency, state, "
@@ -79,7 +80,7 @@ class PostgresStore:
     and every read-your-own-write goes to `pool`.
     """
 
-    def __init__(self, pool: ConnectionPool, reader: ConnectionPool | None = None) -> None:
+    def __init__(self, pool: ConnectionPool, reader: ConnectionPool | ReplicaPool | None = None) -> None:
         self.pool = pool
         self.reader = reader or pool
 
@@ -95,8 +96,12 @@ class PostgresStore:
         return _book(rows[0])
 
     def get_book(self, book_id: str) -> Book | None:
-        with self.reader.connection() as c:
-            rows = c.run(f"SELECT {_BOOK} FROM books WHERE book_id = CAST(:id AS uuid)", id=book_id)
+        def find(c: pg8000.native.Connection) -> Any:
+            return c.run(f"SELECT {_BOOK} FROM books WHERE book_id = CAST(:id AS uuid)", id=book_id)
+
+        rows = self.reader.read(find)
+        if not rows and self.reader is not self.pool:  # added a moment ago and not yet replayed on the replica
+            rows = self.pool.read(find)
         return _book(rows[0]) if rows else None
 
     def list_books(self, query: BookQuery) -> Page:
@@ -111,12 +116,15 @@ class PostgresStore:
             where.append("status = :status")
             params["status"] = query.status.value
         clause = " AND ".join(where)
-        with self.reader.connection() as c:
+        def search(c: pg8000.native.Connection) -> tuple[Any, Any]:
             rows = c.run(
                 f"SELECT {_BOOK}, count(*) OVER () FROM books WHERE {clause} "
                 f"ORDER BY title, book_id LIMIT :limit OFFSET :offset", **params)
             total = rows[0][-1] if rows else c.run(f"SELECT count(*) FROM books WHERE {clause}",
                                                    **{k: v for k, v in params.items() if k not in ("limit", "offset")})[0][0]
+            return rows, total
+
+        rows, total = self.reader.read(search)
         return Page([_book(r[:-1]) for r in rows], total, query.limit, query.offset)
 
     # -- ledger --------------------------------------------------------------------

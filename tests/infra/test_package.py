@@ -1,0 +1,154 @@
+"""`make package`: one zip per function and per layer, each function with exactly its layers, no stripe in return's.
+
+Built here without dependencies (no network in tests); `make package` adds each layer's requirements,
+installed for Lambda's platform, into the same layout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra import checks, package
+
+ROOT = Path(__file__).resolve().parents[2]
+FUNCTIONS = {p.parent.name: json.loads(p.read_text()) for p in sorted((ROOT / "functions").glob("*/function.json"))}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("package")
+    run = subprocess.run([sys.executable, "-m", "infra.package", "--skip-dependencies", "--out", str(out),
+                          "--template-out", str(out / "lambda.yaml")], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    return out, run.stdout, checks.load(out / "lambda.yaml")
+
+
+def names(path: Path) -> list[str]:
+    with zipfile.ZipFile(path) as z:
+        return z.namelist()
+
+
+def package_of(out: Path, function: str) -> list[str]:
+    """Every file Lambda would put together for this function: its code and its layers."""
+    files = names(out / "functions" / f"{function}.zip")
+    for layer in FUNCTIONS[function]["layers"]:
+        files += names(out / "layers" / f"{layer}.zip")
+    return files
+
+
+def test_one_zip_per_function_holding_only_that_function(built: tuple[Path, str, dict[str, Any]]) -> None:
+    out, _, _ = built
+    assert sorted(p.stem for p in (out / "functions").glob("*.zip")) == sorted(FUNCTIONS)
+    for function in FUNCTIONS:
+        files = names(out / "functions" / f"{function}.zip")
+        assert "lending_entry.py" in files and f"functions/{function}/handler.py" in files
+        assert {f.split("/")[0] for f in files} == {"functions", "lending_entry.py", "lending_aws"}
+        assert {f.split("/")[1] for f in files if f.startswith("functions/") and f.count("/") > 1} == {function}
+
+
+def test_one_zip_per_layer_in_lambda_layout(built: tuple[Path, str, dict[str, Any]]) -> None:
+    out, _, _ = built
+    used = {layer for spec in FUNCTIONS.values() for layer in spec["layers"]}
+    assert {p.stem for p in (out / "layers").glob("*.zip")} == used
+    for layer in used:
+        packages = {f.split("/")[1] for f in names(out / "layers" / f"{layer}.zip")}
+        assert all(f.startswith("python/") for f in names(out / "layers" / f"{layer}.zip"))
+        assert packages == {p.name for p in (ROOT / "layers" / layer / "python").iterdir() if p.is_dir()}
+
+
+def test_the_report_gives_each_functions_size_and_layers(built: tuple[Path, str, dict[str, Any]]) -> None:
+    _, stdout, _ = built
+    rows = {line.split()[0]: line for line in stdout.splitlines()[1:] if line.strip() and not line.startswith("zips")}
+    assert set(rows) == set(FUNCTIONS)
+    for function, spec in FUNCTIONS.items():
+        assert rows[function].endswith("  " + ", ".join(spec["layers"])), rows[function]
+        assert " KB" in rows[function]
+
+
+def test_return_carries_no_stripe_and_borrow_does(built: tuple[Path, str, dict[str, Any]]) -> None:
+    out, _, _ = built
+    assert not [f for f in package_of(out, "return") if "stripe" in f.lower()]
+    assert any(f.startswith("python/lending_stripe/") for f in package_of(out, "borrow"))
+    # With dependencies, stripe can only arrive through the payments layer's requirements.
+    assert any(r.startswith("stripe==") for r in package.layer_requirements("payments"))
+    others = [layer for layer in FUNCTIONS["return"]["layers"]]
+    assert not [r for layer in others for r in package.layer_requirements(layer) if "stripe" in r]
+    assert package.layer_requirements("aws") == []  # boto3 comes with Lambda's runtime
+
+
+def test_the_template_wires_each_function_to_exactly_its_layers_and_routes(built: tuple[Path, str, dict[str, Any]]) -> None:
+    out, _, template = built
+    resources = template["Resources"]
+    lambdas = {k: v for k, v in resources.items() if v["Type"] == "AWS::Lambda::Function"}
+    assert len(lambdas) == len(FUNCTIONS)
+    for function, spec in FUNCTIONS.items():
+        logical = package.camel(function)
+        props = resources[f"{logical}Function"]["Properties"]
+        assert props["Layers"] == [{"Ref": f"{package.camel(layer)}Layer"} for layer in spec["layers"]]
+        assert props["Handler"] == "lending_entry.handle" and props["Runtime"] == "python3.11"
+        assert props["Code"]["S3Key"] == {"Fn::Sub": f"${{ArtifactPrefix}}/functions/{function}.zip"}
+        routes = {r["Properties"]["RouteKey"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Route"
+                  and r["Properties"]["Target"] == {"Fn::Sub": f"integrations/${{{logical}Integration}}"}}
+        assert routes == {f"{m} {p}" for m, p in spec["routes"]}
+        if spec["routes"]:
+            integration = resources[f"{logical}Integration"]["Properties"]
+            assert integration["PayloadFormatVersion"] == "1.0"  # the proxy event our handlers take
+    schedule = resources["ReconcileSchedule"]["Properties"]
+    assert schedule["ScheduleExpression"] == FUNCTIONS["reconcile"]["schedule"]
+    assert schedule["Targets"][0]["Arn"] == {"Fn::GetAtt": ["ReconcileFunction", "Arn"]}
+    assert "ReconcileIntegration" not in resources
+
+
+def test_the_generated_template_lints(built: tuple[Path, str, dict[str, Any]]) -> None:
+    out, _, template = built
+    lint = subprocess.run([str(Path(sys.executable).with_name("cfn-lint")), str(out / "lambda.yaml")],
+                          capture_output=True, text=True, timeout=120)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    assert checks.check(template) == []
+
+
+PROBE = """
+import json, sys
+sys.path[:0] = json.loads(sys.argv[1])
+import lending_entry
+event = {"resource": "/health", "path": "/health", "httpMethod": "GET", "headers": {}, "multiValueHeaders": {},
+         "queryStringParameters": None, "multiValueQueryStringParameters": None, "pathParameters": None,
+         "requestContext": {"requestId": "probe"}, "body": None, "isBase64Encoded": False}
+answer = lending_entry.handle(event, None) if sys.argv[2] == "health" else {"statusCode": 0}
+print(json.dumps({"status": answer["statusCode"], "modules": sorted({m.split('.')[0] for m in sys.modules})}))
+"""
+
+
+@pytest.mark.parametrize("function", ["health", "return"])
+def test_a_packaged_function_starts_from_its_zip_and_layers_alone(
+        function: str, built: tuple[Path, str, dict[str, Any]], tmp_path: Path) -> None:
+    out, _, _ = built
+    task = tmp_path / "task"
+    with zipfile.ZipFile(out / "functions" / f"{function}.zip") as z:
+        z.extractall(task)
+    paths = [str(task)]
+    for layer in FUNCTIONS[function]["layers"]:
+        with zipfile.ZipFile(out / "layers" / f"{layer}.zip") as z:
+            z.extractall(tmp_path / layer)
+        paths.append(str(tmp_path / layer / "python"))
+    import site  # vendor libraries from the venv (the layers were built without them), not our .pth
+
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_SECRET_ARN", "_PARAMETER"))}
+    env["LENDING_METRICS"] = "off"
+    run = subprocess.run([sys.executable, "-S", "-c", f"import sys; sys.path += {site.getsitepackages()!r}\n" + PROBE,
+                          json.dumps(paths), function], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert "stripe" not in result["modules"] and "lending_stripe" not in result["modules"]
+    assert "boto3" not in result["modules"]  # nothing held in AWS here: bootstrap never imports boto3
+    if function == "health":
+        assert result["status"] == 200
