@@ -22,6 +22,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 from chalice import Chalice, Response  # noqa: E402
+
 from lending.config import ConfigError  # noqa: E402
 from lending_aws import bootstrap  # noqa: E402
 

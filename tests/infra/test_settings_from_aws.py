@@ -19,11 +19,11 @@ from urllib.parse import urlparse
 import boto3
 import pytest
 import requests
-from lending_aws import AwsResolver, bootstrap
 from moto import mock_aws
 
 from dev.embedded import ROOT, free_port, wait_for_http
 from lending import config
+from lending_aws import AwsResolver, bootstrap
 from tests.infra.conftest import aws_env
 
 STRIPE_KEY = "sk_test_from_parameter_store"
