@@ -1,0 +1,73 @@
+"""`make vm-local`: one VM's worth on this machine, on the same defaults as `make run`.
+
+nginx listens on VM_PORT (default 8080) and balances two app instances on loopback
+ports VM_APP_PORTS (default 8001,8002, as lending@1 and lending@2 on a VM), each started
+with the container's command. PostgreSQL, Stripe and the OIDC provider are yours when
+DATABASE_URL, STRIPE_API_KEY, OIDC_ISSUER are set, else the embedded stand-ins of
+`make run` (dev/run.py). An instance that dies is restarted, as systemd's
+Restart=on-failure would. Ctrl-C or SIGTERM stops everything this started.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+from dev.embedded import Service
+from dev.run import RUN_DIR, STATE, _git_sha, _register_webhook, prepare_database, start_defaults
+from vm_runtime.stack import LocalVM
+
+
+def _on_signal(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    RUN_DIR.mkdir(exist_ok=True)
+    env = dict(os.environ)
+    port = int(env.get("VM_PORT") or 8080)
+    app_ports = tuple(int(p) for p in (env.get("VM_APP_PORTS") or "8001,8002").split(","))
+    services: list[Service] = []
+    vm: LocalVM | None = None
+    try:
+        lines, local_oidc = start_defaults(env, services)
+        seeded = prepare_database(env["DATABASE_URL"])
+        env.setdefault("APP_VERSION", _git_sha())
+        vm = LocalVM(env, RUN_DIR / "vm", listen_port=port, app_ports=app_ports)
+        vm.start()
+        if "STRIPE_API_BASE" in env and env.get("STRIPE_WEBHOOK_SECRET", "").startswith("whsec_"):
+            _register_webhook(env["STRIPE_API_BASE"], f"{vm.url}/webhooks/stripe", env["STRIPE_WEBHOOK_SECRET"])
+        STATE.write_text(f"OIDC_ISSUER={env['OIDC_ISSUER']}\nOIDC_AUDIENCE={env['OIDC_AUDIENCE']}\n"
+                         f"LOCAL_OIDC={'1' if local_oidc else '0'}\nAPI={vm.url}\n")
+        print("\nOne VM of the library lending service is up.\n", flush=True)
+        print(f"  nginx                   {vm.url}   (try GET /books, /ready, /version)")
+        for instance in vm.instances:
+            print(f"  app instance {instance.name[-1]}          {instance.url}   log .run/vm/{instance.log.name}")
+        print(*lines, sep="\n")
+        print(f"  demo books added        {seeded}\n  nginx logs              .run/vm/nginx/logs/")
+        print("\n  Stop:          Ctrl-C\n", flush=True)
+        while True:
+            time.sleep(0.5)
+            for instance in vm.instances:
+                if not instance.running:
+                    print(f"  {instance.name} exited; restarting it", flush=True)
+                    instance.start()
+    except KeyboardInterrupt as why:
+        print(f"\nStopping ({why or 'SIGINT'}) ...", flush=True)
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if vm is not None:
+            vm.stop()
+        for service in reversed(services):
+            service.stop()
+        STATE.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
