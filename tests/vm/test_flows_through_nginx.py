@@ -1,11 +1,13 @@
-"""The end-to-end flows written for `chalice local`, run unchanged through nginx and two gunicorn instances.
+"""The end-to-end tests written for `chalice local`, run unchanged through nginx and two gunicorn instances.
 
-tests/vm/conftest.py points `api` (and so every client fixture) at nginx. The race for
-one copy runs against both hosts, so the two can be compared outcome for outcome.
+tests/vm/conftest.py points `api` (and so every client fixture) at nginx, and every test of
+the e2e modules below that needs nothing but `api` and the shared fixtures is collected here
+again. The race for one copy also runs side by side on both hosts, outcome for outcome.
 """
 
 from __future__ import annotations
 
+import importlib
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -16,17 +18,19 @@ import pytest
 import requests
 
 from tests.conftest import Client, new_book, sql
-from tests.e2e.test_lending_flows import (  # noqa: F401 - collected here to run through nginx
-    test_a_declined_card_is_402_and_changes_nothing,
-    test_a_patron_borrows_returns_and_then_buys_a_book,
-    test_a_sold_copy_cannot_be_borrowed,
-    test_only_the_borrower_or_a_librarian_may_return,
-)
 from tests.support.issuer import TestIssuer
 from tests.support.stack import ChaliceServer
 from vm_runtime.stack import LocalVM
 
 RACERS = 50
+E2E_ON_API_ALONE = ("test_lending_flows", "test_races", "test_bad_input", "test_idempotency", "test_stripe_webhooks")
+
+for _name in E2E_ON_API_ALONE:
+    try:
+        _module = importlib.import_module(f"tests.e2e.{_name}")
+    except ModuleNotFoundError:  # not written yet on this branch
+        continue
+    globals().update({k: v for k, v in vars(_module).items() if k.startswith("test_") and callable(v)})
 
 
 @pytest.fixture(scope="module")
