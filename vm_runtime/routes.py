@@ -53,10 +53,11 @@ class NoRoute:
 class RouteTable:
     """Routes of every function; `match` picks the most specific route for a method and path."""
 
-    def __init__(self, routes: list[Route], functions_dir: Path) -> None:
+    def __init__(self, routes: list[Route], functions_dir: Path,
+                 handlers: Mapping[str, ProxyHandler] | None = None) -> None:
         self.routes = sorted(routes, key=lambda r: -r.literal_segments)
         self._functions_dir = functions_dir
-        self._handlers: dict[str, ProxyHandler] = {}
+        self._handlers: dict[str, ProxyHandler] = dict(handlers or {})
 
     @classmethod
     def load(cls, functions_dir: Path = ROOT / "functions") -> RouteTable:
