@@ -11,6 +11,11 @@ whole server is stopping, the worker closes the door first:
 3. the listener is closed, so a client's retried SYN is refused and nginx sends it to
    the other instance, request unsent;
 4. in-flight requests finish (graceful_timeout), then the worker exits.
+
+It also sends each response's head and first body bytes in one write (`OneWriteResponse`):
+stock gunicorn writes the head, then the body. An instance killed between the two leaves
+nginx holding a head it has already passed to the client and no body, a truncated answer
+that nginx can no longer retry elsewhere; one write is delivered whole or not at all.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import struct
 import time
 from typing import Any
 
+from gunicorn import util  # type: ignore[import-untyped]
+from gunicorn.http import wsgi  # type: ignore[import-untyped]
 from gunicorn.workers.gthread import ThreadWorker  # type: ignore[import-untyped]
 
 SO_ATTACH_FILTER = 26
@@ -61,7 +68,43 @@ def parent_holds(listener: socket.socket) -> bool:
     return False
 
 
+class OneWriteResponse(wsgi.Response):  # type: ignore[misc]
+    """A gunicorn Response whose head goes out with the first body bytes (or at close)."""
+
+    _held = b""
+    headers_sent: bool
+
+    def send_headers(self) -> None:
+        if self.headers_sent:
+            return
+        head = self.default_headers() + ["%s: %s\r\n" % (k, v) for k, v in self.headers]  # noqa: UP031
+        self._held = util.to_bytestring("%s\r\n" % "".join(head), "latin-1")  # noqa: UP031
+        self.headers_sent = True
+
+    def _emit_body(self, data: bytes) -> None:
+        if self.chunked:
+            data = b"%X\r\n%s\r\n" % (len(data), data)
+        self.sock.sendall(self._held + data)
+        self._held = b""
+
+    def can_sendfile(self) -> bool:
+        return False  # sendfile would bypass _emit_body (and the held head)
+
+    def close(self) -> None:
+        if not self.headers_sent:
+            self.send_headers()
+        tail = b"0\r\n\r\n" if self.chunked else b""
+        if self._held or tail:
+            self.sock.sendall(self._held + tail)
+            self._held = b""
+
+
 class DrainingThreadWorker(ThreadWorker):  # type: ignore[misc]
+    def init_process(self) -> None:
+        # gthread's handle_request builds responses with wsgi.create(), which uses this module name.
+        wsgi.Response = OneWriteResponse
+        super().init_process()
+
     def set_accept_enabled(self, enabled: bool) -> None:
         super().set_accept_enabled(enabled)
         if not enabled and not self.alive:
