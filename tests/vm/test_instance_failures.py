@@ -41,7 +41,7 @@ def assert_consistent(pool: ConnectionPool, book_id: str) -> None:
     assert unpaid == 0
 
 
-def test_sigkill_of_one_instance_fails_no_get_and_leaves_no_inconsistent_state(
+def test_sigkill_of_one_instance_fails_no_get_leaves_no_inconsistent_state_and_it_rejoins(
         own_vm: LocalVM, issuer: TestIssuer, service_env: dict[str, str], pool: ConnectionPool, store) -> None:
     librarian = Client(own_vm.url, issuer.token("libby", librarian=True))
     book = new_book(librarian)
@@ -55,6 +55,11 @@ def test_sigkill_of_one_instance_fails_no_get_and_leaves_no_inconsistent_state(
         killed_at = time.monotonic()
         assert wait_until(lambda: traffic.count("borrow", "return", since=killed_at) >= 6
                           and traffic.count("GET", since=killed_at) >= 30, timeout=20)
+        # systemd's Restart=on-failure brings it back; nginx tries it again after fail_timeout (5 s).
+        own_vm.instances[0].start()
+        back = f'"upstream":"127.0.0.1:{own_vm.instances[0].port}","upstream_status":"200"'
+        seen_before = own_vm.access_log.read_text().count(back)
+        assert wait_until(lambda: own_vm.access_log.read_text().count(back) > seen_before, timeout=15)
     finally:
         traffic.finish()
 
