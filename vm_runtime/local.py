@@ -41,8 +41,7 @@ def main() -> int:
         vm.start()
         if "STRIPE_API_BASE" in env and env.get("STRIPE_WEBHOOK_SECRET", "").startswith("whsec_"):
             _register_webhook(env["STRIPE_API_BASE"], f"{vm.url}/webhooks/stripe", env["STRIPE_WEBHOOK_SECRET"])
-        STATE.write_text(f"OIDC_ISSUER={env['OIDC_ISSUER']}\nOIDC_AUDIENCE={env['OIDC_AUDIENCE']}\n"
-                         f"LOCAL_OIDC={'1' if local_oidc else '0'}\nAPI={vm.url}\n")
+        _write_state(env, local_oidc, vm.url)
         print("\nOne VM of the library lending service is up.\n", flush=True)
         print(f"  nginx                   {vm.url}   (try GET /books, /ready, /version)")
         for instance in vm.instances:
@@ -67,6 +66,15 @@ def main() -> int:
         for service in reversed(services):
             service.stop()
         STATE.unlink(missing_ok=True)
+
+
+def _write_state(env: dict[str, str], local_oidc: bool, api: str) -> None:
+    """This run's settings for `make token` / `make reconcile` (.run/dev.env, as `make run` writes it; owner-only)."""
+    keys = ("DATABASE_URL", "STRIPE_API_KEY", "STRIPE_API_BASE", "STRIPE_WEBHOOK_SECRET", "OIDC_ISSUER", "OIDC_AUDIENCE")
+    lines = [f"{k}={env[k]}" for k in keys if env.get(k)] + [f"LOCAL_OIDC={'1' if local_oidc else '0'}", f"API={api}"]
+    STATE.touch(mode=0o600)
+    STATE.chmod(0o600)
+    STATE.write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from dev.embedded import ROOT, start_localstripe, start_postgres
-from lending_postgres import ConnectionPool
+from lending_postgres import ConnectionPool, migrate
 from tests.conftest import Client, create_database, new_book, sql
 from tests.support.issuer import TestIssuer
 from tests.vm.conftest import wait_until
@@ -118,17 +118,17 @@ def test_sigterm_under_load_drains_in_flight_requests_and_fails_none(
         assert "listener closed, draining" in stopping.log.read_text()
 
 
-def test_a_database_outage_makes_the_vm_unready_and_503_then_it_recovers_by_itself(
+def test_ready_needs_current_migrations_and_a_database_outage_is_503_until_it_recovers_by_itself(
         service_env: dict[str, str], tmp_path: Path) -> None:
     database = start_postgres(tmp_path / "pg")
     try:
         url = create_database(database.url, "outage")
-        migrate_pool = ConnectionPool(url, size=1)
-        from lending_postgres import migrate
-
-        migrate(migrate_pool)
-        migrate_pool.close()
         with LocalVM({**service_env, "DATABASE_URL": url, "DB_TIMEOUT_SECONDS": "1"}, tmp_path / "vm") as vm:
+            unmigrated = requests.get(f"{vm.url}/ready", timeout=10)
+            assert unmigrated.status_code == 503 and "migrations" in unmigrated.json()["detail"]
+            migrate_pool = ConnectionPool(url, size=1)
+            migrate(migrate_pool)
+            migrate_pool.close()
             assert requests.get(f"{vm.url}/ready", timeout=10).status_code == 200
             database.stop()
 
@@ -146,5 +146,3 @@ def test_a_database_outage_makes_the_vm_unready_and_503_then_it_recovers_by_itse
             assert requests.get(f"{vm.url}/books", timeout=10).status_code == 200
     finally:
         database.stop()
-
-
