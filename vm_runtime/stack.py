@@ -16,6 +16,8 @@ import os
 import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -48,8 +50,23 @@ class AppInstance:
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(serve_argv(sys.executable), cwd=ROOT, env=env, stdout=out,
                                          stderr=subprocess.STDOUT, start_new_session=True)
-        wait_for_port(self.port, timeout=timeout, proc=self.proc)
-        wait_for_http(f"{self.url}/health", timeout=timeout)
+        self._wait_healthy(timeout)
+
+    def _wait_healthy(self, timeout: float) -> None:
+        assert self.proc is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                tail = self.log.read_text(errors="replace")[-1500:]
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode} before it was healthy:\n{tail}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as response:  # noqa: S310 - loopback
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise TimeoutError(f"{self.name} was not healthy on {self.url} within {timeout}s")
 
     @property
     def running(self) -> bool:

@@ -10,13 +10,14 @@ import subprocess
 import uuid
 from pathlib import Path
 
+import pytest
 import requests
 
 from dev.embedded import ROOT, free_port
 from lending_postgres import ConnectionPool, migrate
 from tests.conftest import create_database
 from tests.vm.conftest import wait_until
-from vm_runtime.stack import LocalVM
+from vm_runtime.stack import AppInstance, LocalVM
 
 
 def _app_log_lines(vm: LocalVM, request_id: str) -> list[dict[str, object]]:
@@ -95,3 +96,13 @@ def test_make_vm_local_serves_on_vm_port_and_sigterm_stops_all_of_it(
 def _listening(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_an_instance_with_a_missing_setting_stops_at_start_up_naming_it(service_env: dict[str, str], tmp_path: Path) -> None:
+    env = {k: v for k, v in service_env.items() if k != "STRIPE_API_KEY"}
+    instance = AppInstance("broken", free_port(), {**env, "STRIPE_API_KEY": ""}, tmp_path / "broken.log")
+    with pytest.raises(RuntimeError, match="exited"):
+        instance.start(timeout=30)
+    assert not instance.running
+    log = instance.log.read_text()
+    assert "STRIPE_API_KEY is required" in log and "whsec_" not in log and "sk_test" not in log
