@@ -42,43 +42,6 @@ def prepare_database(url: str) -> int:
         pool.close()
 
 
-def start_defaults(env: dict[str, str], services: list[Service]) -> tuple[list[str], bool]:
-    """Start an embedded stand-in for each dependency whose setting `env` lacks, and fill the setting in.
-
-    Appends what it starts to `services` (the caller stops them on every exit path) and returns
-    lines describing each dependency, and whether the OIDC provider is the local mock.
-    Shared by `make run` and `make vm-local`.
-    """
-    lines: list[str] = []
-    if not env.get("DATABASE_URL"):
-        pg = start_postgres(RUN_DIR / "postgres", log=RUN_DIR / "postgres.log")
-        services.append(pg)
-        env["DATABASE_URL"] = pg.url
-        lines.append(f"  PostgreSQL (embedded)   {pg.url}   data in .run/postgres")
-    else:
-        lines.append("  PostgreSQL              DATABASE_URL from your environment")
-    if not env.get("STRIPE_API_KEY"):
-        stripe = start_localstripe(log=RUN_DIR / "localstripe.log")
-        services.append(stripe)
-        env["STRIPE_API_KEY"] = "sk_test_local_" + secrets.token_hex(8)
-        env["STRIPE_API_BASE"] = stripe.url
-        env.setdefault("STRIPE_WEBHOOK_SECRET", "whsec_" + secrets.token_hex(16))
-        lines.append(f"  Stripe (localstripe)    {stripe.url}   test card pm_card_visa; declines: pm_card_chargeCustomerFail")
-    else:
-        lines.append("  Stripe                  STRIPE_API_KEY from your environment")
-    local_oidc = not env.get("OIDC_ISSUER")
-    if local_oidc:
-        oidc = start_oidc_provider(log=RUN_DIR / "oidc.log")
-        services.append(oidc)
-        env["OIDC_ISSUER"], env["OIDC_AUDIENCE"] = oidc.url, env.get("OIDC_AUDIENCE") or "library-ui"
-        lines.append(f"  OIDC provider (mock)    {oidc.url}   dev sign-in, loopback only")
-    elif not env.get("OIDC_AUDIENCE"):
-        raise SystemExit("OIDC_AUDIENCE is required with OIDC_ISSUER")
-    else:
-        lines.append(f"  OIDC provider           {env['OIDC_ISSUER']}")
-    return lines, local_oidc
-
-
 def main() -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
@@ -87,8 +50,35 @@ def main() -> int:
     host, port = env.get("HOST", "127.0.0.1"), int(env.get("PORT", "8000"))
     services: list[Service] = []
     server: subprocess.Popen[bytes] | None = None
+    lines: list[str] = []
     try:
-        lines, local_oidc = start_defaults(env, services)
+        if not env.get("DATABASE_URL"):
+            pg = start_postgres(RUN_DIR / "postgres", log=RUN_DIR / "postgres.log")
+            services.append(pg)
+            env["DATABASE_URL"] = pg.url
+            lines.append(f"  PostgreSQL (embedded)   {pg.url}   data in .run/postgres")
+        else:
+            lines.append("  PostgreSQL              DATABASE_URL from your environment")
+        if not env.get("STRIPE_API_KEY"):
+            stripe = start_localstripe(log=RUN_DIR / "localstripe.log")
+            services.append(stripe)
+            env["STRIPE_API_KEY"] = "sk_test_local_" + secrets.token_hex(8)
+            env["STRIPE_API_BASE"] = stripe.url
+            env.setdefault("STRIPE_WEBHOOK_SECRET", "whsec_" + secrets.token_hex(16))
+            lines.append(f"  Stripe (localstripe)    {stripe.url}   test card pm_card_visa; declines: pm_card_chargeCustomerFail")
+        else:
+            lines.append("  Stripe                  STRIPE_API_KEY from your environment")
+        local_oidc = not env.get("OIDC_ISSUER")
+        if local_oidc:
+            oidc = start_oidc_provider(log=RUN_DIR / "oidc.log")
+            services.append(oidc)
+            env["OIDC_ISSUER"], env["OIDC_AUDIENCE"] = oidc.url, env.get("OIDC_AUDIENCE") or "library-ui"
+            lines.append(f"  OIDC provider (mock)    {oidc.url}   dev sign-in, loopback only")
+        elif not env.get("OIDC_AUDIENCE"):
+            raise SystemExit("OIDC_AUDIENCE is required with OIDC_ISSUER")
+        else:
+            lines.append(f"  OIDC provider           {env['OIDC_ISSUER']}")
+
         seeded = prepare_database(env["DATABASE_URL"])
         STATE.write_text(f"OIDC_ISSUER={env['OIDC_ISSUER']}\nOIDC_AUDIENCE={env['OIDC_AUDIENCE']}\n"
                          f"LOCAL_OIDC={'1' if local_oidc else '0'}\nAPI=http://{host}:{port}\n")
