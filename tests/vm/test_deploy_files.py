@@ -1,0 +1,68 @@
+"""The deploy files: each passes its linter (which must also be able to fail), and they agree with each other."""
+
+from __future__ import annotations
+
+import configparser
+import json
+import re
+import subprocess
+from pathlib import Path
+
+from vm_runtime import checks, command, gunicorn_conf, nginx
+
+
+def test_the_dockerfile_passes_hadolint_and_hadolint_can_fail(tmp_path: Path) -> None:
+    assert checks.hadolint() == (True, "")
+    bad = tmp_path / "Dockerfile"
+    bad.write_text("FROM python:latest\nRUN pip install gunicorn\nCMD gunicorn app\n")
+    ok, output = checks.hadolint(bad)
+    assert not ok and "DL3007" in output and "DL3013" in output
+
+
+def test_the_nginx_site_passes_nginx_t_and_a_broken_one_does_not(tmp_path: Path) -> None:
+    assert checks.nginx_site()[0], checks.nginx_site()[1]
+    nginx.prepare_prefix(tmp_path, nginx.render_site("127.0.0.1:1", ["127.0.0.1:2"], str(tmp_path)) + "\nbogus_directive on;\n")
+    result = subprocess.run(nginx.nginx_argv(tmp_path, "-t"), capture_output=True, text=True, check=False)
+    assert result.returncode != 0 and "bogus_directive" in result.stderr
+
+
+def test_the_unit_passes_systemd_analyze_verify_silently_and_a_bad_key_is_caught(tmp_path: Path) -> None:
+    assert checks.systemd_unit() == (True, "")
+    broken = tmp_path / "lending@.service"
+    broken.write_text(checks.UNIT.read_text().replace("Restart=on-failure", "Restart=on-failure\nRestartOften=yes"))
+    ok, output = checks.systemd_unit(broken)
+    assert not ok and "RestartOften" in output
+
+
+def _unit() -> configparser.RawConfigParser:
+    parser = configparser.RawConfigParser(strict=False)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read_string(checks.UNIT.read_text().replace("\\\n", " "))
+    return parser
+
+
+def test_the_stop_timeouts_nest_drain_then_podman_then_systemd() -> None:
+    service = _unit()["Service"]
+    podman_stop = int(re.search(r"--time (\d+)", service["ExecStop"]).group(1))  # type: ignore[union-attr]
+    podman_run = int(re.search(r"--stop-timeout (\d+)", service["ExecStart"]).group(1))  # type: ignore[union-attr]
+    systemd = int(service["TimeoutStopSec"])
+    assert gunicorn_conf.graceful_timeout < podman_stop == podman_run < systemd
+    assert service["Restart"] == "on-failure" and service["EnvironmentFile"].startswith("/etc/")
+
+
+def test_instances_publish_the_ports_nginx_balances() -> None:
+    published = re.search(r"--publish 127\.0\.0\.1:(\S+):8000", _unit()["Service"]["ExecStart"]).group(1)  # type: ignore[union-attr]
+    assert [f"127.0.0.1:{published.replace('%i', n)}" for n in ("1", "2")] == list(nginx.PRODUCTION_UPSTREAMS)
+    assert gunicorn_conf.bind == ["0.0.0.0:8000"]
+
+
+def test_the_image_runs_the_local_runners_command_as_a_non_root_user_with_a_healthcheck() -> None:
+    text = checks.DOCKERFILE.read_text()
+    entrypoint = json.loads(re.search(r"^ENTRYPOINT (\[.*\])$", text, re.M).group(1))  # type: ignore[union-attr]
+    assert entrypoint == command.SERVE
+    assert text.count("\nFROM ") + text.startswith("FROM ") >= 2  # multi-stage
+    user = re.findall(r"^USER (\S+)$", text, re.M)
+    assert user and not user[-1].startswith(("root", "0"))
+    assert "HEALTHCHECK" in text and "vm_runtime.healthcheck" in text
+    assert "/opt/python" in text  # the layers where Lambda puts them
+    assert not re.search(r"^(ENV|ARG) .*(SECRET|PASSWORD|API_KEY|TOKEN|DATABASE_URL)", text, re.M | re.I)

@@ -1,0 +1,15 @@
+"""The one command that starts an app instance: the container's ENTRYPOINT and the local runner's."""
+
+from __future__ import annotations
+
+SERVE = ["python", "-m", "gunicorn", "--config", "python:vm_runtime.gunicorn_conf", "vm_runtime.wsgi:application"]
+
+
+def serve_argv(python: str = "python") -> list[str]:
+    """SERVE with a given interpreter (the local runner passes its venv's python)."""
+    return [python, *SERVE[1:]]
+
+
+def bind_args(host: str, port: int) -> str:
+    """GUNICORN_CMD_ARGS for an instance on a given address (the container binds 0.0.0.0:8000)."""
+    return f"--bind {host}:{port}"

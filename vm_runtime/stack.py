@@ -1,0 +1,161 @@
+"""One VM's worth on this machine: nginx in front of two app instances, each the container's command.
+
+    with LocalVM(env, run_dir, listen_port=8080) as vm:
+        requests.get(vm.url + "/books")
+        vm.instances[0].kill()          # SIGKILL, like a crashed container
+        vm.instances[0].start()         # what systemd's Restart=on-failure does
+
+Used by `make vm-local` (vm_runtime/local.py), the tests under tests/vm/, and the
+blue/green deploy work (two of these on different ports).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from dev.embedded import ROOT, free_port, wait_for_http, wait_for_port
+from vm_runtime import nginx
+from vm_runtime.command import bind_args, serve_argv
+
+LOOPBACK = "127.0.0.1"
+
+
+@dataclass
+class AppInstance:
+    """One gunicorn server (arbiter + worker) on a loopback port, started as the container starts it."""
+
+    name: str
+    port: int
+    env: dict[str, str]
+    log: Path
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> None:
+        extra = self.env.get("GUNICORN_CMD_ARGS", "")
+        env = {**os.environ, **self.env, "GUNICORN_CMD_ARGS": f"{bind_args(LOOPBACK, self.port)} {extra}".strip(),
+               "PYTHONUNBUFFERED": "1"}
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(serve_argv(sys.executable), cwd=ROOT, env=env, stdout=out,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        self._wait_healthy(timeout)
+
+    def _wait_healthy(self, timeout: float) -> None:
+        assert self.proc is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                tail = self.log.read_text(errors="replace")[-1500:]
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode} before it was healthy:\n{tail}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as response:  # noqa: S310 - loopback
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise TimeoutError(f"{self.name} was not healthy on {self.url} within {timeout}s")
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def terminate(self) -> None:
+        """SIGTERM to gunicorn's arbiter, as `podman stop` sends it to the container's PID 1."""
+        if self.running:
+            assert self.proc is not None
+            self.proc.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """SIGKILL to every process of the instance, like a crashed or OOM-killed container."""
+        if self.running:
+            assert self.proc is not None
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def wait(self, timeout: float) -> int:
+        assert self.proc is not None
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self, timeout: float = 40.0) -> None:
+        if not self.running:
+            return
+        assert self.proc is not None
+        self.terminate()
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        with contextlib.suppress(ProcessLookupError):  # a worker orphaned by its arbiter would keep the port
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+class LocalVM:
+    """nginx on `listen_port` balancing two app instances on loopback ports, all on one environment."""
+
+    def __init__(self, env: dict[str, str], run_dir: Path, *, listen_port: int | None = None,
+                 app_ports: tuple[int, ...] | None = None, instances: int = 2) -> None:
+        self.env = dict(env)
+        self.run_dir = run_dir
+        self.listen_port = listen_port or free_port()
+        ports = app_ports or tuple(free_port() for _ in range(instances))
+        self.instances = [AppInstance(f"app{i + 1}", port, self.env, run_dir / f"app{i + 1}.log")
+                          for i, port in enumerate(ports)]
+        self.prefix = run_dir / "nginx"
+        self.nginx: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.listen_port}"
+
+    def start(self) -> LocalVM:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            for instance in self.instances:
+                instance.start()
+            site = nginx.render_site(f"{LOOPBACK}:{self.listen_port}", [f"{LOOPBACK}:{i.port}" for i in self.instances],
+                                     str(self.prefix / "logs"))
+            nginx.prepare_prefix(self.prefix, site)
+            with open(self.run_dir / "nginx.log", "ab") as out:
+                self.nginx = subprocess.Popen(nginx.nginx_argv(self.prefix), stdout=out, stderr=subprocess.STDOUT,
+                                              start_new_session=True)
+            wait_for_port(self.listen_port, timeout=20, proc=self.nginx)
+            wait_for_http(f"{self.url}/health", timeout=20)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    @property
+    def access_log(self) -> Path:
+        return self.prefix / "logs" / "lending.access.log"
+
+    def stop(self) -> None:
+        if self.nginx is not None and self.nginx.poll() is None:
+            self.nginx.send_signal(signal.SIGQUIT)  # graceful: finish the requests being proxied
+            try:
+                self.nginx.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.nginx.pid, signal.SIGKILL)
+                self.nginx.wait()
+        for instance in self.instances:
+            instance.stop()
+
+    def __enter__(self) -> LocalVM:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
