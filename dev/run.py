@@ -50,42 +50,11 @@ def main() -> int:
     host, port = env.get("HOST", "127.0.0.1"), int(env.get("PORT", "8000"))
     services: list[Service] = []
     server: subprocess.Popen[bytes] | None = None
-    lines: list[str] = []
     try:
-        if not env.get("DATABASE_URL"):
-            pg = start_postgres(RUN_DIR / "postgres", log=RUN_DIR / "postgres.log")
-            services.append(pg)
-            env["DATABASE_URL"] = pg.url
-            lines.append(f"  PostgreSQL (embedded)   {pg.url}   data in .run/postgres")
-        else:
-            lines.append("  PostgreSQL              DATABASE_URL from your environment")
-        if not env.get("STRIPE_API_KEY"):
-            stripe = start_localstripe(log=RUN_DIR / "localstripe.log")
-            services.append(stripe)
-            env["STRIPE_API_KEY"] = "sk_test_local_" + secrets.token_hex(8)
-            env["STRIPE_API_BASE"] = stripe.url
-            env.setdefault("STRIPE_WEBHOOK_SECRET", "whsec_" + secrets.token_hex(16))
-            env.setdefault("STRIPE_PUBLISHABLE_KEY", "pk_test_local")
-            env.setdefault("STRIPE_JS_URL", f"{stripe.url}/js.stripe.com/v3/")  # its Stripe.js stand-in
-            lines.append(f"  Stripe (localstripe)    {stripe.url}   test card pm_card_visa; declines: pm_card_chargeCustomerFail")
-        else:
-            lines.append("  Stripe                  STRIPE_API_KEY from your environment")
-        local_oidc = not env.get("OIDC_ISSUER")
-        if local_oidc:
-            from dev.demo_users import DEMO_USERS
-
-            oidc = start_oidc_provider(log=RUN_DIR / "oidc.log", users=DEMO_USERS,
-                                       browser_origins=[f"http://{host}:{port}", f"http://localhost:{port}"])
-            services.append(oidc)
-            env["OIDC_ISSUER"], env["OIDC_AUDIENCE"] = oidc.url, env.get("OIDC_AUDIENCE") or "library-ui"
-            lines.append(f"  OIDC provider (mock)    {oidc.url}   dev sign-in, loopback only")
-        elif not env.get("OIDC_AUDIENCE"):
-            raise SystemExit("OIDC_AUDIENCE is required with OIDC_ISSUER")
-        else:
-            lines.append(f"  OIDC provider           {env['OIDC_ISSUER']}")
-
+        lines, local_oidc = start_defaults(
+            env, services, browser_origins=(f"http://{host}:{port}", f"http://localhost:{port}"))
         seeded = prepare_database(env["DATABASE_URL"])
-        _write_state(env, local_oidc, f"http://{host}:{port}")
+        write_state(env, local_oidc, f"http://{host}:{port}")
         env.setdefault("APP_VERSION", _git_sha())
         chalice = Path(sys.executable).with_name("chalice")
         server = subprocess.Popen([str(chalice), "local", "--no-autoreload", "--host", host, "--port", str(port)],
@@ -121,12 +90,52 @@ def main() -> int:
         STATE.unlink(missing_ok=True)
 
 
-def _write_state(env: dict[str, str], local_oidc: bool, api: str) -> None:
+def start_defaults(env: dict[str, str], services: list[Service],
+                   browser_origins: tuple[str, ...] = ()) -> tuple[list[str], bool]:
+    """An embedded stand-in (dev/embedded.py) for each dependency whose setting `env` lacks, filled into
+    `env`; what it starts is appended to `services` for the caller to stop. Shared by `make run` and
+    `make vm-local`. Returns lines describing each dependency, and whether the OIDC provider is the mock."""
+    lines: list[str] = []
+    if not env.get("DATABASE_URL"):
+        pg = start_postgres(RUN_DIR / "postgres", log=RUN_DIR / "postgres.log")
+        services.append(pg)
+        env["DATABASE_URL"] = pg.url
+        lines.append(f"  PostgreSQL (embedded)   {pg.url}   data in .run/postgres")
+    else:
+        lines.append("  PostgreSQL              DATABASE_URL from your environment")
+    if not env.get("STRIPE_API_KEY"):
+        stripe = start_localstripe(log=RUN_DIR / "localstripe.log")
+        services.append(stripe)
+        env["STRIPE_API_KEY"] = "sk_test_local_" + secrets.token_hex(8)
+        env["STRIPE_API_BASE"] = stripe.url
+        env.setdefault("STRIPE_WEBHOOK_SECRET", "whsec_" + secrets.token_hex(16))
+        env.setdefault("STRIPE_PUBLISHABLE_KEY", "pk_test_local")
+        env.setdefault("STRIPE_JS_URL", f"{stripe.url}/js.stripe.com/v3/")  # its Stripe.js stand-in
+        lines.append(f"  Stripe (localstripe)    {stripe.url}   test card pm_card_visa; declines: pm_card_chargeCustomerFail")
+    else:
+        lines.append("  Stripe                  STRIPE_API_KEY from your environment")
+    local_oidc = not env.get("OIDC_ISSUER")
+    if local_oidc:
+        from dev.demo_users import DEMO_USERS
+
+        oidc = start_oidc_provider(log=RUN_DIR / "oidc.log", users=DEMO_USERS, browser_origins=list(browser_origins))
+        services.append(oidc)
+        env["OIDC_ISSUER"], env["OIDC_AUDIENCE"] = oidc.url, env.get("OIDC_AUDIENCE") or "library-ui"
+        lines.append(f"  OIDC provider (mock)    {oidc.url}   dev sign-in, loopback only")
+    elif not env.get("OIDC_AUDIENCE"):
+        raise SystemExit("OIDC_AUDIENCE is required with OIDC_ISSUER")
+    else:
+        lines.append(f"  OIDC provider           {env['OIDC_ISSUER']}")
+    return lines, local_oidc
+
+
+def write_state(env: dict[str, str], local_oidc: bool, api: str) -> None:
     """Settings of this run for `make token` and `make reconcile` (owner-only: it holds dev keys)."""
     keys = ("DATABASE_URL", "STRIPE_API_KEY", "STRIPE_API_BASE", "STRIPE_WEBHOOK_SECRET", "OIDC_ISSUER", "OIDC_AUDIENCE")
     lines = [f"{k}={env[k]}" for k in keys if env.get(k)]
     lines += [f"LOCAL_OIDC={'1' if local_oidc else '0'}", f"API={api}"]
     STATE.touch(mode=0o600)
+    STATE.chmod(0o600)
     STATE.write_text("\n".join(lines) + "\n")
 
 
