@@ -94,3 +94,12 @@ def test_a_duplicate_gives_up_waiting_with_409() -> None:
     store.claim_idempotency_key(user, "k1", idempotency.fingerprint(request({"a": 1})), 300)
     with pytest.raises(errors.RequestInProgress):
         idempotency.run_once(store, user, request({"a": 1}), lambda: Response(201, {}), wait_seconds=0.1)
+
+
+def test_settings_never_show_a_secret_in_their_repr() -> None:
+    from lending.config import from_env
+
+    settings = from_env({"DATABASE_URL": "postgresql://u:hunter2@db.internal/lending", "OIDC_ISSUER": "http://i",
+                         "OIDC_AUDIENCE": "a", "STRIPE_API_KEY": "sk_test_abc", "STRIPE_WEBHOOK_SECRET": "whsec_xyz"})
+    shown = repr(settings)
+    assert "hunter2" not in shown and "sk_test_abc" not in shown and "whsec_xyz" not in shown

@@ -20,8 +20,8 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class Settings:
-    database_url: str
-    database_read_url: str | None = None
+    database_url: str = field(repr=False)  # may hold a password
+    database_read_url: str | None = field(default=None, repr=False)
     database_read_max_lag_seconds: float = 30.0
     oidc_issuer: str = ""
     oidc_audience: str = ""
