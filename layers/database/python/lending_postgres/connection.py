@@ -7,6 +7,7 @@ import queue
 import socket
 import ssl
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,6 +17,7 @@ import pg8000.native
 from pg8000.exceptions import DatabaseError, InterfaceError
 
 from lending.errors import DatabaseUnavailable
+from lending.http import current_request_id
 
 # SQLSTATE classes that mean "the server is not there or went away", not a bad query.
 _UNAVAILABLE_CLASSES = ("08", "57", "53")
@@ -70,12 +72,47 @@ class ConnectionPool:
 
     def __init__(self, url: str, *, size: int = 8, timeout: float = 5.0, application_name: str = "lending") -> None:
         self._params = connect_params(url, timeout=timeout, application_name=application_name)
+        self._name = application_name
         self._idle: queue.LifoQueue[pg8000.native.Connection] = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(size)
         self._timeout = timeout
+        self._tags: weakref.WeakKeyDictionary[pg8000.native.Connection, str] = weakref.WeakKeyDictionary()
 
     @contextmanager
     def connection(self) -> Iterator[pg8000.native.Connection]:
+        with self._checked_out() as (conn, retag):
+            if retag:
+                conn.run(retag)
+            yield conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[pg8000.native.Connection]:
+        with self._checked_out() as (conn, retag):
+            conn.run(f"{retag}BEGIN")
+            try:
+                yield conn
+            except BaseException:
+                with contextlib.suppress(Exception):  # a broken connection is discarded by _checked_out()
+                    conn.run("ROLLBACK")
+                raise
+            conn.run("COMMIT")
+
+    def _retag(self, conn: pg8000.native.Connection) -> str:
+        """SQL that names the session after the request it serves (pg_stat_activity.application_name).
+
+        Request ids are plain ([A-Za-z0-9_.:-], see lending.http), so they can be quoted
+        as they are. Sent with the next statement, so it costs no extra round trip in a
+        transaction.
+        """
+        request_id = current_request_id()
+        name = f"{self._name} {request_id}"[:63] if request_id else self._name
+        if self._tags.get(conn, self._name) == name:
+            return ""
+        self._tags[conn] = name
+        return f"SET application_name = '{name}'; "
+
+    @contextmanager
+    def _checked_out(self) -> Iterator[tuple[pg8000.native.Connection, str]]:
         if not self._slots.acquire(timeout=self._timeout * 2):
             raise DatabaseUnavailable("All database connections are busy; try again.")
         conn = None
@@ -85,8 +122,9 @@ class ConnectionPool:
             except queue.Empty:
                 conn = self._open()
             try:
-                yield conn
+                yield conn, self._retag(conn)
             except BaseException as exc:
+                self._tags.pop(conn, None)
                 if is_unavailable(exc) or not _idle_in_transaction_safe(conn):
                     _close_quietly(conn)
                     conn = None
@@ -97,18 +135,6 @@ class ConnectionPool:
                 self._idle.put(conn)
         finally:
             self._slots.release()
-
-    @contextmanager
-    def transaction(self) -> Iterator[pg8000.native.Connection]:
-        with self.connection() as conn:
-            conn.run("BEGIN")
-            try:
-                yield conn
-            except BaseException:
-                with contextlib.suppress(Exception):  # a broken connection is discarded by connection()
-                    conn.run("ROLLBACK")
-                raise
-            conn.run("COMMIT")
 
     def _open(self) -> pg8000.native.Connection:
         try:
