@@ -33,6 +33,8 @@ def render(spec_text: str) -> str:
             if method in item:
                 tag = (item[method].get("tags") or ["other"])[0]
                 ops_by_tag.setdefault(tag, []).append((method, path, item[method]))
+    order = [t["name"] for t in spec.get("tags", [])]
+    ops_by_tag = dict(sorted(ops_by_tag.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
     out.append("<nav>" + "".join(f"<a href='#{escape(t)}'>{escape(t)}</a>" for t in ops_by_tag)
                + "<a href='#schemas'>schemas</a></nav>")
     for tag, ops in ops_by_tag.items():
@@ -55,7 +57,7 @@ def _operation(spec: dict[str, Any], method: str, path: str, op: dict[str, Any])
     if params:
         rows = "".join(f"<tr><td><code>{escape(p['name'])}</code></td><td>{escape(p['in'])}</td>"
                        f"<td>{'yes' if p.get('required') else 'no'}</td><td>{_type(spec, p.get('schema', {}))}</td>"
-                       f"<td>{escape(p.get('description', ''))}</td></tr>" for p in params)
+                       f"<td>{_inline(p.get('description', ''))}</td></tr>" for p in params)
         parts.append("<h4>Parameters</h4><table><tr><th>name</th><th>in</th><th>required</th><th>schema</th>"
                      f"<th></th></tr>{rows}</table>")
     body = op.get("requestBody")
@@ -67,7 +69,7 @@ def _operation(spec: dict[str, Any], method: str, path: str, op: dict[str, Any])
         response = _resolve(spec, response)
         content = ", ".join(f"<code>{escape(c)}</code> {_type(spec, m.get('schema', {}))}"
                             for c, m in response.get("content", {}).items())
-        responses.append(f"<tr><td><b>{escape(status)}</b></td><td>{escape(response.get('description', ''))}</td>"
+        responses.append(f"<tr><td><b>{escape(status)}</b></td><td>{_inline(response.get('description', ''))}</td>"
                     f"<td>{content}</td></tr>")
     parts.append(f"<h4>Responses</h4><table>{''.join(responses)}</table></section>")
     return "".join(parts)
@@ -81,7 +83,7 @@ def _schema(spec: dict[str, Any], schema: dict[str, Any]) -> str:
         return text + f"<p>{_type(spec, schema)}</p>"
     required = set(schema.get("required", []))
     rows = "".join(f"<tr><td><code>{escape(name)}</code>{'' if name in required else ' (optional)'}</td>"
-                   f"<td>{_type(spec, sub)}</td><td>{escape(_resolve(spec, sub).get('description', ''))}</td></tr>"
+                   f"<td>{_type(spec, sub)}</td><td>{_inline(_resolve(spec, sub).get('description', ''))}</td></tr>"
                    for name, sub in props.items())
     return text + f"<table><tr><th>field</th><th>type</th><th></th></tr>{rows}</table>"
 

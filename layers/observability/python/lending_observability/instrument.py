@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit, single_metric
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from lending.http import PROBLEM, request_id_of
 
@@ -60,6 +60,18 @@ def outcome_of(operation: str, response: Mapping[str, Any]) -> str:
     return "client_error" if status < 500 else "server_error"
 
 
+def _emit(dimensions: dict[str, str], request_id: str, *, latency_ms: float, requests: int = 0) -> None:
+    """One EMF record; the request id rides along as a property (searchable, not a dimension)."""
+    record = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
+    for name, value in dimensions.items():
+        record.add_dimension(name, value)
+    if requests:
+        record.add_metric(name="Requests", unit=MetricUnit.Count, value=requests)
+    record.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=latency_ms)
+    record.add_metadata(key="request_id", value=request_id)
+    record.flush_metrics()
+
+
 def instrument(operation: str) -> Callable[[ProxyHandler], ProxyHandler]:
     """One JSON log line and EMF metrics (Requests by outcome, Latency) per request.
 
@@ -88,16 +100,8 @@ def instrument(operation: str) -> Callable[[ProxyHandler], ProxyHandler]:
             finally:
                 logger.thread_safe_remove_keys(["request_id", "operation"])
             if METRICS_ON:
-                dims = {"service": SERVICE, "operation": operation}
-                by_outcome = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
-                by_outcome.add_dimension("operation", operation)
-                by_outcome.add_dimension("outcome", outcome)
-                by_outcome.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
-                by_outcome.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=elapsed_ms)
-                by_outcome.flush_metrics()
-                with single_metric(name="Latency", unit=MetricUnit.Milliseconds, value=elapsed_ms,
-                                   namespace=NAMESPACE, default_dimensions=dims):
-                    pass
+                _emit({"operation": operation, "outcome": outcome}, request_id, requests=1, latency_ms=elapsed_ms)
+                _emit({"operation": operation}, request_id, latency_ms=elapsed_ms)
             return response
 
         handle.__name__ = getattr(handler, "__name__", "handle")
