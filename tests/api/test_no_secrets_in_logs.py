@@ -25,7 +25,9 @@ from tests.conftest import Client, new_book
 
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+")
 # A card number: 15-19 digits, plain or in groups of four (not part of a longer number or a float).
-CARD_NUMBER = re.compile(r"(?<![0-9.])(?:[0-9]{15,19}|[0-9]{4}(?:[ -][0-9]{4}){3}(?:[ -]?[0-9]{1,3})?)(?![0-9.])")
+# (Not inside a longer token such as a UUID, a float or an id.)
+CARD_NUMBER = re.compile(r"(?<![0-9A-Za-z.-])(?:[0-9]{15,19}|[0-9]{4}(?:[ -][0-9]{4}){3}(?:[ -]?[0-9]{1,3})?)"
+                         r"(?![0-9A-Za-z.-])")
 CARDS = ["4242424242424242", "4000000000000341", "4000002500003155"]
 
 
@@ -95,6 +97,8 @@ def test_the_grep_finds_what_it_looks_for(issuer: Any, service_env: dict[str, st
                     service_env["STRIPE_WEBHOOK_SECRET"], issuer.key.pem):
         assert leaks(f'{{"message": "oops", "value": "{planted}"}}', secrets), planted
     assert leaks('{"request_id": "3f2a", "amount_cents": 1299, "duration_ms": 12.5}', secrets) == []
+    assert leaks('{"payment_id": "12345678-5675-4123-8123-123456789012", "Latency": [96.06046699991566],'
+                 ' "Timestamp": 1795589750776}', secrets) == []
 
 
 @pytest.fixture(scope="session", autouse=True)

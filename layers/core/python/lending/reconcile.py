@@ -38,8 +38,8 @@ def reconcile(store: LendingStore, gateway: PaymentGateway, *, grace_seconds: fl
     report = Report()
     for payment_id in store.payments_to_settle(grace_seconds):
         with store.settling(payment_id) as settlement:
-            if settlement is None:
-                continue  # another reconciler holds it, or it settled meanwhile
+            if settlement is None or not _needs_settling(settlement):
+                continue  # another reconciler holds it, or settled it since we listed it
             report.examined += 1
             try:
                 action = _settle(settlement, gateway)
@@ -51,6 +51,13 @@ def reconcile(store: LendingStore, gateway: PaymentGateway, *, grace_seconds: fl
                 report.count(action)
                 log.info("settled payment %s: %s", payment_id, action)
     return report
+
+
+def _needs_settling(s: PaymentSettlement) -> bool:
+    """The same test as the store's `payments_to_settle`, made again under the row lock."""
+    p = s.payment
+    return p.state in (PaymentState.PENDING, PaymentState.AUTHORIZED) or not p.processor_synced or \
+        (p.state is PaymentState.CAPTURED and not (s.loan_open or s.sale_standing))
 
 
 def settle_one(store: LendingStore, gateway: PaymentGateway, payment_id: str) -> str | None:

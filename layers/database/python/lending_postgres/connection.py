@@ -43,6 +43,10 @@ def connect_params(url: str, *, timeout: float = 5.0, application_name: str = "l
         params["host"], params["port"] = host, port
     local = host.startswith("/") or host in ("127.0.0.1", "localhost", "::1")
     sslmode = query.get("sslmode", "disable" if local else "require")
+    if sslmode == "disable":
+        # Not even an SSLRequest: pg8000's default would build a default SSL context (loading
+        # the CA bundle, ~10 ms of CPU) for every new connection just to be told "no".
+        params["ssl_context"] = False
     if sslmode in ("require", "verify-ca", "verify-full"):
         context = ssl.create_default_context(cafile=query.get("sslrootcert"))
         if sslmode == "require":
@@ -61,6 +65,40 @@ def is_unavailable(exc: BaseException) -> bool:
         code = str(exc.args[0].get("C", ""))
         return code[:2] in _UNAVAILABLE_CLASSES
     return False
+
+
+class PreparingConnection(pg8000.native.Connection):  # type: ignore[misc]
+    """A pg8000 connection that prepares each parametrised statement once.
+
+    pg8000's `run()` re-parses the SQL for :names and makes three round trips (parse,
+    describe, bind+execute) on every call; a statement prepared on first use is one
+    round trip (bind+execute) afterwards, as PostgreSQL's extended protocol intends.
+    Same SQL text, same parameter inference by the server, so the results are the same.
+    """
+
+    MAX_STATEMENTS = 256
+    _STALE_PLAN = "0A000"  # "cached plan must not change result type" after DDL
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._prepared: dict[str, Any] = {}
+
+    def run(self, sql: str, stream: Any = None, types: Any = None, **params: Any) -> Any:
+        if not params or stream is not None or types is not None:
+            return super().run(sql, stream=stream, types=types, **params)
+        statement = self._prepared.get(sql)
+        if statement is None:
+            if len(self._prepared) >= self.MAX_STATEMENTS:
+                return super().run(sql, **params)
+            statement = self._prepared[sql] = self.prepare(sql)
+        try:
+            rows = statement.run(**params)
+        except DatabaseError as exc:
+            if exc.args and isinstance(exc.args[0], dict) and exc.args[0].get("C") == self._STALE_PLAN:
+                self._prepared.clear()  # re-prepared by the next transaction
+            raise
+        self._context = statement._context
+        return rows
 
 
 class ConnectionPool:
@@ -127,18 +165,18 @@ class ConnectionPool:
                 self._tags.pop(conn, None)
                 if is_unavailable(exc) or not _idle_in_transaction_safe(conn):
                     _close_quietly(conn)
-                    conn = None
+                else:
+                    self._idle.put(conn)  # e.g. a lost race: the connection itself is fine
                 if is_unavailable(exc):
                     raise DatabaseUnavailable("The database is not reachable.") from exc
                 raise
-            if conn is not None:
-                self._idle.put(conn)
+            self._idle.put(conn)
         finally:
             self._slots.release()
 
     def _open(self) -> pg8000.native.Connection:
         try:
-            return pg8000.native.Connection(**self._params)
+            return PreparingConnection(**self._params)
         except Exception as exc:
             if is_unavailable(exc) or isinstance(exc, DatabaseError):
                 raise DatabaseUnavailable("The database is not reachable.") from exc

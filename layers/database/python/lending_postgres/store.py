@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -229,13 +230,23 @@ class PostgresStore:
 
     @contextmanager
     def settling(self, payment_id: str) -> Iterator[_Settlement | None]:
+        key = f"settling:{payment_id}"
         with self.pool.transaction() as c:
-            rows = c.run(f"SELECT {_PAYMENT} FROM payments WHERE payment_id = CAST(:id AS uuid) FOR UPDATE SKIP LOCKED",
-                         id=payment_id)
-            if not rows:
+            # Held by the session, so across the commits _Settlement.mark makes between steps
+            # (the row lock is not): no other settler starts on a payment one is half-way through.
+            if not c.run("SELECT pg_try_advisory_lock(hashtext(:k))", k=key)[0][0]:
                 yield None
                 return
-            yield _Settlement(c, _payment(rows[0]))
+            try:
+                rows = c.run(f"SELECT {_PAYMENT} FROM payments WHERE payment_id = CAST(:id AS uuid) "
+                             f"FOR UPDATE SKIP LOCKED", id=payment_id)
+                yield _Settlement(c, _payment(rows[0])) if rows else None
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    c.run("ROLLBACK")
+                    c.run("SELECT pg_advisory_unlock(hashtext(:k))", k=key)
+                raise
+            c.run("SELECT pg_advisory_unlock(hashtext(:k))", k=key)
 
     # -- idempotency -----------------------------------------------------------------
     def claim_idempotency_key(self, user: User, key: str, fingerprint: str,
