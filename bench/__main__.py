@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bench import cold_start, cpu, load, pgbench, profile
-from dev.embedded import ROOT, Service, postgres_bin, start_localstripe, start_postgres
+from dev.embedded import ROOT, Service, free_port, postgres_bin, start_localstripe, start_postgres, wait_for_port
 
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "16"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
@@ -37,6 +37,9 @@ DELAY_MS = int(os.environ.get("BENCH_DELAY_MS", "300"))
 DELAY_CLIENTS = int(os.environ.get("BENCH_DELAY_CLIENTS", "256"))
 SKIP = set(filter(None, os.environ.get("BENCH_SKIP", "").split(",")))
 PROFILE = os.environ.get("BENCH_PROFILE", "") not in ("", "0")
+STRIPE_MODE = os.environ.get("BENCH_STRIPE", "lean")
+# Threads per gunicorn instance for the delayed phase (0: the VM's own setting, vm_runtime/gunicorn_conf.py).
+DELAY_THREADS = [int(t) for t in os.environ.get("BENCH_DELAY_THREADS", "0,128").split(",") if t]
 TARGET_RATIO, TARGET_DELAYED, TARGET_IMPORT = 0.3, 150.0, {"return": 120.0, "borrow": 200.0}
 
 
@@ -87,11 +90,25 @@ class Stack:
         with self.pool.connection() as c:
             return c.run(statement, **params)
 
-    def fresh_stripe(self, delay_ms: int = 0) -> str:
-        """A new Stripe-compatible server: its store (and so its per-call cost) starts empty."""
+    def fresh_stripe(self, delay_ms: int = 0, keep_seconds: float = 2.0) -> str:
+        """A new Stripe-compatible server: its store (and so its per-call cost) starts empty.
+
+        BENCH_STRIPE=lean (default) also drops finished payments' objects as it goes
+        (bench/lean_stripe.py); =stock is dev/localstripe_server.py as `make run` uses it.
+        """
         if self.stripe:
             self.stripe.stop()
-        self.stripe = start_localstripe(log=self.work / "localstripe.log", delay_ms=delay_ms)
+        if STRIPE_MODE == "stock":
+            self.stripe = start_localstripe(log=self.work / "localstripe.log", delay_ms=delay_ms)
+        else:
+            port = free_port()
+            cmd = [sys.executable, "-m", "bench.lean_stripe", "--port", str(port), "--keep-seconds", str(keep_seconds)]
+            if delay_ms:
+                cmd += ["--delay-ms", str(delay_ms)]
+            with open(self.work / "localstripe.log", "ab") as log:
+                proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            wait_for_port(port, proc=proc)
+            self.stripe = Service("localstripe (lean)", f"http://127.0.0.1:{port}", [proc])
         return self.stripe.url
 
     def env(self, stripe_url: str) -> dict[str, str]:
@@ -255,12 +272,15 @@ def pgbench_phase(stack: Stack) -> tuple[float, dict[str, float]]:
 
 
 def delayed_phase(stack: Stack, server: Callable[[dict[str, str]], Any],
-                  label: str) -> tuple[str, load.Samples, dict[str, float]]:
+                  label: str, threads: int) -> tuple[str, load.Samples, dict[str, float]]:
     stack.fresh_tables()
-    stripe_url = stack.fresh_stripe(delay_ms=DELAY_MS)
+    stripe_url = stack.fresh_stripe(delay_ms=DELAY_MS, keep_seconds=15)
     books = stack.books(int(DELAY_CLIENTS * SECONDS * 1.5) + 500, "delayed")
     tokens = stack.tokens(DELAY_CLIENTS, "delayed")
-    with server(stack.env(stripe_url)) as (url, service_group):
+    env = stack.env(stripe_url)
+    if threads:
+        env["GUNICORN_CMD_ARGS"] = f"--threads {threads}"
+    with server(env) as (url, service_group):
         meter = cpu.Meter(groups(stack, service_group))
         samples = load.borrows(load.http_caller(url), books, tokens, SECONDS + 2)
         used = meter.stop()
@@ -329,20 +349,24 @@ def main() -> int:
             say(f"  {row.path:38} {row.processor_ms[0]:.1f} -> {row.processor_ms[1]:.1f}")
 
         if "delay" not in SKIP:
-            server = (lambda env: vm_server(env, work / "vm-delay")) if vm_available() and "vm" not in SKIP \
-                else (lambda env: chalice_server(env, work / "chalice-delay.log"))
-            label = "one VM" if vm_available() and "vm" not in SKIP else "chalice local (no VM on this branch)"
-            label, samples, used = delayed_phase(stack, server, label)
-            steady = [t for t in samples.completed_at if t >= 2.0]
-            rate = len(steady) / SECONDS
-            in_flight = samples.in_flight[len(samples.in_flight) // 5:]
-            say(f"\n{DELAY_MS} ms in front of every Stripe call ({DELAY_CLIENTS} clients borrowing, {label}):")
-            say(f"  {rate:.1f} borrows/s (steady state, after 2 s), p50 {load.percentile(samples.borrows, 50):.0f} ms,"
-                f" p99 {load.percentile(samples.borrows, 99):.0f} ms; in flight: mean "
-                f"{sum(in_flight) / max(1, len(in_flight)):.0f}, max {max(in_flight or [0])}; errors "
-                f"{samples.errors or 'none'}")
+            on_vm = vm_available() and "vm" not in SKIP
+            for threads in DELAY_THREADS if on_vm else [0]:
+                server = (lambda env: vm_server(env, work / "vm-delay")) if on_vm \
+                    else (lambda env: chalice_server(env, work / "chalice-delay.log"))
+                label = "one VM" if on_vm else "chalice local (no VM on this branch)"
+                label, samples, used = delayed_phase(stack, server, label, threads)
+                steady = [t for t in samples.completed_at if t >= 2.0]
+                rate = len(steady) / SECONDS
+                in_flight = samples.in_flight[len(samples.in_flight) // 5:]
+                own = ", the VM's own gunicorn threads" if on_vm else ""
+                setting = f", --threads {threads} per instance" if threads else own
+                say(f"\n{DELAY_MS} ms in front of every Stripe call ({DELAY_CLIENTS} clients borrowing, {label}{setting}):")
+                say(f"  {rate:.1f} borrows/s (steady state, after 2 s), p50 {load.percentile(samples.borrows, 50):.0f} ms,"
+                    f" p99 {load.percentile(samples.borrows, 99):.0f} ms; in flight: mean "
+                    f"{sum(in_flight) / max(1, len(in_flight)):.0f}, max {max(in_flight or [0])}; errors "
+                    f"{samples.errors or 'none'}")
+                report_cpu("CPU", used, SECONDS + 2)
             say(f"  target: >= {TARGET_DELAYED:.0f} borrows/s per VM")
-            report_cpu("CPU", used, SECONDS + 2)
     finally:
         stack.stop()
 

@@ -196,5 +196,10 @@ def request_id_of(event: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _safe_request_id(value: str) -> str:
+    """Accept a caller's request id only if it is short and plain; else make our own."""
+    return value if _plain(value) else str(uuid.uuid4())
+
+
 def _plain(value: str) -> bool:
     return 0 < len(value) <= 128 and all((c.isascii() and c.isalnum()) or c in "-_.:" for c in value)
