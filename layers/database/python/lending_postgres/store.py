@@ -68,6 +68,9 @@ def _purchase(r: list[Any]) -> Purchase:
 class PostgresStore:
     """The LendingStore port on PostgreSQL.
 
+    A method that runs one statement runs it outside BEGIN/COMMIT: a single statement is
+    atomic on its own, and the two round trips saved count on every money step.
+
     `reader` (optional) serves catalogue reads, e.g. from a read replica; every write
     and every read-your-own-write goes to `pool`.
     """
@@ -114,7 +117,7 @@ class PostgresStore:
 
     # -- ledger --------------------------------------------------------------------
     def record_payment(self, p: Payment) -> None:
-        with self.pool.transaction() as c:
+        with self.pool.connection() as c:  # one statement: its own transaction
             c.run(
                 "INSERT INTO payments (payment_id, kind, book_id, payer_iss, payer_sub, amount_cents, currency, "
                 "state, intent_id, idempotency_key, request_id) VALUES (:id, :kind, :book, :iss, :sub, :amount, "
@@ -127,7 +130,7 @@ class PostgresStore:
     def update_payment(self, payment_id: str, state: PaymentState, *, intent_id: str | None = None,
                        reason: str | None = None, synced: bool = True,
                        only_from: tuple[PaymentState, ...] = ()) -> bool:
-        with self.pool.transaction() as c:
+        with self.pool.connection() as c:  # one statement: its own transaction
             return _update_payment(c, payment_id, state, intent_id=intent_id, reason=reason, synced=synced,
                                    only_from=only_from)
 
@@ -274,20 +277,20 @@ class PostgresStore:
         return IdempotencyClaim(False, fp, stored)
 
     def finish_idempotency_key(self, user: User, key: str, response: StoredResponse) -> None:
-        with self.pool.transaction() as c:
+        with self.pool.connection() as c:  # one statement: its own transaction
             c.run("UPDATE idempotency_keys SET status_code = :s, response_body = :b, content_type = :t, "
                   "finished_at = now() WHERE user_iss = :iss AND user_sub = :sub AND key = :key",
                   s=response.status, b=response.body, t=response.content_type, iss=user.issuer,
                   sub=user.subject, key=key)
 
     def release_idempotency_key(self, user: User, key: str) -> None:
-        with self.pool.transaction() as c:
+        with self.pool.connection() as c:  # one statement: its own transaction
             c.run("DELETE FROM idempotency_keys WHERE user_iss = :iss AND user_sub = :sub AND key = :key "
                   "AND finished_at IS NULL", iss=user.issuer, sub=user.subject, key=key)
 
     # -- webhooks & health -------------------------------------------------------------
     def remember_event(self, event_id: str) -> bool:
-        with self.pool.transaction() as c:
+        with self.pool.connection() as c:  # one statement: its own transaction
             return bool(c.run("INSERT INTO processor_events (event_id) VALUES (:id) ON CONFLICT DO NOTHING RETURNING 1",
                               id=event_id))
 
