@@ -17,7 +17,7 @@ import time
 from aiohttp import web
 from localstripe import resources
 
-PRUNED = ("payment_intent:", "charge:", "balance_transaction:", "refund:", "event:")
+PRUNED = ("payment_intent:", "payment_method:", "charge:", "balance_transaction:", "refund:", "event:")
 
 
 def prune(keep_seconds: float) -> int:
