@@ -376,6 +376,7 @@ def main() -> int:
             say(f"  target: >= {TARGET_DELAYED:.0f} borrows/s per VM")
     finally:
         stack.stop()
+        shutil.rmtree(work / "pg", ignore_errors=True)  # the database was throw-away; logs stay
 
     if "cold" not in SKIP:
         say("\ncold import of each handler with only its declared layers (fresh python -S each, 7 runs, ms):")
