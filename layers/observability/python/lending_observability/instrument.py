@@ -77,7 +77,8 @@ def instrument(operation: str) -> Callable[[ProxyHandler], ProxyHandler]:
 
     The request id is fixed here, before the handler runs, so that every log line of
     the request carries it (Powertools' thread-local keys, removed afterwards: threads
-    of a WSGI server serve many requests).
+    of a WSGI server serve many requests). `operation` and `duration_ms` are only on the
+    one `request` line, so a reader can take that line as the request's record.
     """
 
     def wrap(handler: ProxyHandler) -> ProxyHandler:
@@ -87,18 +88,18 @@ def instrument(operation: str) -> Callable[[ProxyHandler], ProxyHandler]:
             if request_id is None:
                 request_id = str(uuid.uuid4())
                 event = {**event, "requestContext": {**(event.get("requestContext") or {}), "requestId": request_id}}
-            logger.thread_safe_append_keys(request_id=request_id, operation=operation)
+            logger.thread_safe_append_keys(request_id=request_id)
             try:
                 response = handler(event, context)
                 elapsed_ms = (time.perf_counter() - started) * 1000
                 status = int(response.get("statusCode", 500))
                 outcome = outcome_of(operation, response)
                 logger.info("request", extra={
-                    "method": event.get("httpMethod"), "path": event.get("path"), "status": status,
+                    "operation": operation, "method": event.get("httpMethod"), "path": event.get("path"), "status": status,
                     "outcome": outcome, "duration_ms": round(elapsed_ms, 2),
                 })
             finally:
-                logger.thread_safe_remove_keys(["request_id", "operation"])
+                logger.thread_safe_remove_keys(["request_id"])
             if METRICS_ON:
                 _emit({"operation": operation, "outcome": outcome}, request_id, requests=1, latency_ms=elapsed_ms)
                 _emit({"operation": operation}, request_id, latency_ms=elapsed_ms)
