@@ -18,6 +18,7 @@ import requests
 from dev.embedded import start_localstripe, start_postgres
 from lending.config import Settings
 from lending_postgres import ConnectionPool, PostgresStore, migrate
+from tests.support import contract
 from tests.support.issuer import TestIssuer
 from tests.support.stack import ChaliceServer
 
@@ -126,6 +127,7 @@ class Client:
         self.base = base
         self.token = token
         self.session = requests.Session()
+        self.session.hooks["response"].append(contract.check_response)  # every response held to the OpenAPI contract
 
     def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         h = {"Authorization": f"Bearer {self.token}"} if self.token else {}

@@ -8,7 +8,8 @@ from typing import Any
 
 from lending.errors import BookNotFound, InvalidRequest
 
-_PAYMENT_METHOD = re.compile(r"^(pm|card|src|tok)_[A-Za-z0-9_]{1,200}$")
+# PaymentIntents take PaymentMethod, Card or Source ids; a token (tok_) is not a payment method.
+_PAYMENT_METHOD = re.compile(r"^(pm|card|src)_[A-Za-z0-9_]{1,200}\Z")
 _ISBN = re.compile(r"^(97[89])?\d{9}[\dX]$")
 _CURRENCY = re.compile(r"^[a-z]{3}$")
 

@@ -13,6 +13,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +46,13 @@ STATUS_OF: dict[type[errors.LendingError], tuple[int, str]] = {
 }
 RETRY_AFTER_SECONDS = "5"
 REALM = "library-lending"
+# The id of the request this thread is serving, for adapters that tag their work with it
+# (PostgreSQL's application_name); set by `endpoint` for the length of one request.
+_CURRENT_REQUEST_ID: ContextVar[str | None] = ContextVar("lending_request_id", default=None)
+
+
+def current_request_id() -> str | None:
+    return _CURRENT_REQUEST_ID.get()
 
 
 @dataclass
@@ -80,12 +88,10 @@ class Request:
                 raise errors.InvalidRequest("The body is not valid base64.") from exc
         else:
             body = raw.encode() if isinstance(raw, str) else bytes(raw)
-        context = event.get("requestContext") or {}
-        request_id = headers.get("x-request-id") or context.get("requestId") or str(uuid.uuid4())
         return cls(
             method=(event.get("httpMethod") or "GET").upper(), path=event.get("path") or "/",
             headers=headers, query=query, path_params=dict(event.get("pathParameters") or {}),
-            body=body, request_id=_safe_request_id(request_id), event=event,
+            body=body, request_id=request_id_of(event) or str(uuid.uuid4()), event=event,
         )
 
     def json(self) -> dict[str, Any]:
@@ -154,7 +160,8 @@ def endpoint(fn: Handler) -> ProxyHandler:
     """Wrap a use-case function as a Lambda proxy handler with the one error mapping."""
 
     def handle(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
-        request_id = _event_request_id(event)
+        request_id = request_id_of(event) or str(uuid.uuid4())
+        current = _CURRENT_REQUEST_ID.set(request_id)
         try:
             request = Request.from_event(event)
             request_id = request.request_id
@@ -164,6 +171,8 @@ def endpoint(fn: Handler) -> ProxyHandler:
         except Exception:  # noqa: BLE001 - last line of defence: never leak a traceback
             log.exception("unhandled error", extra={"request_id": request_id})
             response = problem(500, "Internal Server Error", "Something went wrong on our side.", request_id)
+        finally:
+            _CURRENT_REQUEST_ID.reset(current)
         return response.to_proxy(request_id)
 
     handle.__name__ = getattr(fn, "__name__", "handle")
@@ -171,14 +180,30 @@ def endpoint(fn: Handler) -> ProxyHandler:
     return handle
 
 
-def _event_request_id(event: Mapping[str, Any]) -> str:
-    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    candidate = headers.get("x-request-id") or (event.get("requestContext") or {}).get("requestId")
-    return _safe_request_id(candidate or str(uuid.uuid4()))
+def request_id_of(event: Mapping[str, Any]) -> str | None:
+    """The request's id: X-Request-ID (from nginx or the caller), else API Gateway's request id.
+
+    A value that is not short and plain is passed over; None when the event carries
+    no usable id (the caller then makes one).
+    """
+    header = None
+    for name, value in (event.get("headers") or {}).items():
+        if name.lower() == "x-request-id":
+            header = value
+    if header is None:
+        for name, values in (event.get("multiValueHeaders") or {}).items():
+            if name.lower() == "x-request-id" and values:
+                header = values[-1]
+    for candidate in (header, (event.get("requestContext") or {}).get("requestId")):
+        if isinstance(candidate, str) and _plain(candidate):
+            return candidate
+    return None
 
 
 def _safe_request_id(value: str) -> str:
     """Accept a caller's request id only if it is short and plain; else make our own."""
-    if 0 < len(value) <= 128 and all(c.isalnum() or c in "-_.:" for c in value):
-        return value
-    return str(uuid.uuid4())
+    return value if _plain(value) else str(uuid.uuid4())
+
+
+def _plain(value: str) -> bool:
+    return 0 < len(value) <= 128 and all((c.isascii() and c.isalnum()) or c in "-_.:" for c in value)

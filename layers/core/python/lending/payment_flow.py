@@ -13,12 +13,16 @@ A crash between any two steps leaves a ledger row that `lending.reconcile` settl
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import replace
 
 from lending.errors import InvalidRequest, PaymentDeclined, PaymentProcessorUnavailable
 from lending.model import Book, Payment, PaymentKind, PaymentState, User
 from lending.ports import LendingStore, PaymentGateway
+
+# One line per money step, for operators following a request id (never a card or token).
+log = logging.getLogger("lending.payment_flow")
 
 
 def new_payment(kind: PaymentKind, book: Book, payer: User, *, idempotency_key: str | None,
@@ -54,6 +58,7 @@ def authorize(store: LendingStore, gateway: PaymentGateway, payment: Payment,
         )
     except (PaymentDeclined, InvalidRequest) as exc:
         store.update_payment(payment.payment_id, PaymentState.FAILED, reason=exc.detail)
+        log.info("payment refused", extra={"payment_id": payment.payment_id, "reason": exc.detail})
         raise
     except PaymentProcessorUnavailable:
         # No intent id means nothing was confirmed, so no money can be held.
@@ -64,6 +69,7 @@ def authorize(store: LendingStore, gateway: PaymentGateway, payment: Payment,
         gateway.confirm_authorization(intent_id, processor_key(payment, "confirm"))
     except PaymentDeclined as exc:
         store.update_payment(payment.payment_id, PaymentState.FAILED, reason=exc.detail)
+        log.info("payment declined", extra={"payment_id": payment.payment_id, "intent_id": intent_id})
         raise
     except PaymentProcessorUnavailable:
         # The confirm may or may not have reached the processor: try to release;
@@ -71,6 +77,8 @@ def authorize(store: LendingStore, gateway: PaymentGateway, payment: Payment,
         _try_release(store, gateway, payment, intent_id, "processor unavailable during confirm")
         raise
     store.update_payment(payment.payment_id, PaymentState.AUTHORIZED)
+    log.info("payment authorised", extra={"payment_id": payment.payment_id, "intent_id": intent_id,
+                                          "amount_cents": payment.amount_cents, "kind": payment.kind.value})
     return replace(payment, state=PaymentState.AUTHORIZED, intent_id=intent_id)
 
 
@@ -81,8 +89,10 @@ def capture(store: LendingStore, gateway: PaymentGateway, payment: Payment) -> P
     try:
         gateway.capture(payment.intent_id, processor_key(payment, "capture"))
     except PaymentProcessorUnavailable:
+        log.warning("capture deferred to reconcile: processor unavailable", extra={"payment_id": payment.payment_id})
         return payment
     store.update_payment(payment.payment_id, PaymentState.CAPTURED)
+    log.info("payment captured", extra={"payment_id": payment.payment_id, "intent_id": payment.intent_id})
     return replace(payment, state=PaymentState.CAPTURED)
 
 
@@ -95,6 +105,7 @@ def release(store: LendingStore, gateway: PaymentGateway, payment: Payment, reas
 def _try_release(store: LendingStore, gateway: PaymentGateway, payment: Payment,
                  intent_id: str, reason: str) -> None:
     store.update_payment(payment.payment_id, PaymentState.CANCELED, reason=reason, synced=False)
+    log.info("payment released", extra={"payment_id": payment.payment_id, "intent_id": intent_id, "reason": reason})
     try:
         gateway.cancel(intent_id, processor_key(payment, "cancel"))
     except PaymentProcessorUnavailable:

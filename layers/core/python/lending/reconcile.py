@@ -39,7 +39,7 @@ def reconcile(store: LendingStore, gateway: PaymentGateway, *, grace_seconds: fl
     for payment_id in store.payments_to_settle(grace_seconds):
         with store.settling(payment_id) as settlement:
             if settlement is None:
-                continue  # another reconciler holds it, or it settled meanwhile
+                continue  # another reconciler holds it, or settled it since we listed it
             report.examined += 1
             try:
                 action = _settle(settlement, gateway)

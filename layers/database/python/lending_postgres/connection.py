@@ -7,6 +7,7 @@ import queue
 import socket
 import ssl
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -16,6 +17,7 @@ import pg8000.native
 from pg8000.exceptions import DatabaseError, InterfaceError
 
 from lending.errors import DatabaseUnavailable
+from lending.http import current_request_id
 
 T = TypeVar("T")
 
@@ -43,6 +45,10 @@ def connect_params(url: str, *, timeout: float = 5.0, application_name: str = "l
         params["host"], params["port"] = host, port
     local = host.startswith("/") or host in ("127.0.0.1", "localhost", "::1")
     sslmode = query.get("sslmode", "disable" if local else "require")
+    if sslmode == "disable":
+        # Not even an SSLRequest: pg8000's default would build a default SSL context (loading
+        # the CA bundle, ~10 ms of CPU) for every new connection just to be told "no".
+        params["ssl_context"] = False
     if sslmode in ("require", "verify-ca", "verify-full"):
         context = ssl.create_default_context(cafile=query.get("sslrootcert"))
         if sslmode == "require":
@@ -63,6 +69,40 @@ def is_unavailable(exc: BaseException) -> bool:
     return False
 
 
+class PreparingConnection(pg8000.native.Connection):  # type: ignore[misc]
+    """A pg8000 connection that prepares each parametrised statement once.
+
+    pg8000's `run()` re-parses the SQL for :names and makes three round trips (parse,
+    describe, bind+execute) on every call; a statement prepared on first use is one
+    round trip (bind+execute) afterwards, as PostgreSQL's extended protocol intends.
+    Same SQL text, same parameter inference by the server, so the results are the same.
+    """
+
+    MAX_STATEMENTS = 256
+    _STALE_PLAN = "0A000"  # "cached plan must not change result type" after DDL
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._prepared: dict[str, Any] = {}
+
+    def run(self, sql: str, stream: Any = None, types: Any = None, **params: Any) -> Any:
+        if not params or stream is not None or types is not None:
+            return super().run(sql, stream=stream, types=types, **params)
+        statement = self._prepared.get(sql)
+        if statement is None:
+            if len(self._prepared) >= self.MAX_STATEMENTS:
+                return super().run(sql, **params)
+            statement = self._prepared[sql] = self.prepare(sql)
+        try:
+            rows = statement.run(**params)
+        except DatabaseError as exc:
+            if exc.args and isinstance(exc.args[0], dict) and exc.args[0].get("C") == self._STALE_PLAN:
+                self._prepared.clear()  # re-prepared by the next transaction
+            raise
+        self._context = statement._context
+        return rows
+
+
 class ConnectionPool:
     """At most `size` open connections, handed out one per thread at a time.
 
@@ -72,12 +112,47 @@ class ConnectionPool:
 
     def __init__(self, url: str, *, size: int = 8, timeout: float = 5.0, application_name: str = "lending") -> None:
         self._params = connect_params(url, timeout=timeout, application_name=application_name)
+        self._name = application_name
         self._idle: queue.LifoQueue[pg8000.native.Connection] = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(size)
         self._timeout = timeout
+        self._tags: weakref.WeakKeyDictionary[pg8000.native.Connection, str] = weakref.WeakKeyDictionary()
 
     @contextmanager
     def connection(self) -> Iterator[pg8000.native.Connection]:
+        with self._checked_out() as (conn, retag):
+            if retag:
+                conn.run(retag)
+            yield conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[pg8000.native.Connection]:
+        with self._checked_out() as (conn, retag):
+            conn.run(f"{retag}BEGIN")
+            try:
+                yield conn
+            except BaseException:
+                with contextlib.suppress(Exception):  # a broken connection is discarded by _checked_out()
+                    conn.run("ROLLBACK")
+                raise
+            conn.run("COMMIT")
+
+    def _retag(self, conn: pg8000.native.Connection) -> str:
+        """SQL that names the session after the request it serves (pg_stat_activity.application_name).
+
+        Request ids are plain ([A-Za-z0-9_.:-], see lending.http), so they can be quoted
+        as they are. Sent with the next statement, so it costs no extra round trip in a
+        transaction.
+        """
+        request_id = current_request_id()
+        name = f"{self._name} {request_id}"[:63] if request_id else self._name
+        if self._tags.get(conn, self._name) == name:
+            return ""
+        self._tags[conn] = name
+        return f"SET application_name = '{name}'; "
+
+    @contextmanager
+    def _checked_out(self) -> Iterator[tuple[pg8000.native.Connection, str]]:
         if not self._slots.acquire(timeout=self._timeout * 2):
             raise DatabaseUnavailable("All database connections are busy; try again.")
         conn = None
@@ -87,16 +162,17 @@ class ConnectionPool:
             except queue.Empty:
                 conn = self._open()
             try:
-                yield conn
+                yield conn, self._retag(conn)
             except BaseException as exc:
+                self._tags.pop(conn, None)
                 if is_unavailable(exc) or not _idle_in_transaction_safe(conn):
                     _close_quietly(conn)
-                    conn = None
+                else:
+                    self._idle.put(conn)  # e.g. a lost race: the connection itself is fine
                 if is_unavailable(exc):
                     raise DatabaseUnavailable("The database is not reachable.") from exc
                 raise
-            if conn is not None:
-                self._idle.put(conn)
+            self._idle.put(conn)
         finally:
             self._slots.release()
 
@@ -105,21 +181,9 @@ class ConnectionPool:
         with self.connection() as conn:
             return query(conn)
 
-    @contextmanager
-    def transaction(self) -> Iterator[pg8000.native.Connection]:
-        with self.connection() as conn:
-            conn.run("BEGIN")
-            try:
-                yield conn
-            except BaseException:
-                with contextlib.suppress(Exception):  # a broken connection is discarded by connection()
-                    conn.run("ROLLBACK")
-                raise
-            conn.run("COMMIT")
-
     def _open(self) -> pg8000.native.Connection:
         try:
-            return pg8000.native.Connection(**self._params)
+            return PreparingConnection(**self._params)
         except Exception as exc:
             if is_unavailable(exc) or isinstance(exc, DatabaseError):
                 raise DatabaseUnavailable("The database is not reachable.") from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -76,6 +77,9 @@ def _purchase(r: list[Any]) -> Purchase:
 class PostgresStore:
     """The LendingStore port on PostgreSQL.
 
+    A method that runs one statement runs it outside BEGIN/COMMIT: a single statement is
+    atomic on its own, and the two round trips saved count on every money step.
+
     `reader` (optional) serves catalogue reads, e.g. from a read replica; every write
     and every read-your-own-write goes to `pool`.
     """
@@ -129,7 +133,7 @@ class PostgresStore:
 
     # -- ledger --------------------------------------------------------------------
     def record_payment(self, p: Payment) -> None:
-        with self.pool.transaction() as c:
+        with self.pool.connection() as c:  # one statement: its own transaction
             c.run(
                 "INSERT INTO payments (payment_id, kind, book_id, payer_iss, payer_sub, amount_cents, currency, "
                 "state, intent_id, idempotency_key, request_id) VALUES (:id, :kind, :book, :iss, :sub, :amount, "
@@ -142,7 +146,7 @@ class PostgresStore:
     def update_payment(self, payment_id: str, state: PaymentState, *, intent_id: str | None = None,
                        reason: str | None = None, synced: bool = True,
                        only_from: tuple[PaymentState, ...] = ()) -> bool:
-        with self.pool.transaction() as c:
+        with self.pool.connection() as c:  # one statement: its own transaction
             return _update_payment(c, payment_id, state, intent_id=intent_id, reason=reason, synced=synced,
                                    only_from=only_from)
 
@@ -241,15 +245,25 @@ class PostgresStore:
 
     @contextmanager
     def settling(self, payment_id: str, *, only_unsettled: bool = True) -> Iterator[_Settlement | None]:
+        key = f"settling:{payment_id}"
         # Re-check under the lock: another settler may have finished this payment since it was listed.
         guard = f" AND {_UNSETTLED}" if only_unsettled else ""
         with self.pool.transaction() as c:
-            rows = c.run(f"SELECT {_PAYMENT} FROM payments p WHERE payment_id = CAST(:id AS uuid){guard} "
-                         f"FOR UPDATE SKIP LOCKED", id=payment_id)
-            if not rows:
+            # Held by the session, so across the commits _Settlement.mark makes between steps
+            # (the row lock is not): no other settler starts on a payment one is half-way through.
+            if not c.run("SELECT pg_try_advisory_lock(hashtext(:k))", k=key)[0][0]:
                 yield None
                 return
-            yield _Settlement(c, _payment(rows[0]))
+            try:
+                rows = c.run(f"SELECT {_PAYMENT} FROM payments p WHERE payment_id = CAST(:id AS uuid){guard} "
+                             f"FOR UPDATE SKIP LOCKED", id=payment_id)
+                yield _Settlement(c, _payment(rows[0])) if rows else None
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    c.run("ROLLBACK")
+                    c.run("SELECT pg_advisory_unlock(hashtext(:k))", k=key)
+                raise
+            c.run("SELECT pg_advisory_unlock(hashtext(:k))", k=key)
 
     # -- idempotency -----------------------------------------------------------------
     def claim_idempotency_key(self, user: User, key: str, fingerprint: str,
@@ -277,20 +291,20 @@ class PostgresStore:
         return IdempotencyClaim(False, fp, stored)
 
     def finish_idempotency_key(self, user: User, key: str, response: StoredResponse) -> None:
-        with self.pool.transaction() as c:
+        with self.pool.connection() as c:  # one statement: its own transaction
             c.run("UPDATE idempotency_keys SET status_code = :s, response_body = :b, content_type = :t, "
                   "finished_at = now() WHERE user_iss = :iss AND user_sub = :sub AND key = :key",
                   s=response.status, b=response.body, t=response.content_type, iss=user.issuer,
                   sub=user.subject, key=key)
 
     def release_idempotency_key(self, user: User, key: str) -> None:
-        with self.pool.transaction() as c:
+        with self.pool.connection() as c:  # one statement: its own transaction
             c.run("DELETE FROM idempotency_keys WHERE user_iss = :iss AND user_sub = :sub AND key = :key "
                   "AND finished_at IS NULL", iss=user.issuer, sub=user.subject, key=key)
 
     # -- webhooks & health -------------------------------------------------------------
     def remember_event(self, event_id: str) -> bool:
-        with self.pool.transaction() as c:
+        with self.pool.connection() as c:  # one statement: its own transaction
             return bool(c.run("INSERT INTO processor_events (event_id) VALUES (:id) ON CONFLICT DO NOTHING RETURNING 1",
                               id=event_id))
 

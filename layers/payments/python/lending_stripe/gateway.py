@@ -69,12 +69,21 @@ class StripeGateway:
 
     def create_authorization(self, *, amount_cents: int, currency: str, payment_method: str,
                              idempotency_key: str, metadata: dict[str, str]) -> str:
-        with _translated("create the payment"):
-            intent = self._intents.create(
-                params={"amount": amount_cents, "currency": currency, "payment_method": payment_method,
-                        "capture_method": "manual", "confirm": False, "metadata": metadata},
-                options={"idempotency_key": idempotency_key},
-            )
+        try:
+            with _translated("create the payment"):
+                intent = self._intents.create(
+                    params={"amount": amount_cents, "currency": currency, "payment_method": payment_method,
+                            "capture_method": "manual", "confirm": False, "metadata": metadata},
+                    options={"idempotency_key": idempotency_key},
+                )
+        except ProcessorRefused as refused:
+            # The payment method is the only part of this call the caller chose: a refusal
+            # that names no other parameter is about it (e.g. an unknown or malformed src_ id).
+            cause = refused.__cause__
+            if isinstance(cause, stripe.InvalidRequestError) and \
+                    (cause.error is None or cause.error.param in (None, "payment_method")):
+                raise PaymentMethodInvalid("The payment method is not recognised.", field="payment_method") from None
+            raise
         return str(intent.id)
 
     def confirm_authorization(self, intent_id: str, idempotency_key: str) -> Authorization:

@@ -1,0 +1,393 @@
+"""`make bench`: how fast is a borrow -> return cycle here, against the database's own limit.
+
+Starts what it needs (embedded PostgreSQL in a fresh data dir, a fresh in-memory
+Stripe-compatible server per phase, a token issuer), runs each phase for BENCH_SECONDS,
+and prints one report. Settings (environment): BENCH_CLIENTS (16), BENCH_SECONDS (10),
+BENCH_DELAY_MS (300), BENCH_DELAY_CLIENTS (256), BENCH_SKIP (comma list of phases to
+skip: chalice, plain, vm, pgbench, delay, cold).
+
+The VM phase runs `vm_runtime.stack.LocalVM` (nginx + two gunicorn instances, as
+`make vm-local`) when vm_runtime is present; otherwise it says so and goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from bench import cold_start, cpu, load, pgbench, profile
+from dev.embedded import ROOT, Service, free_port, postgres_bin, start_localstripe, start_postgres, wait_for_port
+
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "16"))
+SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
+DELAY_MS = int(os.environ.get("BENCH_DELAY_MS", "300"))
+DELAY_CLIENTS = int(os.environ.get("BENCH_DELAY_CLIENTS", "256"))
+SKIP = set(filter(None, os.environ.get("BENCH_SKIP", "").split(",")))
+PROFILE = os.environ.get("BENCH_PROFILE", "") not in ("", "0")
+STRIPE_MODE = os.environ.get("BENCH_STRIPE", "lean")
+# Threads per gunicorn instance for the delayed phase (0: the VM's own setting, vm_runtime/gunicorn_conf.py).
+DELAY_THREADS = [int(t) for t in os.environ.get("BENCH_DELAY_THREADS", "0,128").split(",") if t]
+TARGET_RATIO, TARGET_DELAYED, TARGET_IMPORT = 0.3, 150.0, {"return": 120.0, "borrow": 200.0}
+
+
+@dataclass
+class Row:
+    path: str
+    samples: load.Samples
+    cpu: dict[str, float]
+    processor_ms: tuple[float, float]
+    profile: list[str] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return len(self.samples.cycles) / self.samples.elapsed if self.samples.elapsed else 0.0
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+# -- the stack ------------------------------------------------------------------------------------
+class Stack:
+    def __init__(self, work: Path) -> None:
+        from tests.support.issuer import TestIssuer
+
+        self.work = work
+        self.pg = start_postgres(work / "pg", log=work / "postgres.log")
+        self.pgdata = str(work / "pg" / "pgdata")
+        self.url = f"{self.pg.url.rsplit('/', 1)[0]}/bench"
+        self._admin(["CREATE DATABASE bench"])
+        from lending_postgres import ConnectionPool, migrate
+
+        self.pool = ConnectionPool(self.url, size=4)
+        migrate(self.pool)
+        self.issuer = TestIssuer(audience="bench")
+        self.stripe: Service | None = None
+
+    def _admin(self, statements: list[str]) -> None:
+        from lending_postgres import ConnectionPool
+
+        admin = ConnectionPool(self.pg.url, size=1)
+        with admin.connection() as c:
+            for s in statements:
+                c.run(s)
+        admin.close()
+
+    def sql(self, statement: str, **params: Any) -> Any:
+        with self.pool.connection() as c:
+            return c.run(statement, **params)
+
+    def fresh_stripe(self, delay_ms: int = 0, keep_seconds: float = 2.0) -> str:
+        """A new Stripe-compatible server: its store (and so its per-call cost) starts empty.
+
+        BENCH_STRIPE=lean (default) also drops finished payments' objects as it goes
+        (bench/lean_stripe.py); =stock is dev/localstripe_server.py as `make run` uses it.
+        """
+        if self.stripe:
+            self.stripe.stop()
+        if STRIPE_MODE == "stock":
+            self.stripe = start_localstripe(log=self.work / "localstripe.log", delay_ms=delay_ms)
+        else:
+            port = free_port()
+            cmd = [sys.executable, "-m", "bench.lean_stripe", "--port", str(port), "--keep-seconds", str(keep_seconds)]
+            if delay_ms:
+                cmd += ["--delay-ms", str(delay_ms)]
+            with open(self.work / "localstripe.log", "ab") as log:
+                proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            wait_for_port(port, proc=proc)
+            self.stripe = Service("localstripe (lean)", f"http://127.0.0.1:{port}", [proc])
+        return self.stripe.url
+
+    def env(self, stripe_url: str) -> dict[str, str]:
+        return {"DATABASE_URL": self.url, "STRIPE_API_KEY": "sk_test_bench", "STRIPE_API_BASE": stripe_url,
+                "STRIPE_WEBHOOK_SECRET": "whsec_bench", "OIDC_ISSUER": self.issuer.url, "OIDC_AUDIENCE": "bench",
+                "APP_VERSION": "bench", "DB_POOL_SIZE": "20", "STRIPE_MAX_RETRIES": "0",
+                "LENDING_METRICS": "on", "LOG_LEVEL": "INFO"}
+
+    def books(self, n: int, tag: str) -> list[str]:
+        rows = self.sql("INSERT INTO books (book_id, isbn, title, author, price_cents, borrow_fee_cents, currency) "
+                        "SELECT gen_random_uuid(), '9780141439518', :t || ' ' || g, 'Bench', 1299, 199, 'usd' "
+                        "FROM generate_series(1, :n) g RETURNING book_id::text", t=tag, n=n)
+        return [r[0] for r in rows]
+
+    def tokens(self, n: int, tag: str) -> list[str]:
+        return [self.issuer.token(f"{tag}-{i}", exp=int(time.time()) + 3600) for i in range(n)]
+
+    def fresh_tables(self) -> None:
+        """Each phase on empty tables (autovacuum cannot keep up with a long run's churn)."""
+        self.sql("TRUNCATE idempotency_keys, processor_events, book_status_history, loans, purchases, payments, books")
+        with self.pool.connection() as c:
+            c.run("VACUUM ANALYZE")
+
+    def stop(self) -> None:
+        if self.stripe:
+            self.stripe.stop()
+        self.pool.close()
+        self.issuer.close()
+        self.pg.stop()
+
+
+def processor_call_ms(stripe_url: str) -> float:
+    """One authorise + capture straight against the processor, to see if it slowed down."""
+    import stripe
+
+    client = stripe.StripeClient("sk_test_bench", base_addresses={"api": stripe_url})
+    best = float("inf")
+    for _ in range(3):
+        t = time.perf_counter()
+        intent = client.v1.payment_intents.create(params={"amount": 100, "currency": "usd", "payment_method":
+                                                          "pm_card_visa", "capture_method": "manual", "confirm": True})
+        client.v1.payment_intents.capture(intent.id)
+        best = min(best, (time.perf_counter() - t) * 1000)
+    return best
+
+
+# -- servers under test -------------------------------------------------------------------------------
+@contextlib.contextmanager
+def chalice_server(env: dict[str, str], log: Path) -> Iterator[tuple[str, cpu.Group]]:
+    from tests.support.stack import ChaliceServer
+
+    server = ChaliceServer(env, log)
+    try:
+        yield server.url, lambda: cpu.tree(server.proc.pid)
+    finally:
+        server.stop()
+
+
+def vm_available() -> bool:
+    try:
+        import vm_runtime.stack  # noqa: F401
+    except ImportError:
+        return False
+    return shutil.which("nginx") is not None
+
+
+@contextlib.contextmanager
+def vm_server(env: dict[str, str], work: Path) -> Iterator[tuple[str, cpu.Group]]:
+    """HOOK: one VM as `make vm-local` runs it (vm_runtime.stack.LocalVM: nginx + two gunicorn instances)."""
+    from vm_runtime.stack import LocalVM
+
+    vm = LocalVM(env, work)
+    vm.start()
+
+    def group() -> list[Any]:
+        procs = []
+        for instance in vm.instances:
+            if instance.proc is not None:
+                procs += cpu.tree(instance.proc.pid)
+        if vm.nginx is not None:
+            procs += cpu.tree(vm.nginx.pid)
+        return procs
+
+    try:
+        yield vm.url, group
+    finally:
+        vm.stop()
+
+
+# -- phases -------------------------------------------------------------------------------------------
+def http_phase(stack: Stack, name: str, server: Callable[[dict[str, str]], Any]) -> Row:
+    stack.fresh_tables()
+    stripe_url = stack.fresh_stripe()
+    before = processor_call_ms(stripe_url)
+    books, tokens = stack.books(CLIENTS, name), stack.tokens(CLIENTS, name)
+    with server(stack.env(stripe_url)) as (url, service_group):
+        spies: list[Any] = []
+        meters: list[cpu.Meter] = []
+
+        def measure() -> None:  # once every client has warmed up
+            meters.append(cpu.Meter(groups(stack, service_group)))
+            if PROFILE:
+                pids = {q.pid for q in service_group()}
+                for proc in service_group():
+                    if proc.name() != "nginx" and proc.ppid() not in pids:
+                        spies.append(profile.start(proc.pid, SECONDS, stack.work / f"profile-{name[:12]}-{proc.pid}.txt"))
+
+        samples = load.cycles(load.http_caller(url), books, tokens, SECONDS, on_start=measure)
+        used = meters[0].stop()
+        for spy in spies:
+            if spy:
+                spy.wait(timeout=60)
+    row = Row(name, samples, used, (before, processor_call_ms(stripe_url)))
+    if PROFILE:
+        for raw in sorted(stack.work.glob(f"profile-{name[:12]}-*.txt")):
+            row.profile += [f"py-spy, {raw.name}:"] + profile.summary(raw)
+    return row
+
+
+def plain_phase(stack: Stack) -> Row:
+    stack.fresh_tables()
+    stripe_url = stack.fresh_stripe()
+    before = processor_call_ms(stripe_url)
+    config = {"env": {**stack.env(stripe_url), "LOG_LEVEL": "INFO"}, "books": stack.books(CLIENTS, "plain"),
+              "tokens": stack.tokens(CLIENTS, "plain"), "seconds": SECONDS}
+    cfg, result = stack.work / "plain.json", stack.work / "plain-result.json"
+    cfg.write_text(json.dumps(config))
+    with open(stack.work / "plain.log", "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "bench.inprocess", str(cfg), str(result)], cwd=ROOT,
+                                stdout=log, stderr=subprocess.STDOUT)
+        meter = cpu.Meter(groups(stack, lambda: cpu.tree(proc.pid)))
+        # The subprocess warms up then runs SECONDS; sample CPU for its whole life.
+        proc.wait(timeout=SECONDS + 120)
+        used = meter.stop()
+    if proc.returncode != 0:
+        raise RuntimeError(f"plain handler path failed, see {stack.work / 'plain.log'}")
+    data = json.loads(result.read_text())
+    samples = load.Samples(**{k: v for k, v in data.items()})
+    return Row("plain handler path (threads, no HTTP)", samples, used, (before, processor_call_ms(stripe_url)))
+
+
+def groups(stack: Stack, service: cpu.Group) -> dict[str, cpu.Group]:
+    assert stack.stripe is not None
+    stripe_pid = stack.stripe.procs[0].pid
+    return {"client (bench)": lambda: cpu.tree(os.getpid())[:1], "service": service,
+            "stripe-compatible": lambda: cpu.tree(stripe_pid), "postgres": cpu.postgres(stack.pgdata)}
+
+
+def pgbench_phase(stack: Stack) -> tuple[float, dict[str, float]]:
+    stack.fresh_tables()
+    for statement in pgbench.seed_sql(CLIENTS):
+        stack.sql(statement)
+    parts = urlsplit(stack.url)
+    binary = postgres_bin() / "pgbench"
+    client: list[int] = []
+    meter = cpu.Meter({"pgbench (client)": lambda: [p for pid in client for p in cpu.tree(pid)],
+                       "postgres": cpu.postgres(stack.pgdata)})
+    tps = pgbench.run(binary, {"host": parts.hostname or "127.0.0.1", "port": str(parts.port), "user": "postgres",
+                               "database": "bench"}, CLIENTS, int(SECONDS), stack.work, started=client.append)
+    return tps, meter.stop()
+
+
+def delayed_phase(stack: Stack, server: Callable[[dict[str, str]], Any],
+                  label: str, threads: int) -> tuple[str, load.Samples, dict[str, float]]:
+    stack.fresh_tables()
+    stripe_url = stack.fresh_stripe(delay_ms=DELAY_MS, keep_seconds=15)
+    books = stack.books(int(DELAY_CLIENTS * SECONDS * 1.5) + 500, "delayed")
+    tokens = stack.tokens(DELAY_CLIENTS, "delayed")
+    env = stack.env(stripe_url)
+    if threads:
+        env["GUNICORN_CMD_ARGS"] = f"--threads {threads}"
+    with server(env) as (url, service_group):
+        meter = cpu.Meter(groups(stack, service_group))
+        samples = load.borrows(load.http_caller(url), books, tokens, SECONDS + 2)
+        used = meter.stop()
+    return label, samples, used
+
+
+# -- report -------------------------------------------------------------------------------------------
+def report_rows(rows: list[Row], pg_tps: float | None) -> None:
+    say(f"{'path':40} {'cycles/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'borrow p50/p99':>16} {'return p50/p99':>16}"
+        f" {'vs pgbench':>10}  errors")
+    for row in rows:
+        s = row.samples
+        ratio = f"{row.rate / pg_tps:.3f}x" if pg_tps else "-"
+        say(f"{row.path:40} {row.rate:9.1f} {load.percentile(s.cycles, 50):8.1f} {load.percentile(s.cycles, 99):8.1f}"
+            f" {load.percentile(s.borrows, 50):7.1f}/{load.percentile(s.borrows, 99):<8.1f}"
+            f" {load.percentile(s.returns, 50):7.1f}/{load.percentile(s.returns, 99):<8.1f} {ratio:>10}  "
+            f"{s.errors or 'none'}")
+    if pg_tps:
+        say(f"{'pgbench, same SQL (-M extended)':40} {pg_tps:9.1f}")
+
+
+def report_cpu(label: str, used: dict[str, float], seconds: float, done: int = 0) -> None:
+    parts = ", ".join(f"{k} {v / seconds:.2f}" for k, v in used.items())
+    say(f"  {label:38} {parts}")
+    if done:
+        ours = {k: v for k, v in used.items() if not k.startswith("(")}
+        per = ", ".join(f"{k} {1000 * v / done:.1f}" for k, v in ours.items())
+        total = 1000 * sum(ours.values()) / done
+        say(f"  {'':38} CPU ms per unit of work: {per}; total {total:.1f} -> at most {2000 / total:.0f}/s "
+            f"on two otherwise idle cores")
+
+
+def main() -> int:
+    started = datetime.now(UTC)
+    work = Path(tempfile.mkdtemp(prefix="bench-", dir=ROOT / ".run" if (ROOT / ".run").exists() else None))
+    say(f"make bench — {started:%Y-%m-%d %H:%M} UTC on {platform.node()} ({os.cpu_count()} cores, "
+        f"Python {platform.python_version()}); C={CLIENTS} clients, each on its own book; {SECONDS:.0f} s per phase")
+    stack = Stack(work)
+    rows: list[Row] = []
+    cpu_lines: list[tuple[str, dict[str, float], float, int]] = []
+    pg_tps = None
+    try:
+        if "pgbench" not in SKIP:
+            pg_tps, used = pgbench_phase(stack)
+            cpu_lines.append(("pgbench", used, SECONDS, int(pg_tps * SECONDS)))
+        if "chalice" not in SKIP:
+            rows.append(http_phase(stack, "chalice local (make run's server)",
+                                   lambda env: chalice_server(env, work / "chalice.log")))
+        if "vm" not in SKIP:
+            if vm_available():
+                rows.append(http_phase(stack, "one VM (nginx + 2 gunicorn instances)",
+                                       lambda env: vm_server(env, work / "vm")))
+            else:
+                say("one VM: NOT MEASURED — vm_runtime (make vm-local) is not on this branch or nginx is missing;"
+                    " bench/__main__.py:vm_server is the hook")
+        if "plain" not in SKIP:
+            rows.append(plain_phase(stack))
+        for row in rows:
+            cpu_lines.append((row.path, row.cpu, row.samples.elapsed, len(row.samples.cycles)))
+        say("\nborrow -> return cycles")
+        report_rows(rows, pg_tps)
+        say(f"  target: >= {TARGET_RATIO}x pgbench through one VM")
+        say("\nCPU, in cores busy on average during each phase (2 = both cores; the machine is shared, so"
+            " '(whole machine, all users)' includes other sessions' work)")
+        for label, used, seconds, done in cpu_lines:
+            report_cpu(label, used, seconds, done)
+        for row in rows:
+            if row.profile:
+                say(f"\nwhere the service's CPU went ({row.path}):")
+                say("\n".join(row.profile))
+        say("\nStripe-compatible server: authorise+capture straight against it, fresh -> after the phase (ms)")
+        for row in rows:
+            say(f"  {row.path:38} {row.processor_ms[0]:.1f} -> {row.processor_ms[1]:.1f}")
+
+        if "delay" not in SKIP:
+            on_vm = vm_available() and "vm" not in SKIP
+            for threads in DELAY_THREADS if on_vm else [0]:
+                server = (lambda env: vm_server(env, work / "vm-delay")) if on_vm \
+                    else (lambda env: chalice_server(env, work / "chalice-delay.log"))
+                label = "one VM" if on_vm else "chalice local (no VM on this branch)"
+                label, samples, used = delayed_phase(stack, server, label, threads)
+                steady = [t for t in samples.completed_at if t >= 2.0]
+                rate = len(steady) / SECONDS
+                in_flight = samples.in_flight[len(samples.in_flight) // 5:]
+                own = ", the VM's own gunicorn threads" if on_vm else ""
+                setting = f", --threads {threads} per instance" if threads else own
+                say(f"\n{DELAY_MS} ms in front of every Stripe call ({DELAY_CLIENTS} clients borrowing, {label}{setting}):")
+                say(f"  {rate:.1f} borrows/s (steady state, after 2 s), p50 {load.percentile(samples.borrows, 50):.0f} ms,"
+                    f" p99 {load.percentile(samples.borrows, 99):.0f} ms; in flight: mean "
+                    f"{sum(in_flight) / max(1, len(in_flight)):.0f}, max {max(in_flight or [0])}; errors "
+                    f"{samples.errors or 'none'}")
+                report_cpu("CPU", used, SECONDS + 2, len(samples.borrows))
+            say(f"  target: >= {TARGET_DELAYED:.0f} borrows/s per VM")
+    finally:
+        stack.stop()
+        shutil.rmtree(work / "pg", ignore_errors=True)  # the database was throw-away; logs stay
+
+    if "cold" not in SKIP:
+        say("\ncold import of each handler with only its declared layers (fresh python -S each, 7 runs, ms):")
+        say(f"  {'handler':15} {'fastest':>8} {'median':>8} {'CPU':>8}")
+        for name, (fastest, median, cpu_ms) in cold_start.all_handlers().items():
+            target = TARGET_IMPORT.get(name)
+            mark = "" if target is None else f"  target <= {target:.0f}: {'met' if fastest <= target else 'MISSED'}"
+            say(f"  {name:15} {fastest:8.1f} {median:8.1f} {cpu_ms:8.1f}{mark}")
+    say(f"\nwork dir (logs): {work}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,14 @@
+# API contract, fuzzing and benchmarks (functions/docs/openapi.json, tests/api, bench/).
+.PHONY: bench api-contract
+
+# Borrow->return throughput vs pgbench, CPU split, 300 ms processor delay, cold imports.
+# BENCH_CLIENTS=16 BENCH_SECONDS=10 BENCH_DELAY_MS=300 BENCH_DELAY_CLIENTS=256 BENCH_PROFILE=1 BENCH_SKIP=vm,delay,...
+bench: $(STAMP)
+	@mkdir -p .run
+	$(PY) -m bench
+
+# The contract is a valid OpenAPI 3.1 document (the tests check the code keeps to it).
+api-contract: $(STAMP)
+	@$(PY) -c "import json; from openapi_spec_validator import validate; validate(json.load(open('functions/docs/openapi.json'))); print('functions/docs/openapi.json: valid OpenAPI 3.1')"
+
+TEST_CHECKS += api-contract

@@ -1,0 +1,176 @@
+"""The OpenAPI document is valid, served, complete, and the handlers keep to it.
+
+Three ways a change to one side without the other fails here:
+- a route in a function.json without an operation in the contract (or the reverse);
+- a handler that can reach an error status (by what it calls) that its operations do
+  not declare, or a status in lending.http.STATUS_OF no operation declares;
+- a response that breaks the contract: every response any test's `Client` receives is
+  validated by tests.support.contract (status, headers, content type, schema with unknown
+  fields refused), and the tests below prove that validator catches each kind of drift.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import json
+from pathlib import Path
+
+import pytest
+import requests
+from openapi_spec_validator import validate
+from openapi_spec_validator.versions.shortcuts import get_spec_version
+
+from lending.http import STATUS_OF
+from tests.conftest import Client, new_book
+from tests.support import contract
+
+ROOT = Path(__file__).resolve().parents[2]
+MANIFESTS = sorted((ROOT / "functions").glob("*/function.json"))
+
+# What a handler calls -> the statuses it can answer with (see lending.http.STATUS_OF).
+CAN_ANSWER = {
+    "verifier_from": {401, 503},           # AuthenticationRequired, IdentityProviderUnavailable
+    "store_from": {503},                   # DatabaseUnavailable
+    "run_once": {400, 409, 422},           # bad Idempotency-Key, in progress, key reused
+    "json": {400},                         # request.json(): not a JSON object
+    "book_id": {404},                      # fields.book_id: not a UUID
+    "find_book": {404},
+    "borrow_book": {400, 402, 404, 409, 502, 503},
+    "buy_book": {400, 402, 404, 409, 502, 503},
+    "return_book": {403, 404, 409},
+    "add_book": {403},
+    "books_on_loan": {403},
+    "isbn": {400}, "text": {400}, "cents": {400}, "currency": {400}, "bounded_int": {400},
+    "InvalidRequest": {400},
+    "verify_event": {400},
+    "apply_event": {502, 503},
+}
+# Routes of a handler that, by their path, never reach some of its calls.
+NOT_REACHED = {
+    ("GET", "/health"): {503}, ("GET", "/version"): {503},    # no database
+    ("GET", "/books/{book_id}"): {400},                        # no query parameters read
+    ("GET", "/books"): {404},                                  # no book id
+    ("GET", "/loans"): {400, 409, 422},                        # no body, no Idempotency-Key
+}
+
+
+def _routes() -> list[tuple[str, str, str]]:
+    return [(m, p, f.parent.name) for f in MANIFESTS for m, p in json.loads(f.read_text())["routes"]]
+
+
+def _operations() -> list[tuple[str, str]]:
+    return [(m.upper(), p) for p, item in contract.spec()["paths"].items() for m in item if m in contract.METHODS]
+
+
+def test_the_contract_is_a_valid_openapi_3_1_document() -> None:
+    spec = contract.spec()
+    assert get_spec_version(spec).major == "3" and spec["openapi"].startswith("3.1")
+    validate(spec)
+
+
+def test_the_service_serves_the_contract_and_it_validates(api: str) -> None:
+    r = requests.get(f"{api}/openapi.json", timeout=10)
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/json"
+    assert r.json() == contract.spec()
+    validate(r.json())
+
+
+def test_every_route_has_an_operation_and_every_operation_a_route() -> None:
+    routes = {(m, p) for m, p, _ in _routes()}
+    assert routes == set(_operations())
+
+
+def test_every_operation_declares_the_statuses_its_handler_can_reach() -> None:
+    missing = []
+    for method, path, function in _routes():
+        calls = _names_used(ROOT / "functions" / function / "handler.py")
+        reachable = {500}.union(*(CAN_ANSWER[name] for name in calls if name in CAN_ANSWER))
+        reachable -= NOT_REACHED.get((method, path), set())
+        declared = {int(s) for s in contract.spec()["paths"][path][method.lower()]["responses"]}
+        if reachable - declared:
+            missing.append(f"{method} {path} ({function}): {sorted(reachable - declared)}")
+    assert missing == []
+
+
+def test_every_status_of_the_error_mapping_is_declared_somewhere_and_nothing_else_is() -> None:
+    mapped = {status for status, _ in STATUS_OF.values()} | {500}
+    declared_errors = {int(s) for _, p in _operations() for s in _responses(_, p) if int(s) >= 400}
+    assert declared_errors == mapped
+
+
+def test_error_responses_are_problem_documents_with_the_request_id_header() -> None:
+    for method, path in _operations():
+        for status, response in _responses(method, path).items():
+            response = contract.resolve(response)
+            assert "X-Request-ID" in response["headers"], (method, path, status)
+            if int(status) >= 400:
+                assert list(response["content"]) == ["application/problem+json"], (method, path, status)
+            if int(status) == 503:
+                assert "Retry-After" in response["headers"]
+
+
+def test_state_changing_posts_take_an_idempotency_key_and_signed_in_routes_need_a_bearer_token() -> None:
+    for method, path, function in _routes():
+        op = contract.spec()["paths"][path][method.lower()]
+        names = {contract.resolve(p)["name"] for p in op.get("parameters", [])}
+        calls = _names_used(ROOT / "functions" / function / "handler.py")
+        if "run_once" in calls and method == "POST":
+            assert "Idempotency-Key" in names, (method, path)
+        assert bool(op["security"]) == ("verifier_from" in calls), (method, path)
+
+
+# -- the validator itself catches drift -------------------------------------------------------
+def test_the_validator_refuses_undeclared_statuses_fields_types_and_headers(librarian: Client) -> None:
+    book = new_book(librarian)
+    r = requests.get(f"{librarian.base}/books/{book['book_id']}", timeout=10)
+    path, headers, body = f"/books/{book['book_id']}", dict(r.headers), r.json()
+    assert contract.violations("GET", path, 200, headers, r.content) == []
+
+    extra = {**body, "shelf": "B12"}
+    assert any("shelf" in v for v in contract.violations("GET", path, 200, headers, json.dumps(extra).encode()))
+    wrong_type = {**body, "price_cents": "12.99"}
+    assert contract.violations("GET", path, 200, headers, json.dumps(wrong_type).encode())
+    missing = {k: v for k, v in body.items() if k != "status"}
+    assert contract.violations("GET", path, 200, headers, json.dumps(missing).encode())
+    assert contract.violations("GET", path, 418, headers, r.content)
+    assert contract.violations("GET", path, 200, {**headers, "Content-Type": "text/plain"}, r.content)
+    no_id = {k: v for k, v in headers.items() if k.lower() != "x-request-id"}
+    assert contract.violations("GET", path, 200, no_id, r.content)
+    assert contract.violations("DELETE", path, 200, headers, r.content)
+
+
+def test_a_problem_body_with_an_undeclared_field_or_wrong_status_breaks_the_contract(anonymous: Client) -> None:
+    r = requests.get(f"{anonymous.base}/books/not-a-uuid", timeout=10)
+    assert r.status_code == 404
+    body = r.json()
+    assert contract.violations("GET", "/books/x", 404, dict(r.headers), r.content) == []
+    assert contract.violations("GET", "/books/x", 404, dict(r.headers), json.dumps({**body, "trace": "..."}).encode())
+    assert contract.violations("GET", "/books/x", 404, dict(r.headers), json.dumps({**body, "status": 400}).encode())
+
+
+def test_a_client_fails_its_test_on_a_response_outside_the_contract(api: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    strict = copy.deepcopy(contract.spec())
+    del strict["paths"]["/health"]["get"]["responses"]["200"]
+    monkeypatch.setattr(contract, "spec", lambda: strict)
+    monkeypatch.setattr(contract, "seen", [])
+    with pytest.raises(AssertionError, match="status 200 is not declared"):
+        Client(api).get("/health")
+
+
+def test_every_response_the_suite_received_so_far_kept_to_the_contract() -> None:
+    assert contract.seen == []
+
+
+def _responses(method: str, path: str) -> dict[str, dict[str, object]]:
+    return contract.spec()["paths"][path][method.lower()]["responses"]
+
+
+def _names_used(handler: Path) -> set[str]:
+    """The names of everything the handler calls (`fields.isbn(...)` -> "isbn")."""
+    names = set()
+    for node in ast.walk(ast.parse(handler.read_text())):
+        if isinstance(node, ast.Call):
+            func = node.func
+            names.add(func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else "")
+    return names
