@@ -337,12 +337,14 @@ def rollback(estate: Estate, opts: Options, progress: Progress | None = None, fo
         started = time.monotonic()
         estate.switch_to(other)
         p.line(f"switched {live} -> {other} in {time.monotonic() - started:.2f}s")
-        result = f"rolled back to {other}"
         try:
             verify_through_lb(estate, version, opts.verify_timeout, p.say)
         except StepFailed as failure:
-            result += f", verification failed: {failure.reason}"
-        estate.audit.append(AuditEntry(now(), opts.who, "rollback", version, live, other, result))
+            estate.audit.append(AuditEntry(now(), opts.who, "rollback", version, live, other,
+                                           f"switched to {other}, verification failed: {failure.reason}"))
+            p.line(f"ROLLBACK VERIFY FAILED: live {other}, but {failure.reason}; `make rollback-vm` again returns to {live}")
+            return FAILED
+        estate.audit.append(AuditEntry(now(), opts.who, "rollback", version, live, other, f"rolled back to {other}"))
         p.line(f"ROLLED BACK: live {other} ({version}); {live} idle")
         return OK
     finally:

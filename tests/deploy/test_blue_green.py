@@ -35,3 +35,87 @@ def test_a_deploy_of_new_code_under_load_drops_nothing(estate: LocalEstate, repo
     assert (entry.action, entry.version, entry.from_vm, entry.to_vm, entry.result) == ("deploy", new, live,
                                                                                       estate.live_color(), "deployed")
     assert estate.lock.current() is None
+
+
+def test_rollback_vm_switches_to_the_other_vm_at_once_under_load(estate: LocalEstate, repo: Repo,
+                                                                  issuer: TestIssuer) -> None:
+    live = estate.live_color()
+    other = "green" if live == "blue" else "blue"
+    assert estate.vm_probe(other, "/ready").status == 200
+    other_version = vm_version(estate, other)
+    with mixed_traffic(estate, issuer) as traffic:
+        run = run_deploy(estate.dir, repo, "rollback")
+    assert run.returncode == 0, run.output
+    failures = traffic.failures()
+    print(f"\n{len(traffic.answers)} requests during the rollback, {len(failures)} failed")
+    assert failures == [], failures[:5]
+    assert estate.live_color() == other and lb_version(estate) == other_version
+    assert estate.audit.last(1)[0].action == "rollback"
+
+
+def never_ready(text: str) -> str:
+    """A build whose instances start and answer /health but never /ready."""
+    return text.replace("if not store.schema_current():", "if True:  # broken build")
+
+
+def test_a_build_that_never_gets_ready_never_reaches_the_load_balancer(estate: LocalEstate, repo: Repo,
+                                                                       issuer: TestIssuer) -> None:
+    broken = repo.commit("broken build: /ready never 200", {HEALTH: never_ready})
+    live, serving = estate.live_color(), lb_version(estate)
+    with mixed_traffic(estate, issuer) as traffic:
+        run = run_deploy(estate.dir, repo, "deploy", "--version", broken, "--gate-timeout", "6")
+    assert run.returncode == 1, run.output
+    assert "DEPLOY FAILED at step 6/8 (health gate)" in run.output
+    assert "instance 1 not ready with version " + broken in run.output
+    assert "last log lines of that instance" in run.output and "| " in run.output
+    assert f"load balancer untouched: still forwarding to {live}" in run.output
+    assert "switch the load balancer" not in run.output
+    failures = traffic.failures()
+    print(f"\n{len(traffic.answers)} requests during the failed deploy, {len(failures)} failed")
+    assert failures == [], failures[:5]
+    assert estate.live_color() == live and lb_version(estate) == serving
+    assert estate.lock.current() is None
+    assert estate.audit.last(1)[0].result.startswith("failed at health gate")
+
+
+def test_a_destructive_migration_is_refused_before_anything_ships(estate: LocalEstate, repo: Repo) -> None:
+    migrations = repo.path / "layers/database/python/lending_postgres/migrations"
+    (migrations / "0999_drop_history.sql").write_text("-- destructive: drops a column old code reads\n"
+                                                       "ALTER TABLE books DROP COLUMN title;\n")
+    repo.git("add", "-A")
+    repo.git("commit", "--quiet", "-m", "a destructive migration")
+    version = repo.git("rev-parse", "--short=12", "HEAD")
+    live, idle_before = estate.live_color(), vm_version(estate, "green" if estate.live_color() == "blue" else "blue")
+    run = run_deploy(estate.dir, repo, "deploy", "--version", version)
+    assert run.returncode == 1, run.output
+    assert "DEPLOY FAILED at step 4/8 (database migrations): refused destructive migration(s) 0999_drop_history.sql" \
+        in run.output
+    assert "ship to the idle VM" not in run.output  # nothing shipped, the idle VM is as it was
+    assert estate.live_color() == live
+    assert vm_version(estate, "green" if live == "blue" else "blue") == idle_before
+
+
+def lb_bug(text: str) -> str:
+    """Passes every check on the VM, fails /version behind the load balancer (two X-Forwarded-For hops)."""
+    return version_note("lb-bug")(text).replace(
+        '    if request.path.endswith("/version"):\n',
+        '    if request.path.endswith("/version"):\n'
+        '        if "," in request.headers.get("x-forwarded-for", ""):\n'
+        '            raise RuntimeError("cannot parse a proxied client address")\n')
+
+
+def test_a_failed_verification_after_the_switch_rolls_back_by_itself(estate: LocalEstate, repo: Repo,
+                                                                     issuer: TestIssuer) -> None:
+    buggy = repo.commit("a bug only behind the load balancer", {HEALTH: lb_bug})
+    live, serving = estate.live_color(), lb_version(estate)
+    with mixed_traffic(estate, issuer) as traffic:
+        run = run_deploy(estate.dir, repo, "deploy", "--version", buggy, "--verify-timeout", "4")
+    assert run.returncode == 2, run.output
+    assert "[7/8] switch the load balancer" in run.output
+    assert "VERIFY FAILED after the switch" in run.output and f"ROLLED BACK: live {live}" in run.output
+    failures = traffic.failures()
+    print(f"\n{len(traffic.answers)} requests during deploy + automatic rollback, {len(failures)} failed")
+    assert failures == [], failures[:5]
+    assert estate.live_color() == live and lb_version(estate) == serving
+    assert estate.audit.last(1)[0].result.startswith(f"rolled back to {live}")
+    assert estate.lock.current() is None
