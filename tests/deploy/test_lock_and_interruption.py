@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -113,7 +112,7 @@ def test_a_deploy_killed_between_steps_leaves_a_healthy_live_vm_and_a_lock_to_br
     # The lock is still held by the dead deploy: status and the next deploy report it.
     status = run_deploy(estate.dir, repo, "status")
     assert status.returncode == 0
-    assert f"lock  held by carol since" in status.output and "that process is gone: the lock is stale" in status.output
+    assert "lock  held by carol since" in status.output and "that process is gone: the lock is stale" in status.output
     refused = run_deploy(estate.dir, repo, "deploy", "--version", version)
     assert refused.returncode == 3
     assert "held by carol since" in refused.output and '"to be killed"' in refused.output and "stale" in refused.output
