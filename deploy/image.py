@@ -28,8 +28,8 @@ from pathlib import Path
 from deploy.release import make_release
 from deploy.steps import ROOT, take_version
 
-CACHE = Path(os.environ.get("LENDING_IMAGE_CACHE", "/var/tmp/lending-image-cache"))
-STORAGE = Path(os.environ.get("LENDING_CONTAINERS", "/var/tmp/lending-containers"))
+CACHE = Path(os.environ.get("LENDING_IMAGE_CACHE", "/var/tmp/lending-image-cache"))  # noqa: S108 - kept across runs
+STORAGE = Path(os.environ.get("LENDING_CONTAINERS", "/var/tmp/lending-containers"))  # noqa: S108 - podman storage
 LOCAL_BASE = "localhost/lending-base:bookworm"
 BASE_PACKAGES = "python3,python3-venv,python-is-python3,ca-certificates"
 DOCKERFILE = ROOT / "vm_runtime" / "Dockerfile"
@@ -54,6 +54,7 @@ def make_base(name: str = LOCAL_BASE) -> str:
         return name
     CACHE.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=CACHE, prefix="rootfs-") as rootfs:
+        os.chmod(rootfs, 0o755)  # noqa: S103 - it becomes the image's "/": mkdtemp's 0700 would lock every non-root user out
         subprocess.run(["debootstrap", "--variant=minbase", f"--include={BASE_PACKAGES}", "bookworm", rootfs],
                        check=True, capture_output=True)
         shutil.rmtree(Path(rootfs) / "var" / "cache" / "apt" / "archives", ignore_errors=True)
@@ -100,7 +101,7 @@ def build(version: str, source: Path = ROOT, base: str | None = None, tag: str |
     with tempfile.TemporaryDirectory(dir=CACHE if CACHE.exists() else None, prefix="context-") as work:
         tree = context(version, source, Path(work))
         args = ["build", "--isolation", "chroot", "--layers=false", "--file", str(tree / "vm_runtime" / "Dockerfile"),
-                "--build-arg", f"APP_VERSION={version}", "--tag", name]
+                "--format", "docker", "--build-arg", f"APP_VERSION={version}", "--tag", name]
         if base_image:
             args += ["--build-arg", f"BASE_IMAGE={base_image}"]
         subprocess.run(podman(*args, str(tree)), check=True)

@@ -1,0 +1,67 @@
+"""The real image: built with podman from this commit's tree on a base made from Debian's packages
+(cached across runs), run as a container, answering /ready against the suite's PostgreSQL.
+
+Skipped, saying why, on a machine that cannot build or run containers (no podman, runc or
+debootstrap; or podman cannot start a container here). Everything else runs regardless.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+import uuid
+
+import pytest
+import requests
+
+from deploy import image
+from dev.embedded import free_port
+from tests.deploy.conftest import Repo
+
+
+def _can_run_containers() -> str:
+    missing = [tool for tool in ("podman", "runc", "debootstrap") if shutil.which(tool) is None]
+    if missing:
+        return f"no {', '.join(missing)} on this machine (.ci/apt-packages installs them)"
+    try:
+        base = image.make_base()
+    except (subprocess.CalledProcessError, OSError) as exc:
+        return f"cannot make the Debian base image here: {exc}"
+    probe = subprocess.run(image.podman("run", "--rm", *image.run_options(), base, "true"), capture_output=True,
+                           text=True, check=False)
+    if probe.returncode != 0:
+        return f"podman cannot run a container on this machine: {probe.stderr.strip()[-300:]}"
+    return ""
+
+
+def test_the_image_builds_and_its_container_answers_ready(repo: Repo, service_env: dict[str, str]) -> None:
+    why = _can_run_containers()
+    if why:
+        pytest.skip(why)
+    version = repo.git("rev-parse", "--short=12", "HEAD")
+    name = image.build(version, repo.path, base="local", tag=f"localhost/library-lending-test:{version}")
+    container, port = f"lending-test-{uuid.uuid4().hex[:8]}", free_port()
+    env = {**service_env, "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port}"}
+    env.pop("APP_VERSION")
+    env_args = [arg for key, value in env.items() for arg in ("--env", f"{key}={value}")]
+    subprocess.run(image.podman("run", "--detach", "--name", container, *image.run_options(), "--read-only",
+                                "--tmpfs", "/tmp", *env_args, name), check=True, capture_output=True)
+    try:
+        deadline, answer = time.monotonic() + 60, None
+        while time.monotonic() < deadline:
+            try:
+                answer = requests.get(f"http://127.0.0.1:{port}/ready", timeout=2)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        logs = subprocess.run(image.podman("logs", container), capture_output=True, text=True, check=False)
+        assert answer is not None, logs.stdout[-2000:] + logs.stderr[-2000:]
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"status": "ready", "version": version}
+        assert requests.get(f"http://127.0.0.1:{port}/version", timeout=2).json() == {"version": version}
+        user = subprocess.run(image.podman("exec", container, "id", "-u"), capture_output=True, text=True, check=True)
+        assert user.stdout.strip() == "10001"  # non-root
+    finally:
+        subprocess.run(image.podman("rm", "--force", "--time", "5", container), capture_output=True, check=False)
+        subprocess.run(image.podman("rmi", "--force", name), capture_output=True, check=False)
