@@ -39,7 +39,7 @@ def test_the_image_builds_and_its_container_answers_ready(repo: Repo, service_en
     why = _can_run_containers()
     if why:
         pytest.skip(why)
-    version = repo.git("rev-parse", "--short=12", "HEAD")
+    version = repo.git("rev-parse", "--short=12", repo.git("rev-list", "--max-parents=0", "HEAD"))  # the tree as is
     name = image.build(version, repo.path, base="local", tag=f"localhost/library-lending-test:{version}")
     container, port = f"lending-test-{uuid.uuid4().hex[:8]}", free_port()
     env = {**service_env, "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port}"}
