@@ -19,6 +19,8 @@ from pathlib import Path
 from deploy import steps
 from deploy.estate import Estate
 
+INTERRUPTED = 130
+
 
 def _terminate(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
@@ -56,14 +58,17 @@ def main(argv: list[str] | None = None) -> int:
     opts = steps.Options(source=args.source, version=args.version or None, message=args.message,
                          lock_wait=args.lock_wait, break_lock=args.break_lock, gate_timeout=args.gate_timeout,
                          verify_timeout=args.verify_timeout)
-    if args.command == "deploy":
-        return steps.deploy(estate, opts)
-    if args.command == "rollback":
-        return steps.rollback(estate, opts, force=args.force)
-    if args.command == "break-lock":
-        steps.break_lock(estate, opts.who, print)
-        return 0
-    return steps.status(estate)
+    try:
+        if args.command == "deploy":
+            return steps.deploy(estate, opts)
+        if args.command == "rollback":
+            return steps.rollback(estate, opts, force=args.force)
+        if args.command == "break-lock":
+            steps.break_lock(estate, opts.who, print)
+            return 0
+        return steps.status(estate)
+    except KeyboardInterrupt:
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -125,3 +125,22 @@ def test_a_deploy_killed_between_steps_leaves_a_healthy_live_vm_and_a_lock_to_br
     assert lb_version(estate) == {"version": version, "note": "killed"}
     actions = [e.action for e in estate.audit.last(2)]
     assert actions == ["break-lock", "deploy"]
+
+
+def test_a_deploy_stopped_with_sigterm_releases_its_lock_and_says_where_it_stopped(estate: LocalEstate,
+                                                                                    repo: Repo) -> None:
+    version = repo.commit("new code, deploy to be stopped", {HEALTH: version_note("stopped")})
+    live, serving = estate.live_color(), lb_version(estate)
+    proc = subprocess.Popen(deploy_argv(estate.dir, repo, "deploy", "--version", version), cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "[4/8]" in line:
+            proc.send_signal(signal.SIGTERM)
+            break
+    output = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 130, output
+    assert "DEPLOY INTERRUPTED at step " in output and "before the switch: the load balancer is untouched" in output
+    assert estate.lock.current() is None
+    assert estate.audit.last(1)[0].result.startswith("interrupted at ")  # migrations (or ship, if it was quick)
+    assert estate.live_color() == live and lb_version(estate) == serving
