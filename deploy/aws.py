@@ -61,6 +61,8 @@ class SsmParameterLock:
         return LockHolder.from_json(str(value))
 
     def release(self, holder: LockHolder) -> None:
+        # Read, then delete: a lock broken and retaken between the two calls would be lost, which
+        # only an operator breaking a live holder's lock can cause (and the audit log records that).
         current = self.current()
         if current is not None and current.token == holder.token:
             self._delete()
@@ -122,6 +124,7 @@ class AwsEstate:
         self.vms = {"blue": outputs["BlueInstanceId"], "green": outputs["GreenInstanceId"]}
         self.dns = outputs.get("LoadBalancerDnsName", "")
         self.image_repository = image_repository
+        self.scheme = ""
         self.lock = SsmParameterLock(self.ssm, f"/{environment}/lending/deploy-lock")
         self.audit = CloudWatchAudit(self.session.client("logs"), f"/{environment}/lending/deploys")
 
@@ -159,7 +162,9 @@ class AwsEstate:
             raise StepFailed(f"the listener does not forward to {color} after modify_listener")
 
     def lb_probe(self, path: str) -> Probe:
-        scheme = "https" if self._listener().get("Protocol") == "HTTPS" else "http"
+        if not self.scheme:
+            self.scheme = "https" if self._listener().get("Protocol") == "HTTPS" else "http"
+        scheme = self.scheme
         try:
             with urllib.request.urlopen(f"{scheme}://{self.dns}{path}", timeout=5) as response:  # noqa: S310
                 return Probe(response.status, response.read().decode(errors="replace"))

@@ -38,7 +38,7 @@ from deploy.steps import ROOT, take_version
 from dev.embedded import wait_for_http, wait_for_port
 from vm_runtime.stack import LocalVM
 
-ESTATE_DIR = ROOT / ".run" / "estate"
+ESTATE_DIR = Path(os.environ.get("ESTATE_DIR") or ROOT / ".run" / "estate")
 COLORS = ("blue", "green")
 LOOPBACK = "127.0.0.1"
 
@@ -119,6 +119,23 @@ class Agent:
                 except (RuntimeError, TimeoutError) as exc:
                     return {"ok": False, "instance": index + 1, "error": str(exc).splitlines()[0]}
         return {"ok": True}
+
+    def restart_crashed(self, color: str) -> list[str]:
+        """Start again any instance of `color` that exited by itself (never while a ship is under way)."""
+        if not self.locks[color].acquire(blocking=False):
+            return []
+        restarted = []
+        try:
+            for instance in self.vms[color].instances:
+                if instance.proc is not None and not instance.running:
+                    try:
+                        instance.start(timeout=60)
+                        restarted.append(instance.name)
+                    except (RuntimeError, TimeoutError):
+                        pass  # a build that cannot start: the next deploy replaces it
+        finally:
+            self.locks[color].release()
+        return restarted
 
     def migrate(self, color: str, body: dict[str, Any]) -> dict[str, Any]:
         release = Path(body["release"])
@@ -307,6 +324,10 @@ def main() -> int:
         print("  Stop:     Ctrl-C\n", flush=True)
         while True:
             time.sleep(1)
+            for color in estate.vms:
+                restarted = estate.agent.restart_crashed(color) if estate.agent else []
+                for name in restarted:
+                    print(f"  VM {color}: {name} had exited; restarted it (as Restart=on-failure would)", flush=True)
     except KeyboardInterrupt as why:
         print(f"\nStopping ({why or 'SIGINT'}) ...", flush=True)
         return 0

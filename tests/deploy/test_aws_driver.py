@@ -15,12 +15,13 @@ import pytest
 from moto import mock_aws
 
 from deploy import steps
+from dev.embedded import ROOT
 from deploy.aws import AwsEstate
 from deploy.model import AuditEntry, LockHeld, LockHolder, StepFailed
 from infra import local_aws
-from tests.infra.test_estate_moto import ESTATE
 
-REGION = "us-east-1"
+ESTATE = ROOT / "infra" / "estate.yaml"
+REGION = "us-east-1"  # moto resolves the template's zones in us-east-1
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS::SecretsManager")
 
 

@@ -6,6 +6,10 @@ Each test starts from whatever colour is live (they run in order on one estate) 
 
 from __future__ import annotations
 
+import json
+from collections import Counter
+from pathlib import Path
+
 from deploy.local import LocalEstate
 from tests.deploy.conftest import Repo, lb_version, mixed_traffic, run_deploy, version_note, vm_version
 from tests.support.issuer import TestIssuer
@@ -18,13 +22,17 @@ def test_a_deploy_of_new_code_under_load_drops_nothing(estate: LocalEstate, repo
     live = estate.live_color()
     old = lb_version(estate)
     assert old["version"] != new
+    log = Path(estate.layout["lb_prefix"]) / "logs" / "lb.access.log"
+    seen_before = len(log.read_text().splitlines())
     with mixed_traffic(estate, issuer) as traffic:
         run = run_deploy(estate.dir, repo, "deploy", "--version", new, "--message", "zero-downtime test")
         assert run.returncode == 0, run.output
     failures = traffic.failures()
+    served_by = Counter(json.loads(line)["vm"] for line in log.read_text().splitlines()[seen_before:])
     print(f"\n{len(traffic.answers)} requests during the deploy "
           f"({traffic.count('borrow', 'return')} borrows/returns), {len(failures)} failed; "
-          f"load balancer switch took {run.switch_seconds():.2f}s")
+          f"load balancer switch took {run.switch_seconds():.2f}s; served by {dict(served_by)}")
+    assert served_by[live] > 0 and served_by[estate.colors[1] if live == estate.colors[0] else estate.colors[0]] > 0
     assert failures == [], failures[:5]
     assert traffic.count("borrow") > 0 and traffic.count("return") > 0
     assert lb_version(estate) == {"version": new, "note": "v2"}  # the new code, not just a new label
