@@ -15,9 +15,9 @@ import pytest
 from moto import mock_aws
 
 from deploy import steps
-from dev.embedded import ROOT
 from deploy.aws import AwsEstate
 from deploy.model import AuditEntry, LockHeld, LockHolder, StepFailed
+from dev.embedded import ROOT
 from infra import local_aws
 
 ESTATE = ROOT / "infra" / "estate.yaml"
