@@ -2,6 +2,7 @@
 
     python -m deploy.image build [--version SHA] [--base local|IMAGE] [--tag NAME] [--push REGISTRY/REPO]
     python -m deploy.image base          # localhost/lending-base:bookworm from Debian's packages
+    python -m deploy.image prerequisites # that base and the wheels, made ahead (make image-prerequisites)
 
 The build context is the commit's tree (`git archive`), the built web UI (web/dist, when built)
 and wheels/ (every dependency as a wheel, made on this machine by pip beforehand and cached), so
@@ -71,12 +72,15 @@ def requirements(tree: Path) -> str:
     return "".join(f.read_text() + "\n" for f in files)
 
 
-def wheelhouse(tree: Path) -> Path:
-    """Every runtime dependency of `tree` as a wheel, made by pip on this machine, cached by content."""
+def wheelhouse(tree: Path, fetch: bool = True) -> Path:
+    """Every runtime dependency of `tree` as a wheel, made by pip on this machine, cached by content.
+    With fetch=False, FileNotFoundError unless already made (`make image-prerequisites`)."""
     text = requirements(tree)
     house = CACHE / "wheels" / hashlib.sha256(text.encode()).hexdigest()[:16]
     if (house / ".complete").exists():
         return house
+    if not fetch:
+        raise FileNotFoundError(f"no wheelhouse {house} for these requirements yet")
     house.mkdir(parents=True, exist_ok=True)
     reqs = house / "requirements.txt"
     reqs.write_text(text)
@@ -115,7 +119,7 @@ def push(name: str, destination: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.image", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=("build", "base"))
+    parser.add_argument("command", choices=("build", "base", "prerequisites"))
     parser.add_argument("--version", help="commit (default: HEAD)")
     parser.add_argument("--source", type=Path, default=ROOT)
     parser.add_argument("--base", default=os.environ.get("BASE") or None,
@@ -125,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "base":
         print(make_base())
+        return 0
+    if args.command == "prerequisites":  # what a build here fetches, fetched beforehand (make test does it)
+        print(f"base image {make_base()}, wheels in {wheelhouse(args.source)}")
         return 0
     version = take_version(args.source, args.version)
     name = build(version, args.source, args.base, args.tag)

@@ -9,7 +9,7 @@ DEPLOY_OPTIONS = --target $(DEPLOY_TARGET) $(if $(VERSION),--version $(VERSION))
 	$(if $(BREAK_LOCK),--break-lock) $(if $(GATE_TIMEOUT),--gate-timeout $(GATE_TIMEOUT)) \
 	$(if $(VERIFY_TIMEOUT),--verify-timeout $(VERIFY_TIMEOUT))
 
-.PHONY: estate-local deploy-vm rollback-vm deploy-status deploy-break-lock image deploy-lint test-deploy
+.PHONY: estate-local deploy-vm rollback-vm deploy-status deploy-break-lock image image-prerequisites deploy-lint test-deploy
 
 estate-local: $(STAMP)  ## load balancer on LB_PORT + VM blue + VM green, on make run's defaults
 	$(PY) -m deploy.local
@@ -31,13 +31,19 @@ image: $(STAMP) ui-build
 	$(PY) -m deploy.image build $(if $(VERSION),--version $(VERSION)) $(if $(BASE),--base $(BASE)) \
 		$(if $(PUSH),--push $(PUSH))
 
+# What an image build fetches (Debian's packages for the local base, the wheels), fetched ahead and
+# cached under /var/tmp, so that the image test fetches nothing. Never fails make test: without
+# them (no debootstrap/podman, no registry), the image test says why and skips.
+image-prerequisites: $(STAMP)
+	-$(PY) -m deploy.image prerequisites
+
 deploy-lint: $(STAMP)  ## ruff + mypy --strict on deploy/, actionlint (+ shellcheck) on the workflows
 	$(VENV)/bin/ruff check deploy tests/deploy
 	$(VENV)/bin/mypy --strict deploy
 	@command -v shellcheck >/dev/null || { echo "shellcheck is missing (apt-get install shellcheck)"; exit 1; }
 	$(VENV)/bin/actionlint -no-color
 
-test-deploy: $(STAMP)
+test-deploy: $(STAMP) image-prerequisites
 	$(PY) -m pytest tests/deploy -q
 
-TEST_CHECKS += deploy-lint
+TEST_CHECKS += deploy-lint image-prerequisites

@@ -1,8 +1,10 @@
-"""The real image: built with podman from this commit's tree on a base made from Debian's packages
-(cached across runs), run as a container, answering /ready against the suite's PostgreSQL.
+"""The real image: built with podman from this commit's tree on a base made from Debian's packages,
+run as a container, answering /ready against the suite's PostgreSQL.
 
-Skipped, saying why, on a machine that cannot build or run containers (no podman, runc or
-debootstrap; or podman cannot start a container here). Everything else runs regardless.
+The build fetches nothing: the base image and the wheels are made beforehand by `make
+image-prerequisites` (part of make test, cached under /var/tmp). Skipped, saying why, on a machine
+that cannot build or run containers (no podman, runc or debootstrap; prerequisites not made; or
+podman cannot start a container here). Everything else runs regardless.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import pytest
 import requests
 
 from deploy import image
-from dev.embedded import free_port
+from dev.embedded import ROOT, free_port
 from tests.deploy.conftest import Repo
 
 
@@ -24,10 +26,13 @@ def _can_run_containers() -> str:
     missing = [tool for tool in ("podman", "runc", "debootstrap") if shutil.which(tool) is None]
     if missing:
         return f"no {', '.join(missing)} on this machine (.ci/apt-packages installs them)"
+    base = image.LOCAL_BASE
+    if not image.image_exists(base):
+        return f"no base image {base} yet: `make image-prerequisites` makes it (make test does, before pytest)"
     try:
-        base = image.make_base()
-    except (subprocess.CalledProcessError, OSError) as exc:
-        return f"cannot make the Debian base image here: {exc}"
+        image.wheelhouse(ROOT, fetch=False)
+    except FileNotFoundError as exc:
+        return f"{exc}: `make image-prerequisites` makes it (make test does, before pytest)"
     probe = subprocess.run(image.podman("run", "--rm", *image.run_options(), base, "true"), capture_output=True,
                            text=True, check=False)
     if probe.returncode != 0:
