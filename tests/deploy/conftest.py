@@ -67,7 +67,7 @@ def version_note(note: str) -> Callable[[str], str]:
                                       f'Response(200, {{"version": config.version, "note": "{note}"}})')
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # torn down after each module: nothing left running for the rest of the suite
 def estate_dir(service_env: dict[str, str], repo: Repo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     directory = tmp_path_factory.mktemp("estate")
     env = {k: v for k, v in service_env.items() if k != "APP_VERSION"}
