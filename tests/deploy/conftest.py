@@ -5,6 +5,7 @@ add commits (new code, a broken build, a bug that only shows behind the load bal
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -87,10 +88,8 @@ class DeployRun:
     output: str
 
     def switch_seconds(self) -> float:
-        for line in self.output.splitlines():
-            if "switched in " in line:
-                return float(line.split("switched in ")[1].rstrip("s"))
-        return -1.0
+        found = re.search(r"switched (?:\w+ -> \w+ )?in ([0-9.]+)s", self.output)
+        return float(found.group(1)) if found else -1.0
 
 
 def deploy_argv(estate_dir: Path, repo: Repo, command: str = "deploy", *extra: str) -> list[str]:

@@ -10,6 +10,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from deploy.local import LocalEstate
 from tests.deploy.conftest import Repo, lb_version, mixed_traffic, run_deploy, version_note, vm_version
 from tests.support.issuer import TestIssuer
@@ -17,7 +19,13 @@ from tests.support.issuer import TestIssuer
 HEALTH = "functions/health/handler.py"
 
 
-def test_a_deploy_of_new_code_under_load_drops_nothing(estate: LocalEstate, repo: Repo, issuer: TestIssuer) -> None:
+def report(capsys: pytest.CaptureFixture[str], line: str) -> None:
+    """Shown on the terminal even when pytest captures output: the numbers are the point."""
+    with capsys.disabled():
+        print(f"\n    {line}")
+
+
+def test_a_deploy_of_new_code_under_load_drops_nothing(estate: LocalEstate, repo: Repo, issuer: TestIssuer, capsys: pytest.CaptureFixture[str]) -> None:
     new = repo.commit("new code: /version carries a note", {HEALTH: version_note("v2")})
     live = estate.live_color()
     old = lb_version(estate)
@@ -29,7 +37,7 @@ def test_a_deploy_of_new_code_under_load_drops_nothing(estate: LocalEstate, repo
         assert run.returncode == 0, run.output
     failures = traffic.failures()
     served_by = Counter(json.loads(line)["vm"] for line in log.read_text().splitlines()[seen_before:])
-    print(f"\n{len(traffic.answers)} requests during the deploy "
+    report(capsys, f"{len(traffic.answers)} requests during the deploy "
           f"({traffic.count('borrow', 'return')} borrows/returns), {len(failures)} failed; "
           f"load balancer switch took {run.switch_seconds():.2f}s; served by {dict(served_by)}")
     assert served_by[live] > 0 and served_by[estate.colors[1] if live == estate.colors[0] else estate.colors[0]] > 0
@@ -46,7 +54,7 @@ def test_a_deploy_of_new_code_under_load_drops_nothing(estate: LocalEstate, repo
 
 
 def test_rollback_vm_switches_to_the_other_vm_at_once_under_load(estate: LocalEstate, repo: Repo,
-                                                                  issuer: TestIssuer) -> None:
+                                                                  issuer: TestIssuer, capsys: pytest.CaptureFixture[str]) -> None:
     live = estate.live_color()
     other = "green" if live == "blue" else "blue"
     assert estate.vm_probe(other, "/ready").status == 200
@@ -55,7 +63,9 @@ def test_rollback_vm_switches_to_the_other_vm_at_once_under_load(estate: LocalEs
         run = run_deploy(estate.dir, repo, "rollback")
     assert run.returncode == 0, run.output
     failures = traffic.failures()
-    print(f"\n{len(traffic.answers)} requests during the rollback, {len(failures)} failed")
+    report(capsys, f"{len(traffic.answers)} requests during the rollback, {len(failures)} failed; "
+                   f"load balancer switch took {run.switch_seconds():.2f}s")
+    assert run.switch_seconds() >= 0
     assert failures == [], failures[:5]
     assert estate.live_color() == other and lb_version(estate) == other_version
     assert estate.audit.last(1)[0].action == "rollback"
@@ -67,7 +77,7 @@ def never_ready(text: str) -> str:
 
 
 def test_a_build_that_never_gets_ready_never_reaches_the_load_balancer(estate: LocalEstate, repo: Repo,
-                                                                       issuer: TestIssuer) -> None:
+                                                                       issuer: TestIssuer, capsys: pytest.CaptureFixture[str]) -> None:
     broken = repo.commit("broken build: /ready never 200", {HEALTH: never_ready})
     live, serving = estate.live_color(), lb_version(estate)
     with mixed_traffic(estate, issuer) as traffic:
@@ -79,7 +89,7 @@ def test_a_build_that_never_gets_ready_never_reaches_the_load_balancer(estate: L
     assert f"load balancer untouched: still forwarding to {live}" in run.output
     assert "switch the load balancer" not in run.output
     failures = traffic.failures()
-    print(f"\n{len(traffic.answers)} requests during the failed deploy, {len(failures)} failed")
+    report(capsys, f"{len(traffic.answers)} requests during the failed deploy, {len(failures)} failed")
     assert failures == [], failures[:5]
     assert estate.live_color() == live and lb_version(estate) == serving
     assert estate.lock.current() is None
@@ -113,7 +123,7 @@ def lb_bug(text: str) -> str:
 
 
 def test_a_failed_verification_after_the_switch_rolls_back_by_itself(estate: LocalEstate, repo: Repo,
-                                                                     issuer: TestIssuer) -> None:
+                                                                     issuer: TestIssuer, capsys: pytest.CaptureFixture[str]) -> None:
     buggy = repo.commit("a bug only behind the load balancer", {HEALTH: lb_bug})
     live, serving = estate.live_color(), lb_version(estate)
     with mixed_traffic(estate, issuer) as traffic:
@@ -122,7 +132,7 @@ def test_a_failed_verification_after_the_switch_rolls_back_by_itself(estate: Loc
     assert "[7/8] switch the load balancer" in run.output
     assert "VERIFY FAILED after the switch" in run.output and f"ROLLED BACK: live {live}" in run.output
     failures = traffic.failures()
-    print(f"\n{len(traffic.answers)} requests during deploy + automatic rollback, {len(failures)} failed")
+    report(capsys, f"{len(traffic.answers)} requests during deploy + automatic rollback, {len(failures)} failed")
     assert failures == [], failures[:5]
     assert estate.live_color() == live and lb_version(estate) == serving
     assert estate.audit.last(1)[0].result.startswith(f"rolled back to {live}")
