@@ -186,10 +186,15 @@ class AwsEstate:
         return f"{registry}/{self.image_repository}:{version}"
 
     # -- on the VMs, through SSM Run Command ------------------------------------------------------------------
+    @staticmethod
+    def script(commands: list[str]) -> list[str]:
+        """One bash script (the agent runs RunShellScript's lines with sh, which lacks pipefail)."""
+        return ["bash -c " + shlex.quote("\n".join(["set -euo pipefail", *commands]))]
+
     def run(self, color: str, commands: list[str], timeout: int = 600, comment: str = "lending deploy") -> tuple[int, str, str]:
         instance = self.vms[color]
         command = self.ssm.send_command(InstanceIds=[instance], DocumentName="AWS-RunShellScript", Comment=comment[:100],
-                                        Parameters={"commands": commands, "executionTimeout": [str(timeout)]},
+                                        Parameters={"commands": self.script(commands), "executionTimeout": [str(timeout)]},
                                         TimeoutSeconds=max(30, timeout))["Command"]["CommandId"]
         deadline = time.monotonic() + timeout + 60
         while True:
@@ -213,9 +218,11 @@ class AwsEstate:
                 f"podman pull --quiet {shlex.quote(image)}"]
 
     def migrate(self, color: str, artefact: str) -> list[str]:
-        code, out, err = self.run(color, ["set -euo pipefail", *self._login_and_pull(artefact),
-                                          f"podman run --rm --network host --env-file {ENV_FILE} {shlex.quote(artefact)} "
-                                          f"python -c {shlex.quote(migration.SCRIPT)}"], comment="lending migrate")
+        # --entrypoint: the image's own is gunicorn; the migration program runs with the image's python.
+        code, out, err = self.run(color, [*self._login_and_pull(artefact),
+                                          f"podman run --rm --network host --env-file {ENV_FILE} --entrypoint python "
+                                          f"{shlex.quote(artefact)} -c {shlex.quote(migration.SCRIPT)}"],
+                                  comment="lending migrate")
         lines = out.strip().splitlines()
         try:
             outcome = json.loads(lines[-1]) if lines else {}
@@ -237,7 +244,7 @@ class AwsEstate:
                 f"{{ journalctl -u lending@{index} -n 20 --no-pager; echo 'instance {index} did not start' >&2; "
                 f"exit 1{index}; }}",
             ]
-        return ["set -euo pipefail", *self._login_and_pull(image),
+        return [*self._login_and_pull(image),
                 f"sed -i 's#^LENDING_IMAGE=.*#LENDING_IMAGE={image}#' {ENV_FILE}",
                 f"grep -q '^LENDING_IMAGE={image}$' {ENV_FILE}", *restarts, f"echo shipped {version}"]
 
@@ -251,8 +258,8 @@ class AwsEstate:
 
     def _curl(self, color: str, port: int, path: str) -> Probe:
         url = shlex.quote(f"http://127.0.0.1:{port}{path}")
-        code, out, _ = self.run(color, [f"curl -s -m 3 -o /tmp/lending-probe -w '%{{http_code}}\\n' {url} || true",
-                                        "cat /tmp/lending-probe 2>/dev/null || true"], timeout=60, comment="lending probe")
+        code, out, _ = self.run(color, ["body=$(mktemp)", f"curl -s -m 3 -o \"$body\" -w '%{{http_code}}\\n' {url} || true",
+                                        "cat \"$body\"; rm -f \"$body\""], timeout=60, comment="lending probe")
         status, _, body = out.partition("\n")
         return Probe(int(status) if status.strip().isdigit() else 0, body)
 

@@ -7,6 +7,7 @@ target group from the listener, switches it, and that the lock admits one holder
 
 from __future__ import annotations
 
+import subprocess
 import warnings
 from collections.abc import Iterator
 
@@ -101,4 +102,6 @@ def test_the_image_must_be_in_ecr_and_shipping_restarts_one_instance_at_a_time(e
     said: list[str] = []
     estate.ship("green", image, "abc123", said.append)  # moto accepts the SSM command
     sent = boto3.client("ssm", region_name=REGION).list_commands(InstanceId=estate.vms["green"])["Commands"]
-    assert sent[-1]["DocumentName"] == "AWS-RunShellScript" and sent[-1]["Parameters"]["commands"] == commands
+    assert sent[-1]["DocumentName"] == "AWS-RunShellScript"
+    assert sent[-1]["Parameters"]["commands"] == estate.script(commands)  # one bash script, pipefail on
+    assert subprocess.run(["bash", "-n"], input="\n".join(commands), text=True, check=False).returncode == 0
