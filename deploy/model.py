@@ -66,8 +66,8 @@ class LockHolder:
 
     def describe(self) -> str:
         stale = " - that process is gone: the lock is stale" if self.process_gone() else ""
-        return (f"{self.who} since {self.since} ({self.action} of {self.version}, \"{self.message}\", "
-                f"pid {self.pid} on {self.host}{stale})")
+        what = f"{self.action} of {self.version}" if self.action == "deploy" else self.action
+        return f"{self.who} since {self.since} ({what}, \"{self.message}\", pid {self.pid} on {self.host}{stale})"
 
 
 @dataclass(frozen=True)

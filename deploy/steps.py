@@ -320,7 +320,7 @@ def _roll_back(estate: Estate, p: Progress, failure: StepFailed, live: str, idle
 def rollback(estate: Estate, opts: Options, progress: Progress | None = None, force: bool = False) -> int:
     """Switch the load balancer to the other VM at once (it must answer /ready unless `force`)."""
     p = progress or Progress()
-    holder = LockHolder(opts.who, "rollback", opts.message or "rollback", action="rollback")
+    holder = LockHolder(opts.who, "-", opts.message or "switch to the other VM", action="rollback")
     try:
         if opts.break_lock:
             break_lock(estate, opts.who, p.say)
