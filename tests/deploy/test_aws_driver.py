@@ -7,9 +7,12 @@ target group from the listener, switches it, and that the lock admits one holder
 
 from __future__ import annotations
 
+import json
 import subprocess
+import threading
 import warnings
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 import pytest
@@ -17,7 +20,7 @@ from moto import mock_aws
 
 from deploy import steps
 from deploy.aws import AwsEstate
-from deploy.model import AuditEntry, LockHeld, LockHolder, StepFailed
+from deploy.model import AuditEntry, LockHeld, LockHolder, Probe, StepFailed
 from dev.embedded import ROOT
 from infra import local_aws
 
@@ -105,3 +108,39 @@ def test_the_image_must_be_in_ecr_and_shipping_restarts_one_instance_at_a_time(e
     assert sent[-1]["DocumentName"] == "AWS-RunShellScript"
     assert sent[-1]["Parameters"]["commands"] == estate.script(commands)  # one bash script, pipefail on
     assert subprocess.run(["bash", "-n"], input="\n".join(commands), text=True, check=False).returncode == 0
+
+
+class _ShellHere(AwsEstate):
+    """The driver with SSM's part played by bash on this machine: runs the very script it would send."""
+
+    def run(self, color: str, commands: list[str], timeout: int = 600, comment: str = "") -> tuple[int, str, str]:
+        done = subprocess.run(self.script(commands)[0], shell=True, capture_output=True, text=True, timeout=timeout,  # noqa: S602
+                              check=False)
+        return done.returncode, done.stdout, done.stderr
+
+
+def test_the_probe_script_run_on_a_vm_reads_status_and_body(estate: AwsEstate) -> None:
+    class Answer(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            status = 200 if self.path == "/version" else 503
+            body = json.dumps({"version": "abc123"} if status == 200 else {"title": "Service Unavailable"}).encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        here = _ShellHere.from_stack("deploytest", session=boto3.session.Session(region_name=REGION))
+        port = server.server_address[1]
+        assert here._curl("green", port, "/version") == Probe(200, '{"version": "abc123"}')
+        assert here._curl("green", port, "/ready").status == 503
+        server.shutdown()
+        server.server_close()
+        assert here._curl("green", port, "/version").status == 0  # nothing answers
+    finally:
+        server.server_close()
