@@ -17,7 +17,8 @@ from deploy.files import FileLock
 from deploy.local import LocalEstate
 from deploy.model import LockHeld, LockHolder
 from dev.embedded import ROOT
-from tests.deploy.conftest import Repo, deploy_argv, lb_version, run_deploy, version_note
+from tests.deploy.conftest import Repo, deploy_argv, lb_version, mixed_traffic, run_deploy, version_note
+from tests.support.issuer import TestIssuer
 
 HEALTH = "functions/health/handler.py"
 
@@ -86,28 +87,33 @@ def test_two_deploys_started_at_once_exactly_one_proceeds(estate: LocalEstate, r
     assert estate.lock.current() is None
 
 
-def test_a_deploy_killed_between_steps_leaves_a_healthy_live_vm_and_a_lock_to_break(estate: LocalEstate,
-                                                                                     repo: Repo) -> None:
-    version = repo.commit("new code, deploy to be killed", {HEALTH: version_note("killed")})
+@pytest.mark.parametrize("kill_at", ["[5/8]", "switched in"], ids=["before-ship", "after-switch-before-verify"])
+def test_a_deploy_killed_between_steps_leaves_a_healthy_live_vm_and_a_lock_to_break(
+        estate: LocalEstate, repo: Repo, issuer: TestIssuer, kill_at: str) -> None:
+    version = repo.commit(f"new code, deploy to be killed at {kill_at}", {HEALTH: version_note(f"killed {kill_at}")})
     live, serving = estate.live_color(), lb_version(estate)
-    proc = subprocess.Popen(deploy_argv(estate.dir, repo, "deploy", "--version", version, "--message", "to be killed"),
-                            cwd=ROOT, env={**os.environ, "DEPLOY_WHO": "carol"}, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout is not None
-    seen = []
-    for line in proc.stdout:
-        seen.append(line)
-        if "[5/8]" in line:  # between step 4 (migrations done) and the shipping
-            os.kill(proc.pid, signal.SIGKILL)
-            break
-    proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL, "".join(seen)
+    with mixed_traffic(estate, issuer) as traffic:
+        proc = subprocess.Popen(deploy_argv(estate.dir, repo, "deploy", "--version", version, "--message", "to be killed"),
+                                cwd=ROOT, env={**os.environ, "DEPLOY_WHO": "carol"}, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        assert proc.stdout is not None
+        seen = []
+        for line in proc.stdout:
+            seen.append(line)
+            if kill_at in line:
+                os.kill(proc.pid, signal.SIGKILL)
+                break
+        proc.wait(timeout=30)
+        assert proc.returncode == -signal.SIGKILL, "".join(seen)
 
-    # The load balancer is where it was, on a healthy VM.
-    assert estate.live_color() == live
-    lb = estate.layout["lb_url"]
-    assert requests.get(lb + "/ready", timeout=5).status_code == 200
-    assert lb_version(estate) == serving
+        # The load balancer is on a healthy VM: where it was, or (killed after the switch) the gated new one.
+        lb = estate.layout["lb_url"]
+        assert requests.get(lb + "/ready", timeout=5).status_code == 200
+        if kill_at == "[5/8]":
+            assert estate.live_color() == live and lb_version(estate) == serving
+        else:
+            assert estate.live_color() != live and lb_version(estate)["version"] == version
+    assert traffic.failures() == [], traffic.failures()[:5]
 
     # The lock is still held by the dead deploy: status and the next deploy report it.
     status = run_deploy(estate.dir, repo, "status")
@@ -122,7 +128,7 @@ def test_a_deploy_killed_between_steps_leaves_a_healthy_live_vm_and_a_lock_to_br
     done = run_deploy(estate.dir, repo, "deploy", "--version", version, "--break-lock")
     assert done.returncode == 0, done.output
     assert "broke the deploy lock held by carol" in done.output
-    assert lb_version(estate) == {"version": version, "note": "killed"}
+    assert lb_version(estate) == {"version": version, "note": f"killed {kill_at}"}
     actions = [e.action for e in estate.audit.last(2)]
     assert actions == ["break-lock", "deploy"]
 
