@@ -96,6 +96,16 @@ def test_a_build_that_never_gets_ready_never_reaches_the_load_balancer(estate: L
     assert estate.audit.last(1)[0].result.startswith("failed at health gate")
 
 
+def test_a_build_that_cannot_start_fails_at_ship_with_its_log(estate: LocalEstate, repo: Repo) -> None:
+    crashing = repo.commit("a build that cannot even start", {HEALTH: lambda text: text + "\nthis is not python\n"})
+    live, serving = estate.live_color(), lb_version(estate)
+    run = run_deploy(estate.dir, repo, "deploy", "--version", crashing)
+    assert run.returncode == 1, run.output
+    assert "DEPLOY FAILED at step 5/8 (ship to the idle VM)" in run.output and "instance 1 did not start" in run.output
+    assert "NameError" in run.output  # from the instance's own log
+    assert estate.live_color() == live and lb_version(estate) == serving
+
+
 def test_a_destructive_migration_is_refused_before_anything_ships(estate: LocalEstate, repo: Repo) -> None:
     migrations = repo.path / "layers/database/python/lending_postgres/migrations"
     (migrations / "0999_drop_history.sql").write_text("-- destructive: drops a column old code reads\n"
