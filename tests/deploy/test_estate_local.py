@@ -17,13 +17,15 @@ from dev.embedded import ROOT
 
 
 def _free_block(size: int = 23) -> int:
-    """A base port whose next `size` ports are all free now."""
-    for base in range(20_000 + (os.getpid() % 200) * 100, 60_000, 97):
+    """A base port whose next `size` ports are free now, below the ephemeral range (where the traffic
+    tests leave thousands of TIME_WAIT sockets). SO_REUSEADDR, as nginx and gunicorn bind."""
+    for base in [*range(15_000 + (os.getpid() % 100) * 150, 32_000, 97), *range(15_000, 32_000, 89)]:
+        sockets: list[socket.socket] = []
         try:
-            sockets = []
             for port in range(base, base + size):
                 s = socket.socket()
                 sockets.append(s)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 s.bind(("127.0.0.1", port))
             return base
         except OSError:
