@@ -50,9 +50,12 @@ def test_the_image_builds_and_its_container_answers_ready(repo: Repo, service_en
     env = {**service_env, "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port}"}
     env.pop("APP_VERSION")
     env_args = [arg for key, value in env.items() for arg in ("--env", f"{key}={value}")]
-    subprocess.run(image.podman("run", "--detach", "--name", container, *image.run_options(), "--read-only",
-                                "--tmpfs", "/tmp", *env_args, name), check=True, capture_output=True)
     try:
+        subprocess.run(image.podman("run", "--detach", "--name", container, *image.run_options(), "--no-healthcheck",
+                                    "--read-only", "--tmpfs", "/tmp", *env_args, name), check=True, capture_output=True)
+        health = subprocess.run(image.podman("image", "inspect", "--format", "{{.HealthCheck}}", name),
+                                capture_output=True, text=True, check=True).stdout
+        assert "vm_runtime.healthcheck" in health  # kept (docker format); podman here has no systemd to run it
         deadline, answer = time.monotonic() + 60, None
         while time.monotonic() < deadline:
             try:
