@@ -38,6 +38,7 @@ class AppInstance:
     env: dict[str, str]
     log: Path
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    cwd: Path = ROOT  # a release directory (the blue/green deploy's local VMs) instead of the working tree
 
     @property
     def url(self) -> str:
@@ -48,7 +49,7 @@ class AppInstance:
         env = {**os.environ, **self.env, "GUNICORN_CMD_ARGS": f"{bind_args(LOOPBACK, self.port)} {extra}".strip(),
                "PYTHONUNBUFFERED": "1"}
         with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(serve_argv(sys.executable), cwd=ROOT, env=env, stdout=out,
+            self.proc = subprocess.Popen(serve_argv(sys.executable), cwd=self.cwd, env=env, stdout=out,
                                          stderr=subprocess.STDOUT, start_new_session=True)
         self._wait_healthy(timeout)
 
@@ -106,12 +107,12 @@ class LocalVM:
     """nginx on `listen_port` balancing two app instances on loopback ports, all on one environment."""
 
     def __init__(self, env: dict[str, str], run_dir: Path, *, listen_port: int | None = None,
-                 app_ports: tuple[int, ...] | None = None, instances: int = 2) -> None:
+                 app_ports: tuple[int, ...] | None = None, instances: int = 2, cwd: Path = ROOT) -> None:
         self.env = dict(env)
         self.run_dir = run_dir
         self.listen_port = listen_port or free_port()
         ports = app_ports or tuple(free_port() for _ in range(instances))
-        self.instances = [AppInstance(f"app{i + 1}", port, self.env, run_dir / f"app{i + 1}.log")
+        self.instances = [AppInstance(f"app{i + 1}", port, self.env, run_dir / f"app{i + 1}.log", cwd=cwd)
                           for i, port in enumerate(ports)]
         self.prefix = run_dir / "nginx"
         self.nginx: subprocess.Popen[bytes] | None = None

@@ -1,0 +1,355 @@
+"""The local estate: a load balancer and two VMs on this machine, and the driver that deploys to it.
+
+`make estate-local` (main below) starts, on make run's defaults (dev/embedded.py, the same
+start_defaults as make vm-local) or your DATABASE_URL/STRIPE_API_KEY/OIDC_ISSUER:
+- VM blue and VM green, each a vm_runtime LocalVM (nginx + two instances), both running the
+  release of the source tree's HEAD;
+- the load balancer (deploy/balancer.py) on LB_PORT (8088), forwarding to blue;
+- the VMs' agent on LB_PORT+2: the stand-in for SSM Run Command. The deploy asks it to run
+  migrations and to restart a VM's instances on a release, and it does so even when the deploy
+  that asked is killed meanwhile, as SSM would.
+Ports: admin LB_PORT+1; blue nginx LB_PORT+10, instances +11 and +12; green LB_PORT+20, +21, +22.
+The layout is written to .run/estate/estate.json for the deploy; the live colour is never
+read from there, only from the load balancer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, cast
+
+from deploy import balancer, migration
+from deploy.estate import Say
+from deploy.files import FileAudit, FileLock
+from deploy.model import Probe, StepFailed
+from deploy.release import make_release, release_env
+from deploy.steps import ROOT, take_version
+from dev.embedded import wait_for_http, wait_for_port
+from vm_runtime.stack import LocalVM
+
+ESTATE_DIR = Path(os.environ.get("ESTATE_DIR") or ROOT / ".run" / "estate")
+COLORS = ("blue", "green")
+LOOPBACK = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class Ports:
+    lb: int
+    admin: int
+    agent: int
+    vms: dict[str, tuple[int, int, int]]  # colour -> (nginx, instance 1, instance 2)
+
+    @classmethod
+    def from_lb_port(cls, lb: int) -> Ports:
+        return cls(lb, lb + 1, lb + 2, {"blue": (lb + 10, lb + 11, lb + 12), "green": (lb + 20, lb + 21, lb + 22)})
+
+
+def _http(method: str, url: str, body: dict[str, Any] | None = None, timeout: float = 3.0) -> Probe:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - loopback only
+            return Probe(response.status, response.read().decode(errors="replace"))
+    except urllib.error.HTTPError as error:
+        return Probe(error.code, error.read().decode(errors="replace"))
+    except OSError as error:
+        return Probe(0, f"no answer: {error}")
+
+
+# -- the VMs' agent (in the estate's process) ----------------------------------------------------------
+class Agent:
+    """Runs commands on the local VMs for the deploy: migrate from a release, ship a release."""
+
+    def __init__(self, vms: dict[str, LocalVM], env: dict[str, str], port: int) -> None:
+        self.vms, self.env = vms, env
+        self.locks = {color: threading.Lock() for color in vms}
+        agent = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                parts = self.path.strip("/").split("/")
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                if len(parts) == 3 and parts[0] == "vms" and parts[1] in agent.vms and parts[2] in ("ship", "migrate"):
+                    result = agent.ship(parts[1], body) if parts[2] == "ship" else agent.migrate(parts[1], body)
+                    status = 200
+                else:
+                    result, status = {"ok": False, "error": f"no command {self.path}"}, 404
+                payload = json.dumps(result).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer((LOOPBACK, port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def ship(self, color: str, body: dict[str, Any]) -> dict[str, Any]:
+        release, version = Path(body["release"]), str(body["version"])
+        with self.locks[color]:
+            vm = self.vms[color]
+            for index, instance in enumerate(vm.instances):
+                instance.stop()
+                fresh = replace(instance, env={**self.env, **release_env(release, version)}, cwd=release, proc=None)
+                vm.instances[index] = fresh
+                try:
+                    fresh.start(timeout=float(body.get("start_timeout", 60)))
+                except (RuntimeError, TimeoutError) as exc:
+                    return {"ok": False, "instance": index + 1, "error": str(exc).splitlines()[0]}
+        return {"ok": True}
+
+    def restart_crashed(self, color: str) -> list[str]:
+        """Start again any instance of `color` that exited by itself (never while a ship is under way)."""
+        if not self.locks[color].acquire(blocking=False):
+            return []
+        restarted = []
+        try:
+            for instance in self.vms[color].instances:
+                if instance.proc is not None and not instance.running:
+                    try:
+                        instance.start(timeout=60)
+                        restarted.append(instance.name)
+                    except (RuntimeError, TimeoutError):
+                        pass  # a build that cannot start: the next deploy replaces it
+        finally:
+            self.locks[color].release()
+        return restarted
+
+    def migrate(self, color: str, body: dict[str, Any]) -> dict[str, Any]:
+        release = Path(body["release"])
+        env = {**os.environ, **self.env, **release_env(release, "migrate")}
+        result = subprocess.run([sys.executable, "-c", migration.SCRIPT], cwd=release, env=env, capture_output=True,
+                                text=True, timeout=300, check=False)
+        lines = result.stdout.strip().splitlines()
+        try:
+            outcome = json.loads(lines[-1]) if lines else {}
+        except ValueError:
+            outcome = {}
+        return {"ok": result.returncode == 0, "exit": result.returncode, **outcome,
+                "output": (result.stdout + result.stderr)[-2000:]}
+
+
+# -- the estate (make estate-local) ---------------------------------------------------------------------
+class LocalEstateRunner:
+    """Both VMs, the load balancer and the agent; `stop()` ends every process it started."""
+
+    def __init__(self, env: dict[str, str], directory: Path, ports: Ports, source: Path = ROOT,
+                 environment: str = "local") -> None:
+        self.env, self.dir, self.ports, self.source, self.environment = env, directory, ports, source, environment
+        self.vms: dict[str, LocalVM] = {}
+        self.lb: subprocess.Popen[bytes] | None = None
+        self.agent: Agent | None = None
+        self.version = ""
+
+    def start(self) -> LocalEstateRunner:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.version = take_version(self.source)
+            release = make_release(self.source, self.version, self.dir / "releases")
+            for color in COLORS:
+                nginx_port, *apps = self.ports.vms[color]
+                vm = LocalVM({**self.env, **release_env(release, self.version)}, self.dir / f"vm-{color}",
+                             listen_port=nginx_port, app_ports=tuple(apps), cwd=release)
+                self.vms[color] = vm
+                vm.start()
+            prefix = self.dir / "lb"
+            balancer.prepare(prefix, self.ports.lb, self.ports.admin, COLORS[0], self.ports.vms[COLORS[0]][0])
+            self.lb = balancer.start(prefix, self.dir / "lb.log")
+            wait_for_port(self.ports.lb, timeout=20, proc=self.lb)
+            wait_for_http(f"http://{LOOPBACK}:{self.ports.lb}/health", timeout=20)
+            self.agent = Agent(self.vms, self.env, self.ports.agent)
+            self.agent.start()
+            self.write_layout()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def write_layout(self) -> None:
+        layout = {
+            "environment": self.environment, "lb_url": f"http://{LOOPBACK}:{self.ports.lb}",
+            "admin_url": f"http://{LOOPBACK}:{self.ports.admin}", "agent_url": f"http://{LOOPBACK}:{self.ports.agent}",
+            "lb_prefix": str(self.dir / "lb"), "releases": str(self.dir / "releases"),
+            "vms": {color: {"nginx_port": ports[0], "instance_ports": list(ports[1:]),
+                            "logs": [str(self.dir / f"vm-{color}" / f"app{i}.log") for i in (1, 2)]}
+                    for color, ports in self.ports.vms.items()},
+        }
+        (self.dir / "estate.json").write_text(json.dumps(layout, indent=2) + "\n")
+
+    def stop(self) -> None:
+        if self.agent is not None:
+            self.agent.stop()
+        if self.lb is not None and self.lb.poll() is None:
+            self.lb.send_signal(signal.SIGQUIT)
+            try:
+                self.lb.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.lb.pid, signal.SIGKILL)
+                self.lb.wait()
+        for vm in self.vms.values():
+            vm.stop()
+        (self.dir / "estate.json").unlink(missing_ok=True)
+
+    def __enter__(self) -> LocalEstateRunner:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+# -- the driver ---------------------------------------------------------------------------------------
+class LocalEstate:
+    """The deploy's view of a running local estate (deploy/estate.py's interface)."""
+
+    instances = 2
+    colors: tuple[str, str] = COLORS
+
+    def __init__(self, directory: Path = ESTATE_DIR) -> None:
+        layout_file = directory / "estate.json"
+        if not layout_file.exists():
+            raise SystemExit(f"no local estate in {directory}: start one with `make estate-local`")
+        self.dir = directory
+        self.layout: dict[str, Any] = json.loads(layout_file.read_text())
+        self.environment = str(self.layout["environment"])
+        self.lock = FileLock(directory / "deploy.lock")
+        self.audit = FileAudit(directory / "audit.log")
+
+    def _vm(self, color: str) -> dict[str, Any]:
+        return dict(self.layout["vms"][color])
+
+    def live_color(self) -> str:
+        answer = _http("GET", f"{self.layout['admin_url']}/live")
+        if answer.status != 200:
+            raise StepFailed(f"the load balancer did not say where it forwards: {answer.body[:200]}")
+        return answer.body.strip()
+
+    def switch_to(self, color: str) -> None:
+        balancer.switch(Path(self.layout["lb_prefix"]), color, int(self._vm(color)["nginx_port"]))
+
+    def prepare(self, version: str, source: Path) -> str:
+        return str(make_release(source, version, Path(self.layout["releases"])))
+
+    def _agent(self, color: str, command: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
+        answer = _http("POST", f"{self.layout['agent_url']}/vms/{color}/{command}", body, timeout=timeout)
+        if answer.status != 200:
+            raise StepFailed(f"the VM agent did not run {command} on {color}: {answer.status} {answer.body[:300]}")
+        return answer.json()
+
+    def migrate(self, color: str, artefact: str) -> list[str]:
+        result = self._agent(color, "migrate", {"release": artefact}, timeout=330)
+        if result.get("refused"):
+            raise StepFailed(migration.explain_refusal(list(result["refused"])))
+        if not result.get("ok"):
+            raise StepFailed(f"migrations failed (exit {result.get('exit')})", str(result.get("output", "")))
+        return list(result.get("applied", []))
+
+    def ship(self, color: str, artefact: str, version: str, say: Say) -> None:
+        say(f"{color}: restarting instance 1 then 2 on {version}")
+        result = self._agent(color, "ship", {"release": artefact, "version": version}, timeout=300)
+        if not result.get("ok"):
+            index = int(result.get("instance", 1))
+            raise StepFailed(f"{color} instance {index} did not start: {result.get('error')}", self.instance_log(color, index))
+
+    def vm_probe(self, color: str, path: str) -> Probe:
+        return _http("GET", f"http://{LOOPBACK}:{self._vm(color)['nginx_port']}{path}")
+
+    def instance_probe(self, color: str, index: int, path: str) -> Probe:
+        return _http("GET", f"http://{LOOPBACK}:{self._vm(color)['instance_ports'][index - 1]}{path}")
+
+    def lb_probe(self, path: str) -> Probe:
+        return _http("GET", f"{self.layout['lb_url']}{path}")
+
+    def instance_log(self, color: str, index: int, lines: int = 15) -> str:
+        try:
+            text = Path(self._vm(color)["logs"][index - 1]).read_text(errors="replace")
+        except OSError as exc:
+            return f"(log unreadable: {exc})"
+        return "\n".join(line[:300] for line in text.splitlines()[-lines:])
+
+
+# -- make estate-local ----------------------------------------------------------------------------------
+def _on_signal(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _start_defaults() -> Callable[[dict[str, str], list[Any]], tuple[list[str], bool]]:
+    """make run's embedded defaults: dev/run.py's start_defaults (vm_runtime/local.py's in older trees)."""
+    import dev.run
+    import vm_runtime.local
+
+    found = getattr(dev.run, "start_defaults", None) or getattr(vm_runtime.local, "start_defaults")  # noqa: B009
+    return cast(Callable[[dict[str, str], list[Any]], tuple[list[str], bool]], found)
+
+
+def main() -> int:
+    from dev.embedded import Service
+    from dev.run import RUN_DIR, prepare_database
+
+    start_defaults = _start_defaults()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    RUN_DIR.mkdir(exist_ok=True)
+    env = dict(os.environ)
+    for name in ("PYTHONPATH", "APP_VERSION"):  # each release brings its own
+        env.pop(name, None)
+    ports = Ports.from_lb_port(int(env.get("LB_PORT") or 8088))
+    services: list[Service] = []
+    estate: LocalEstateRunner | None = None
+    try:
+        lines, _ = start_defaults(env, services)
+        seeded = prepare_database(env["DATABASE_URL"])
+        estate = LocalEstateRunner(env, ESTATE_DIR, ports).start()
+        print(f"\nLocal estate up: release {estate.version} on both VMs.\n", flush=True)
+        print(f"  load balancer           http://{LOOPBACK}:{ports.lb}   -> blue (GET /version, /books)")
+        for color, (vm_port, one, two) in ports.vms.items():
+            print(f"  VM {color:<6}               http://{LOOPBACK}:{vm_port}   instances :{one} :{two}"
+                  f"   logs .run/estate/vm-{color}/")
+        print(*lines, sep="\n")
+        print(f"  demo books added        {seeded}")
+        print("\n  Deploy the working tree's commit:   make deploy-vm DEPLOY_TARGET=local")
+        print("  See it:   make deploy-status DEPLOY_TARGET=local      Back:   make rollback-vm DEPLOY_TARGET=local")
+        print("  Stop:     Ctrl-C\n", flush=True)
+        while True:
+            time.sleep(1)
+            for color in estate.vms:
+                restarted = estate.agent.restart_crashed(color) if estate.agent else []
+                for name in restarted:
+                    print(f"  VM {color}: {name} had exited; restarted it (as Restart=on-failure would)", flush=True)
+    except KeyboardInterrupt as why:
+        print(f"\nStopping ({why or 'SIGINT'}) ...", flush=True)
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if estate is not None:
+            estate.stop()
+        for service in reversed(services):
+            service.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,369 @@
+"""The deploy, step by step, against any Estate (deploy/estate.py).
+
+1 version and artefact   2 lock   3 idle VM from the load balancer   4 migrations (expand-only)
+5 ship to the idle VM, instances one at a time   6 health gate + smoke test through that VM
+7 switch the load balancer, verify through it (roll back by itself if that fails)   8 audit, unlock
+
+Before the switch nothing touches the load balancer: a failure there leaves the live VM serving.
+Exit status: 0 deployed, 1 failed before the switch, 2 rolled back, 3 refused (lock held).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from deploy.estate import Estate
+from deploy.model import AuditEntry, LockHeld, LockHolder, Probe, StepFailed, now, who_am_i
+
+ROOT = Path(__file__).resolve().parent.parent
+STEPS = ("version and artefact", "deploy lock", "find the idle VM", "database migrations", "ship to the idle VM",
+         "health gate", "switch the load balancer", "audit and unlock")
+OK, FAILED, ROLLED_BACK, REFUSED = 0, 1, 2, 3
+
+
+@dataclass
+class Options:
+    source: Path = ROOT
+    version: str | None = None
+    message: str = ""
+    lock_wait: float = 0.0
+    break_lock: bool = False
+    gate_timeout: float = 120.0
+    verify_timeout: float = 30.0
+    who: str = field(default_factory=who_am_i)
+
+
+class Progress:
+    """Timestamped lines on stdout: `[n/8] step: detail` and indented detail lines."""
+
+    def __init__(self, out: TextIO = sys.stdout) -> None:
+        self.out = out
+        self.current = 0
+
+    def step(self, number: int, detail: str = "") -> None:
+        self.current = number
+        self.line(f"[{number}/{len(STEPS)}] {STEPS[number - 1]}" + (f": {detail}" if detail else ""))
+
+    def say(self, text: str) -> None:
+        self.line(f"      {text}")
+
+    def line(self, text: str) -> None:
+        print(f"{datetime.now(UTC):%H:%M:%S} {text}", file=self.out, flush=True)
+
+
+# -- 1 -------------------------------------------------------------------------------------------
+def take_version(source: Path, version: str | None = None) -> str:
+    """The commit to deploy, as a 12-digit sha (default: the source tree's HEAD)."""
+    rev = version or "HEAD"
+    result = subprocess.run(["git", "-C", str(source), "rev-parse", "--verify", "--quiet", "--short=12", f"{rev}^{{commit}}"],
+                            capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise StepFailed(f"{rev!r} is not a commit in {source}")
+    return result.stdout.strip()
+
+
+def uncommitted_changes(source: Path) -> bool:
+    result = subprocess.run(["git", "-C", str(source), "status", "--porcelain", "--untracked-files=no"],
+                            capture_output=True, text=True, check=False)
+    return bool(result.stdout.strip())
+
+
+# -- 2 -------------------------------------------------------------------------------------------
+def take_lock(estate: Estate, holder: LockHolder, wait: float, say: Callable[[str], None]) -> None:
+    """Take the environment's lock, waiting up to `wait` seconds for the holder to finish."""
+    deadline = time.monotonic() + wait
+    told = 0.0
+    while True:
+        try:
+            estate.lock.acquire(holder)
+            return
+        except LockHeld as held:
+            if time.monotonic() >= deadline:
+                raise
+            if time.monotonic() - told > 10:
+                say(f"waiting up to {wait:.0f}s: {held}")
+                told = time.monotonic()
+            time.sleep(0.5)
+
+
+def break_lock(estate: Estate, who: str, say: Callable[[str], None]) -> None:
+    previous = estate.lock.break_lock()
+    if previous is None:
+        say("no lock to break")
+        return
+    say(f"broke the deploy lock held by {previous.describe()}")
+    estate.audit.append(AuditEntry(now(), who, "break-lock", previous.version, "", "", f"broke lock of {previous.who}"))
+
+
+# -- 3 -------------------------------------------------------------------------------------------
+def find_idle(estate: Estate) -> tuple[str, str]:
+    """(live, idle), the live colour as the load balancer itself reports it."""
+    live = estate.live_color()
+    if live not in estate.colors:
+        raise StepFailed(f"the load balancer forwards to {live!r}, which is neither of {estate.colors}")
+    idle = estate.colors[1] if live == estate.colors[0] else estate.colors[0]
+    return live, idle
+
+
+def vm_version(estate: Estate, color: str) -> str:
+    probe = estate.vm_probe(color, "/version")
+    return str(probe.json().get("version", f"unknown (/version {probe.status or 'no answer'})"))
+
+
+# -- 6 -------------------------------------------------------------------------------------------
+def _brief(probe: Probe) -> str:
+    return f"{probe.status or 'no answer'} {probe.body[:160].strip()}".strip()
+
+
+def health_gate(estate: Estate, color: str, version: str, timeout: float, say: Callable[[str], None]) -> None:
+    """Until `timeout`: every instance of `color` answers /ready 200 and /version `version`, and so does its nginx."""
+    started = time.monotonic()
+    deadline = started + timeout
+    last_line, last_said = "", 0.0
+    while True:
+        ready, new = [], []
+        for index in range(1, estate.instances + 1):
+            ready.append(estate.instance_probe(color, index, "/ready"))
+            new.append(estate.instance_probe(color, index, "/version"))
+        front_ready, front_version = estate.vm_probe(color, "/ready"), estate.vm_probe(color, "/version")
+        n_ready = sum(p.status == 200 for p in ready)
+        n_new = sum(p.json().get("version") == version for p in new)
+        elapsed = time.monotonic() - started
+        line = (f"{color}: /ready 200 on {n_ready}/{estate.instances} instances, /version {version} on "
+                f"{n_new}/{estate.instances}, nginx /ready {front_ready.status or '-'}")
+        if line != last_line or time.monotonic() - last_said > 5:
+            say(f"{line}  ({elapsed:.0f}s of {timeout:.0f}s)")
+            last_line, last_said = line, time.monotonic()
+        if (n_ready == n_new == estate.instances and front_ready.status == 200
+                and front_version.json().get("version") == version):
+            return
+        if time.monotonic() >= deadline:
+            for index in range(1, estate.instances + 1):
+                r, v = ready[index - 1], new[index - 1]
+                if r.status != 200 or v.json().get("version") != version:
+                    raise StepFailed(f"{color} instance {index} not ready with version {version} within {timeout:.0f}s: "
+                                     f"/ready {_brief(r)}; /version {_brief(v)}", estate.instance_log(color, index))
+            raise StepFailed(f"{color} nginx not ready within {timeout:.0f}s: /ready {_brief(front_ready)}; "
+                             f"/version {_brief(front_version)}")
+        time.sleep(0.5)
+
+
+def smoke_test(estate: Estate, color: str) -> list[str]:
+    """Through `color`'s nginx: a catalogue read, the payment and identity configuration, sign-in enforced."""
+    problems, passed = [], []
+    books = estate.vm_probe(color, "/books?limit=1")
+    if books.status == 200 and isinstance(books.json().get("items"), list):
+        passed.append(f"catalogue read ({books.json().get('total', '?')} books)")
+    else:
+        problems.append(f"GET /books: {_brief(books)}")
+    config = estate.vm_probe(color, "/config.json").json()
+    oidc, stripe = config.get("oidc") or {}, config.get("stripe") or {}
+    if str(oidc.get("authority", "")).startswith(("http://", "https://")) and oidc.get("client_id"):
+        passed.append(f"identity configured ({oidc['authority']})")
+    else:
+        problems.append(f"GET /config.json: no usable OIDC issuer/audience ({oidc})")
+    if str(stripe.get("js_url", "")).startswith(("http://", "https://")):
+        passed.append("payment configured")
+    else:
+        problems.append(f"GET /config.json: no usable payment configuration ({stripe})")
+    me = estate.vm_probe(color, "/me")
+    if me.status == 401:
+        passed.append("sign-in enforced (/me 401)")
+    else:
+        problems.append(f"GET /me without a token: expected 401, got {_brief(me)}")
+    if problems:
+        raise StepFailed("smoke test through " + color + ": " + "; ".join(problems))
+    return passed
+
+
+# -- 7 -------------------------------------------------------------------------------------------
+def verify_through_lb(estate: Estate, version: str, timeout: float, say: Callable[[str], None], streak: int = 5) -> None:
+    """`streak` answers in a row from the load balancer with /version `version` and /ready 200."""
+    deadline = time.monotonic() + timeout
+    run, last = 0, Probe(0, "")
+    while True:
+        last = estate.lb_probe("/version")
+        ready = estate.lb_probe("/ready")
+        run = run + 1 if last.json().get("version") == version and ready.status == 200 else 0
+        if run >= streak:
+            say(f"load balancer serves {version} ({streak} answers in a row)")
+            return
+        if time.monotonic() >= deadline:
+            raise StepFailed(f"through the load balancer /version is not {version} after {timeout:.0f}s: "
+                             f"/version {_brief(last)}; /ready {_brief(ready)}")
+        time.sleep(0.2)
+
+
+# -- the whole deploy ------------------------------------------------------------------------------
+def deploy(estate: Estate, opts: Options, progress: Progress | None = None) -> int:
+    p = progress or Progress()
+    holder: LockHolder | None = None
+    live = idle = old_version = ""
+    version = opts.version or "?"
+    switched = False
+
+    def record(result: str) -> None:
+        estate.audit.append(AuditEntry(now(), opts.who, "deploy", version, live, idle, result))
+
+    try:
+        try:
+            p.step(1)
+            version = take_version(opts.source, opts.version)
+            if uncommitted_changes(opts.source):
+                p.say("note: uncommitted changes are not deployed; the version is the commit")
+            artefact = estate.prepare(version, opts.source)
+            p.say(f"version {version}, artefact {artefact}")
+
+            p.step(2, f"environment {estate.environment}")
+            if opts.break_lock:
+                break_lock(estate, opts.who, p.say)
+            candidate = LockHolder(opts.who, version, opts.message or "deploy")
+            take_lock(estate, candidate, opts.lock_wait, p.say)
+            holder = candidate
+            p.say(f"held by {holder.who} (pid {holder.pid})")
+
+            p.step(3)
+            live, idle = find_idle(estate)
+            old_version = vm_version(estate, live)
+            p.say(f"load balancer forwards to {live} ({old_version}); deploying to {idle} ({vm_version(estate, idle)})")
+
+            p.step(4, f"from {idle}, expand-only")
+            applied = estate.migrate(idle, artefact)
+            p.say("applied " + ", ".join(applied) if applied else "schema current, nothing to apply")
+
+            p.step(5, f"{version} to {idle}, one instance at a time")
+            estate.ship(idle, artefact, version, p.say)
+
+            p.step(6, f"{idle} within {opts.gate_timeout:.0f}s")
+            health_gate(estate, idle, version, opts.gate_timeout, p.say)
+            for passed in smoke_test(estate, idle):
+                p.say(f"smoke: {passed}")
+        except LockHeld:
+            raise
+        except StepFailed as failure:
+            return _failed_before_switch(estate, p, failure, live, version, record)
+        except Exception as exc:  # noqa: BLE001 - any error before the switch: same report, LB untouched
+            return _failed_before_switch(estate, p, StepFailed(f"{exc.__class__.__name__}: {exc}"), live, version, record)
+
+        p.step(7, f"{live} -> {idle}")
+        started = time.monotonic()
+        try:
+            switched = True
+            estate.switch_to(idle)
+            p.say(f"switched in {time.monotonic() - started:.2f}s")
+            verify_through_lb(estate, version, opts.verify_timeout, p.say)
+        except Exception as exc:  # noqa: BLE001 - a failed switch or verification: back to the old VM
+            why = exc if isinstance(exc, StepFailed) else StepFailed(f"{exc.__class__.__name__}: {exc}")
+            return _roll_back(estate, p, why, live, idle, old_version, opts, record)
+
+        p.step(8)
+        record("deployed")
+        p.line(f"DEPLOYED {version} to {estate.environment}: live {idle}; {live} keeps {old_version} as the failover")
+        return OK
+    except LockHeld as held:
+        p.line(f"DEPLOY REFUSED at step 2/{len(STEPS)} (deploy lock): {held}")
+        p.line("      wait for it (LOCK_WAIT=seconds), or break a stale lock with BREAK_LOCK=1")
+        return REFUSED
+    except BaseException as exc:
+        where = "after the switch: the load balancer stays on the health-gated " + idle if switched else \
+            "before the switch: the load balancer is untouched"
+        p.line(f"DEPLOY INTERRUPTED at step {p.current}/{len(STEPS)} ({exc.__class__.__name__}: {exc}); {where}")
+        if holder is not None:
+            record(f"interrupted at {STEPS[p.current - 1]}")
+        raise
+    finally:
+        if holder is not None:
+            estate.lock.release(holder)
+
+
+def _failed_before_switch(estate: Estate, p: Progress, failure: StepFailed, live: str, version: str,
+                          record: Callable[[str], None]) -> int:
+    step = STEPS[p.current - 1]
+    p.line(f"DEPLOY FAILED at step {p.current}/{len(STEPS)} ({step}): {failure.reason}")
+    if failure.logs:
+        p.line("      last log lines of that instance:")
+        for line in failure.logs.rstrip().splitlines():
+            p.line(f"      | {line}")
+    try:
+        still = estate.live_color()
+        p.line(f"      load balancer untouched: still forwarding to {still} ({vm_version(estate, still)})")
+    except Exception as exc:  # noqa: BLE001 - reporting only; the failure above is what matters
+        p.line(f"      load balancer untouched (its state could not be read: {exc})")
+    if p.current > 2:
+        record(f"failed at {step}: {failure.reason}")
+    return FAILED
+
+
+def _roll_back(estate: Estate, p: Progress, failure: StepFailed, live: str, idle: str, old_version: str, opts: Options,
+               record: Callable[[str], None]) -> int:
+    p.line(f"VERIFY FAILED after the switch: {failure.reason}")
+    p.line(f"      rolling back to {live} ({old_version})")
+    estate.switch_to(live)
+    try:
+        verify_through_lb(estate, old_version, opts.verify_timeout, p.say)
+        outcome = f"rolled back to {live}"
+    except StepFailed as again:
+        outcome = f"rolled back to {live}, but its verification failed too: {again.reason}"
+    record(f"{outcome}: {failure.reason}")
+    p.line(f"ROLLED BACK: live {live} ({old_version}); {idle} keeps the failed version for inspection")
+    return ROLLED_BACK
+
+
+# -- rollback and status -----------------------------------------------------------------------------
+def rollback(estate: Estate, opts: Options, progress: Progress | None = None, force: bool = False) -> int:
+    """Switch the load balancer to the other VM at once (it must answer /ready unless `force`)."""
+    p = progress or Progress()
+    holder = LockHolder(opts.who, "-", opts.message or "switch to the other VM", action="rollback")
+    try:
+        if opts.break_lock:
+            break_lock(estate, opts.who, p.say)
+        take_lock(estate, holder, opts.lock_wait, p.say)
+    except LockHeld as held:
+        p.line(f"ROLLBACK REFUSED: {held}; BREAK_LOCK=1 to break it")
+        return REFUSED
+    try:
+        live, other = find_idle(estate)
+        ready, version = estate.vm_probe(other, "/ready"), vm_version(estate, other)
+        if ready.status != 200 and not force:
+            p.line(f"ROLLBACK REFUSED: {other} is not ready (/ready {_brief(ready)}); FORCE=1 switches anyway")
+            return FAILED
+        started = time.monotonic()
+        estate.switch_to(other)
+        p.line(f"switched {live} -> {other} in {time.monotonic() - started:.2f}s")
+        try:
+            verify_through_lb(estate, version, opts.verify_timeout, p.say)
+        except StepFailed as failure:
+            estate.audit.append(AuditEntry(now(), opts.who, "rollback", version, live, other,
+                                           f"switched to {other}, verification failed: {failure.reason}"))
+            p.line(f"ROLLBACK VERIFY FAILED: live {other}, but {failure.reason}; `make rollback-vm` again returns to {live}")
+            return FAILED
+        estate.audit.append(AuditEntry(now(), opts.who, "rollback", version, live, other, f"rolled back to {other}"))
+        p.line(f"ROLLED BACK: live {other} ({version}); {live} idle")
+        return OK
+    finally:
+        estate.lock.release(holder)
+
+
+def status(estate: Estate, out: TextIO = sys.stdout, entries: int = 5) -> int:
+    live, idle = find_idle(estate)
+    print(f"environment {estate.environment}", file=out)
+    for role, color in (("live", live), ("idle", idle)):
+        ready = estate.vm_probe(color, "/ready")
+        instances = ", ".join(
+            f"#{i} {estate.instance_probe(color, i, '/version').json().get('version', '-')}"
+            f" /ready {estate.instance_probe(color, i, '/ready').status or '-'}" for i in range(1, estate.instances + 1))
+        print(f"  {role:<5} {color:<6} version {vm_version(estate, color):<14} /ready {ready.status or '-'}   "
+              f"instances: {instances}", file=out)
+    holder = estate.lock.current()
+    print(f"  lock  {'free' if holder is None else 'held by ' + holder.describe()}", file=out)
+    print("  last audit entries:", file=out)
+    for entry in estate.audit.last(entries) or []:
+        print(f"    {entry.line()}", file=out)
+    return 0

@@ -1,0 +1,49 @@
+# Blue/green deploys of the VM estate (deploy/). DEPLOY_TARGET=aws (default; STACK=<estate stack>)
+# or local (the estate of `make estate-local`). See README, "Deploying (blue/green)".
+LB_PORT ?= 8088
+DEPLOY_TARGET ?= aws
+export LB_PORT DEPLOY_TARGET
+
+DEPLOY_OPTIONS = --target $(DEPLOY_TARGET) $(if $(VERSION),--version $(VERSION)) \
+	$(if $(MESSAGE),--message "$(MESSAGE)") $(if $(LOCK_WAIT),--lock-wait $(LOCK_WAIT)) \
+	$(if $(BREAK_LOCK),--break-lock) $(if $(GATE_TIMEOUT),--gate-timeout $(GATE_TIMEOUT)) \
+	$(if $(VERIFY_TIMEOUT),--verify-timeout $(VERIFY_TIMEOUT))
+
+.PHONY: estate-local deploy-vm rollback-vm deploy-status deploy-break-lock image image-prerequisites deploy-lint test-deploy
+
+estate-local: $(STAMP)  ## load balancer on LB_PORT + VM blue + VM green, on make run's defaults
+	$(PY) -m deploy.local
+
+deploy-vm: $(STAMP)  ## deploy the commit (VERSION, default HEAD) to the idle VM, then switch
+	$(PY) -m deploy deploy $(DEPLOY_OPTIONS)
+
+rollback-vm: $(STAMP)  ## switch the load balancer back to the other VM at once (FORCE=1: even if not ready)
+	$(PY) -m deploy rollback $(DEPLOY_OPTIONS) $(if $(FORCE),--force)
+
+deploy-status: $(STAMP)  ## live/idle VM, versions, lock, last audit entries
+	$(PY) -m deploy status --target $(DEPLOY_TARGET)
+
+deploy-break-lock: $(STAMP)  ## remove a stale deploy lock (recorded in the audit log)
+	$(PY) -m deploy break-lock --target $(DEPLOY_TARGET)
+
+# BASE=local: on a base made here from Debian's packages (no registry needed); PUSH=registry/repo:tag pushes it.
+image: $(STAMP) ui-build
+	$(PY) -m deploy.image build $(if $(VERSION),--version $(VERSION)) $(if $(BASE),--base $(BASE)) \
+		$(if $(PUSH),--push $(PUSH))
+
+# What an image build fetches (Debian's packages for the local base, the wheels), fetched ahead and
+# cached under /var/tmp, so that the image test fetches nothing. Never fails make test: without
+# them (no debootstrap/podman, no registry), the image test says why and skips.
+image-prerequisites: $(STAMP)
+	-$(PY) -m deploy.image prerequisites
+
+deploy-lint: $(STAMP)  ## ruff + mypy --strict on deploy/, actionlint (+ shellcheck) on the workflows
+	$(VENV)/bin/ruff check deploy tests/deploy
+	$(VENV)/bin/mypy --strict --follow-imports=silent deploy  # the layers are make lint's
+	@command -v shellcheck >/dev/null || { echo "shellcheck is missing (apt-get install shellcheck)"; exit 1; }
+	$(VENV)/bin/actionlint -no-color
+
+test-deploy: $(STAMP) image-prerequisites
+	$(PY) -m pytest tests/deploy -q
+
+TEST_CHECKS += deploy-lint image-prerequisites
