@@ -24,11 +24,10 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from deploy import balancer, migration
 from deploy.estate import Say
@@ -295,20 +294,9 @@ def _on_signal(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
-def _start_defaults() -> Callable[[dict[str, str], list[Any]], tuple[list[str], bool]]:
-    """make run's embedded defaults: dev/run.py's start_defaults (vm_runtime/local.py's in older trees)."""
-    import dev.run
-    import vm_runtime.local
-
-    found = getattr(dev.run, "start_defaults", None) or getattr(vm_runtime.local, "start_defaults")  # noqa: B009
-    return cast(Callable[[dict[str, str], list[Any]], tuple[list[str], bool]], found)
-
-
 def main() -> int:
     from dev.embedded import Service
-    from dev.run import RUN_DIR, prepare_database
-
-    start_defaults = _start_defaults()
+    from dev.run import RUN_DIR, prepare_database, start_defaults
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
