@@ -290,27 +290,23 @@ class LocalEstate:
 
 
 # -- make estate-local ----------------------------------------------------------------------------------
-def _on_signal(signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
 def main() -> int:
-    from dev.embedded import Service
+    from dev.embedded import Service, stop_all, supervised
     from dev.run import RUN_DIR, prepare_database, start_defaults
 
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
     RUN_DIR.mkdir(exist_ok=True)
     env = dict(os.environ)
     for name in ("PYTHONPATH", "APP_VERSION"):  # each release brings its own
         env.pop(name, None)
     ports = Ports.from_lb_port(int(env.get("LB_PORT") or 8088))
     services: list[Service] = []
-    estate: LocalEstateRunner | None = None
-    try:
+    with supervised() as stack:
+        stack.callback(stop_all, services)
         lines, _ = start_defaults(env, services)
         seeded = prepare_database(env["DATABASE_URL"])
-        estate = LocalEstateRunner(env, ESTATE_DIR, ports).start()
+        estate = LocalEstateRunner(env, ESTATE_DIR, ports)
+        stack.callback(estate.stop)
+        estate.start()
         print(f"\nLocal estate up: release {estate.version} on both VMs.\n", flush=True)
         print(f"  load balancer           http://{LOOPBACK}:{ports.lb}   -> blue (GET /version, /books)")
         for color, (vm_port, one, two) in ports.vms.items():
@@ -327,16 +323,7 @@ def main() -> int:
                 restarted = estate.agent.restart_crashed(color) if estate.agent else []
                 for name in restarted:
                     print(f"  VM {color}: {name} had exited; restarted it (as Restart=on-failure would)", flush=True)
-    except KeyboardInterrupt as why:
-        print(f"\nStopping ({why or 'SIGINT'}) ...", flush=True)
-        return 0
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if estate is not None:
-            estate.stop()
-        for service in reversed(services):
-            service.stop()
+    return 0
 
 
 if __name__ == "__main__":

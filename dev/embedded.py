@@ -17,7 +17,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,6 +80,38 @@ class Service:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+class Stopped(Exception):
+    """SIGTERM or SIGINT reached a supervisor."""
+
+
+@contextmanager
+def supervised() -> Iterator[ExitStack]:
+    """Run a supervisor (make run, make vm-local, make estate-local) until SIGTERM or Ctrl-C.
+
+    What the caller registers on the yielded stack is stopped on every exit path, last
+    registered first, with further signals ignored so that a second Ctrl-C cannot cut the
+    clean-up short (the embedded postgres outlives its parent unless stopped).
+    """
+    def on_signal(signum: int, _frame: object) -> None:
+        raise Stopped(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    with ExitStack() as stack:
+        try:
+            yield stack
+        except Stopped as why:
+            print(f"\nStopping ({why}) ...", flush=True)
+        finally:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def stop_all(services: list[Service]) -> None:
+    for service in reversed(services):
+        service.stop()
 
 
 def _spawn(cmd: list[str], log: Path | None, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:

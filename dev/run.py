@@ -9,25 +9,25 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from dev.embedded import ROOT, Service, start_localstripe, start_oidc_provider, start_postgres, wait_for_http
+from dev.embedded import (
+    ROOT,
+    Service,
+    start_localstripe,
+    start_oidc_provider,
+    start_postgres,
+    stop_all,
+    supervised,
+    wait_for_http,
+)
 
 RUN_DIR = ROOT / ".run"
 STATE = RUN_DIR / "dev.env"
-
-
-class Stop(Exception):
-    pass
-
-
-def _on_signal(signum: int, _frame: object) -> None:
-    raise Stop(signal.Signals(signum).name)
 
 
 def prepare_database(url: str) -> int:
@@ -43,14 +43,13 @@ def prepare_database(url: str) -> int:
 
 
 def main() -> int:
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
     RUN_DIR.mkdir(exist_ok=True)
     env = dict(os.environ)
     host, port = env.get("HOST", "127.0.0.1"), int(env.get("PORT", "8000"))
     services: list[Service] = []
-    server: subprocess.Popen[bytes] | None = None
-    try:
+    with supervised() as stack:
+        stack.callback(STATE.unlink, missing_ok=True)
+        stack.callback(stop_all, services)
         lines, local_oidc = start_defaults(
             env, services, browser_origins=(f"http://{host}:{port}", f"http://localhost:{port}"))
         seeded = prepare_database(env["DATABASE_URL"])
@@ -59,6 +58,7 @@ def main() -> int:
         chalice = Path(sys.executable).with_name("chalice")
         server = subprocess.Popen([str(chalice), "local", "--no-autoreload", "--host", host, "--port", str(port)],
                                   cwd=ROOT, env=env, start_new_session=True)
+        stack.callback(Service("chalice", f"http://{host}:{port}", [server]).stop)
         wait_for_http(f"http://{host}:{port}/health", timeout=60)
         if "STRIPE_API_BASE" in env and env.get("STRIPE_WEBHOOK_SECRET", "").startswith("whsec_"):
             _register_webhook(env["STRIPE_API_BASE"], f"http://{host}:{port}/webhooks/stripe",
@@ -73,21 +73,7 @@ def main() -> int:
             print("  Get a token:   make token USER=alice      (librarian: make token USER=libby LIBRARIAN=1)")
         print("  Stop:          Ctrl-C\n", flush=True)
         return server.wait()
-    except Stop as why:
-        print(f"\nStopping ({why}) ...", flush=True)
-        return 0
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if server is not None and server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-        for service in reversed(services):
-            service.stop()
-        STATE.unlink(missing_ok=True)
+    return 0
 
 
 def start_defaults(env: dict[str, str], services: list[Service],

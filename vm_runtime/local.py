@@ -11,33 +11,28 @@ Restart=on-failure would. Ctrl-C or SIGTERM stops everything this started.
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import time
 
-from dev.embedded import Service
+from dev.embedded import Service, stop_all, supervised
 from dev.run import RUN_DIR, STATE, _git_sha, _register_webhook, prepare_database, start_defaults, write_state
 from vm_runtime.stack import LocalVM
 
 
-def _on_signal(signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
 def main() -> int:
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
     RUN_DIR.mkdir(exist_ok=True)
     env = dict(os.environ)
     port = int(env.get("VM_PORT") or 8080)
     app_ports = tuple(int(p) for p in (env.get("VM_APP_PORTS") or "8001,8002").split(","))
     services: list[Service] = []
-    vm: LocalVM | None = None
-    try:
+    with supervised() as stack:
+        stack.callback(STATE.unlink, missing_ok=True)
+        stack.callback(stop_all, services)
         lines, local_oidc = start_defaults(env, services, browser_origins=(f"http://127.0.0.1:{port}",))
         seeded = prepare_database(env["DATABASE_URL"])
         env.setdefault("APP_VERSION", _git_sha())
         vm = LocalVM(env, RUN_DIR / "vm", listen_port=port, app_ports=app_ports)
+        stack.callback(vm.stop)
         vm.start()
         if "STRIPE_API_BASE" in env and env.get("STRIPE_WEBHOOK_SECRET", "").startswith("whsec_"):
             _register_webhook(env["STRIPE_API_BASE"], f"{vm.url}/webhooks/stripe", env["STRIPE_WEBHOOK_SECRET"])
@@ -55,17 +50,7 @@ def main() -> int:
                 if not instance.running:
                     print(f"  {instance.name} exited; restarting it", flush=True)
                     instance.start()
-    except KeyboardInterrupt as why:
-        print(f"\nStopping ({why or 'SIGINT'}) ...", flush=True)
-        return 0
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if vm is not None:
-            vm.stop()
-        for service in reversed(services):
-            service.stop()
-        STATE.unlink(missing_ok=True)
+    return 0
 
 
 if __name__ == "__main__":
