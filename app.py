@@ -1,18 +1,13 @@
-"""Chalice host for developers (`chalice local`): routes each endpoint to its handler.
+"""Chalice host for developers (`chalice local`): every route of every function, one way in.
 
-No logic lives here. Each request is turned into the full API Gateway proxy event
-that Lambda delivers, the handler under functions/ runs, and its proxy response is
-returned as it is. The routes come from each handler's function.json.
+No logic lives here: chalice's request becomes our Request, the function's operation serves it,
+and our Response goes back as chalice's. The routes come from the functions' function.json.
 """
 
 from __future__ import annotations
 
-import base64
-import importlib
-import json
 import sys
 from pathlib import Path
-from typing import Any
 
 HERE = Path(__file__).resolve().parent
 for layer in sorted((HERE / "layers").glob("*/python")):
@@ -23,11 +18,15 @@ if str(HERE) not in sys.path:
 
 from chalice import Chalice, Response  # noqa: E402
 
-from lending.config import ConfigError  # noqa: E402
 from lending_aws import bootstrap  # noqa: E402
+from lending_http.messages import Request  # noqa: E402
+from lending_http.service import Service  # noqa: E402
+from lending_settings import ConfigError  # noqa: E402
 
 try:  # settings held in AWS (secrets, parameters) are read once, before serving; a bad one stops here
     bootstrap()
+    service = Service.of(HERE / "functions")
+    service.deps.settings  # noqa: B018 - read (and check) the settings now
 except ConfigError as exc:
     sys.exit(f"library-lending: configuration error: {exc}")
 
@@ -44,48 +43,28 @@ CONTENT_TYPES = ["application/json", "application/problem+json", "text/plain", "
                  "application/x-www-form-urlencoded"]
 
 
-def proxy_event(resource: str) -> dict[str, Any]:
-    request = app.current_request
-    path_params = dict(request.uri_params or {})
-    path = resource
-    for name, value in path_params.items():
-        path = path.replace("{" + name + "}", value)
-    query = request.query_params
-    raw = request.raw_body or b""
-    try:
-        body, encoded = raw.decode("utf-8"), False
-    except UnicodeDecodeError:
-        body, encoded = base64.b64encode(raw).decode(), True
-    headers = dict(request.headers)
-    return {
-        "resource": resource, "path": path, "httpMethod": request.method,
-        "headers": headers, "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": {k: query.getlist(k)[-1] for k in query} if query else None,
-        "multiValueQueryStringParameters": {k: query.getlist(k) for k in query} if query else None,
-        "pathParameters": path_params or None, "stageVariables": None,
-        "requestContext": {"resourcePath": resource, "httpMethod": request.method, "path": path,
-                           "requestId": request.context.get("requestId"), "stage": "local"},
-        "body": body or None, "isBase64Encoded": encoded,
-    }
+def _view(function: str, resource: str) -> object:
+    def view(**path_params: str) -> Response:
+        current = app.current_request
+        query = current.query_params
+        request = Request.build(
+            method=current.method, path=_path(resource, path_params), headers={k.lower(): v for k, v in current.headers.items()},
+            query={k: query.getlist(k) for k in query} if query else {}, path_params=path_params,
+            body=current.raw_body or b"", host_request_id=current.context.get("requestId"))
+        response = service.serve(function, request)
+        return Response(body=response.encoded(), status_code=response.status, headers=response.all_headers(request.request_id))
 
-
-def _view(handler: Any, resource: str) -> Any:
-    def view(**_: str) -> Response:
-        result = handler(proxy_event(resource), None)
-        return Response(body=result.get("body") or "", status_code=result["statusCode"],
-                        headers=result.get("headers") or {})
-
-    view.__name__ = f"{handler.__module__.replace('.', '_')}_{abs(hash(resource))}"
+    view.__name__ = f"{function}_{abs(hash(resource))}"
     return view
 
 
-def _register() -> None:
-    for manifest in sorted((HERE / "functions").glob("*/function.json")):
-        spec = json.loads(manifest.read_text())
-        module = importlib.import_module(f"functions.{manifest.parent.name}.handler")
-        for method, resource in spec["routes"]:
-            app.route(resource, methods=[method], content_types=CONTENT_TYPES,
-                      name=f"{manifest.parent.name}_{method}_{resource}")(_view(module.handle, resource))
+def _path(resource: str, path_params: dict[str, str]) -> str:
+    for name, value in path_params.items():
+        resource = resource.replace("{" + name + "}", value)
+    return resource
 
 
-_register()
+for _function in service.functions.values():
+    for _method, _resource in _function.routes:
+        app.route(_resource, methods=[_method], content_types=CONTENT_TYPES,
+                  name=f"{_function.name}_{_method}_{_resource}")(_view(_function.name, _resource))

@@ -6,7 +6,7 @@ and prints one report. Settings (environment): BENCH_CLIENTS (16), BENCH_SECONDS
 BENCH_DELAY_MS (300), BENCH_DELAY_CLIENTS (256), BENCH_SKIP (comma list of phases to
 skip: chalice, plain, vm, pgbench, delay, cold).
 
-The VM phase runs `vm_runtime.stack.LocalVM` (nginx + two gunicorn instances, as
+The VM phase runs `dev.vm_stack.LocalVM` (nginx + two gunicorn instances, as
 `make vm-local`) when vm_runtime is present; otherwise it says so and goes on.
 """
 
@@ -169,7 +169,7 @@ def chalice_server(env: dict[str, str], log: Path) -> Iterator[tuple[str, cpu.Gr
 
 def vm_available() -> bool:
     try:
-        import vm_runtime.stack  # noqa: F401
+        import dev.vm_stack  # noqa: F401
     except ImportError:
         return False
     return shutil.which("nginx") is not None
@@ -177,8 +177,8 @@ def vm_available() -> bool:
 
 @contextlib.contextmanager
 def vm_server(env: dict[str, str], work: Path) -> Iterator[tuple[str, cpu.Group]]:
-    """HOOK: one VM as `make vm-local` runs it (vm_runtime.stack.LocalVM: nginx + two gunicorn instances)."""
-    from vm_runtime.stack import LocalVM
+    """HOOK: one VM as `make vm-local` runs it (dev.vm_stack.LocalVM: nginx + two gunicorn instances)."""
+    from dev.vm_stack import LocalVM
 
     vm = LocalVM(env, work)
     vm.start()

@@ -36,7 +36,7 @@ from deploy.model import Probe, StepFailed
 from deploy.release import make_release, release_env
 from deploy.steps import ROOT, take_version
 from dev.embedded import wait_for_http, wait_for_port
-from vm_runtime.stack import LocalVM
+from dev.vm_stack import LocalVM
 
 ESTATE_DIR = Path(os.environ.get("ESTATE_DIR") or ROOT / ".run" / "estate")
 COLORS = ("blue", "green")

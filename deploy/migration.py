@@ -17,10 +17,13 @@ except ModuleNotFoundError:
     lending_aws = None
 if lending_aws is not None:
     lending_aws.bootstrap()
-from lending.config import settings
+try:
+    from lending_settings import migration_settings
+except ModuleNotFoundError:  # an artefact from before typed settings
+    from lending.config import settings as migration_settings
 from lending_postgres import ConnectionPool
 from lending_postgres.migrate import MIGRATIONS, is_destructive, migrate, pending_migrations
-pool = ConnectionPool(settings().database_url, size=1)
+pool = ConnectionPool(migration_settings().database_url, size=1)
 try:
     refused = [name for name in pending_migrations(pool) if is_destructive(MIGRATIONS / name)]
     if refused:

@@ -1,18 +1,19 @@
 """Apply pending migrations to DATABASE_URL (once per schema version, under an advisory lock)."""
 
-import os
 import sys
 
 from lending_postgres import ConnectionPool, migrate
+from lending_settings import ConfigError, migration_settings
 
 
 def main() -> int:
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        print("DATABASE_URL is required", file=sys.stderr)
+    try:
+        config = migration_settings()
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
         return 2
-    pool = ConnectionPool(url, size=1)
-    applied = migrate(pool, allow_destructive=os.environ.get("ALLOW_DESTRUCTIVE_MIGRATIONS") == "1")
+    pool = ConnectionPool(config.database_url, size=1)
+    applied = migrate(pool, allow_destructive=config.allow_destructive_migrations)
     print("applied: " + (", ".join(applied) if applied else "nothing (schema current)"))
     return 0
 

@@ -7,6 +7,11 @@ from a developer's machine with `make run` up, it reads nothing else.
 import argparse
 import json
 import sys
+from pathlib import Path
+
+from lending_http.service import Service
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> int:
@@ -14,9 +19,8 @@ def main() -> int:
     parser.add_argument("--grace-seconds", type=float, default=None,
                         help="only settle payments untouched for this long (default RECONCILE_GRACE_SECONDS)")
     args = parser.parse_args()
-    from functions.reconcile.handler import handle
-
-    print(json.dumps(handle({}, None, grace_seconds=args.grace_seconds), indent=2))
+    service = Service.of(ROOT / "functions", only=["reconcile"])
+    print(json.dumps(service.run_job("reconcile", grace_seconds=args.grace_seconds), indent=2))
     return 0
 
 

@@ -16,8 +16,8 @@ import pytest
 import requests
 
 from dev.embedded import start_localstripe, start_postgres
-from lending.config import Settings
 from lending_postgres import ConnectionPool, PostgresStore, migrate
+from lending_settings import Settings
 from tests.support import contract
 from tests.support.issuer import TestIssuer
 from tests.support.stack import ChaliceServer
@@ -107,7 +107,7 @@ def service_env(database_url: str, stripe_url: str, issuer: TestIssuer) -> dict[
 
 @pytest.fixture(scope="session")
 def settings(service_env: dict[str, str]) -> Settings:
-    from lending.config import from_env
+    from lending_settings import from_env
 
     return from_env(service_env)
 

@@ -5,25 +5,13 @@ stops the worker from booting with a message naming it (so the instance never tu
 healthy and systemd/the deploy see it), instead of failing requests one by one.
 """
 
-import importlib
+from pathlib import Path
 
-from lending.config import settings
+from lending_aws import bootstrap
+from lending_http.service import Service
 from vm_runtime.adapter import LendingApp
-from vm_runtime.routes import RouteTable
 
-
-def _read_settings() -> None:
-    """As app.py does before serving: settings held in AWS (the aws layer, when this tree has it) first."""
-    try:
-        aws = importlib.import_module("lending_aws")
-    except ModuleNotFoundError:
-        aws = None
-    if aws is not None:
-        aws.bootstrap()
-    settings()
-
-
-_read_settings()
-routes = RouteTable.load()
-routes.load_handlers()
-application = LendingApp(routes)
+bootstrap()  # settings held in AWS, read before serving
+service = Service.of(Path(__file__).resolve().parent.parent / "functions").load()
+service.deps.settings  # noqa: B018 - read (and check) the settings now
+application = LendingApp(service)

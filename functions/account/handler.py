@@ -1,22 +1,13 @@
 """My account: GET /me, GET /me/loans, GET /me/purchases (always read from the primary)."""
 
-from lending import services, views
-from lending.config import settings
-from lending.http import Request, Response, endpoint
-from lending_observability import instrument
-from lending_oidc import verifier_from
-from lending_postgres import store_from
+from lending import services
+from lending_http import SIGNED_IN, Call, Response, operation, views
 
 
-@instrument("account")
-@endpoint
-def handle(request: Request) -> Response:
-    config = settings()
-    user = verifier_from(config).authenticate(request.headers.get("authorization"))
-    if request.path.endswith("/loans"):
-        loans = services.loans_of(store_from(config), user)
-        return Response(200, {"items": [views.loan(loan) for loan in loans]})
-    if request.path.endswith("/purchases"):
-        purchases = services.purchases_of(store_from(config), user)
-        return Response(200, {"items": [views.purchase(p) for p in purchases]})
-    return Response(200, views.user(user))
+@operation("account", caller=SIGNED_IN)
+def handle(call: Call) -> Response:
+    if call.request.path.endswith("/loans"):
+        return Response(200, {"items": [views.loan(loan) for loan in services.loans_of(call.store, call.caller)]})
+    if call.request.path.endswith("/purchases"):
+        return Response(200, {"items": [views.purchase(p) for p in services.purchases_of(call.store, call.caller)]})
+    return Response(200, views.user(call.caller))

@@ -1,20 +1,16 @@
 """GET /books (search, status filter, pagination) and GET /books/{book_id}. No sign-in needed."""
 
-from lending import fields, services, views
-from lending.config import settings
+from lending import services
 from lending.errors import InvalidRequest
-from lending.http import Request, Response, endpoint
 from lending.model import BookQuery, BookStatus
-from lending_observability import instrument
-from lending_postgres import store_from
+from lending_http import Call, Response, fields, operation, views
 
 
-@instrument("catalogue")
-@endpoint
-def handle(request: Request) -> Response:
-    store = store_from(settings())
+@operation("catalogue")
+def handle(call: Call) -> Response:
+    request = call.request
     if "book_id" in request.path_params:
-        return Response(200, views.book(services.find_book(store, fields.book_id(request.path_params))))
+        return Response(200, views.book(services.find_book(call.store, fields.book_id(request.path_params))))
     status = request.query_one("status")
     if status and status not in {s.value for s in BookStatus}:
         raise InvalidRequest("'status' must be one of available, borrowed, sold.", field="status")
@@ -24,4 +20,4 @@ def handle(request: Request) -> Response:
         limit=fields.bounded_int(request.query_one("limit"), "limit", default=20, minimum=1, maximum=100),
         offset=fields.bounded_int(request.query_one("offset"), "offset", default=0, minimum=0, maximum=1_000_000),
     )
-    return Response(200, views.page(services.search_books(store, query)))
+    return Response(200, views.page(services.search_books(call.store, query)))

@@ -7,9 +7,7 @@ tests/api holds every handler to it.
 from functools import cache
 from pathlib import Path
 
-from lending import apidocs
-from lending.http import Request, Response, endpoint
-from lending_observability import instrument
+from lending_http import Call, Response, apidocs, operation
 
 SPEC = Path(__file__).with_name("openapi.json")
 
@@ -24,9 +22,8 @@ def _page() -> str:
     return apidocs.render(_spec_text())
 
 
-@instrument("docs")
-@endpoint
-def handle(request: Request) -> Response:
-    if request.path.endswith("/openapi.json"):
+@operation("docs")
+def handle(call: Call) -> Response:
+    if call.request.path.endswith("/openapi.json"):
         return Response(200, _spec_text())
     return Response(200, _page(), content_type="text/html; charset=utf-8")

@@ -1,24 +1,19 @@
 """GET /health (alive, no database), GET /ready (database answers, schema current), GET /version."""
 
-from lending.config import settings
 from lending.errors import DatabaseUnavailable, NotFound
-from lending.http import Request, Response, endpoint
-from lending_observability import instrument
-from lending_postgres import store_from
+from lending_http import Call, Response, operation
 
 
-@instrument("health")
-@endpoint
-def handle(request: Request) -> Response:
-    if request.path.endswith("/health"):
+@operation("health")
+def handle(call: Call) -> Response:
+    path = call.request.path
+    if path.endswith("/health"):
         return Response(200, {"status": "ok"})
-    config = settings()
-    if request.path.endswith("/version"):
-        return Response(200, {"version": config.version})
-    if request.path.endswith("/ready"):
-        store = store_from(config)
-        store.ping()
-        if not store.schema_current():
+    if path.endswith("/version"):
+        return Response(200, {"version": call.settings.version})
+    if path.endswith("/ready"):
+        call.store.ping()
+        if not call.store.schema_current():
             raise DatabaseUnavailable("Database migrations are not current.")
-        return Response(200, {"status": "ready", "version": config.version})
-    raise NotFound(f"No route {request.path}.")
+        return Response(200, {"status": "ready", "version": call.settings.version})
+    raise NotFound(f"No route {path}.")

@@ -1,22 +1,9 @@
 """POST /books/{book_id}/return: close the open loan (borrower or librarian). No payments."""
 
-from lending import fields, idempotency, services, views
-from lending.config import settings
-from lending.http import Request, Response, endpoint
-from lending_observability import instrument
-from lending_oidc import verifier_from
-from lending_postgres import store_from
+from lending import services
+from lending_http import SIGNED_IN, Call, Response, fields, operation, views
 
 
-@instrument("return")
-@endpoint
-def handle(request: Request) -> Response:
-    config = settings()
-    store = store_from(config)
-    caller = verifier_from(config).authenticate(request.headers.get("authorization"))
-
-    def give_back() -> Response:
-        loan = services.return_book(store, caller, fields.book_id(request.path_params))
-        return Response(200, views.loan(loan))
-
-    return idempotency.run_once(store, caller, request, give_back)
+@operation("return", caller=SIGNED_IN, idempotent=True)
+def handle(call: Call) -> Response:
+    return Response(200, views.loan(services.return_book(call.store, call.caller, fields.book_id(call.path_params))))

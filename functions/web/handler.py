@@ -10,10 +10,9 @@ import re
 from pathlib import Path
 from urllib.parse import urlparse
 
-from lending.config import Settings, settings
 from lending.errors import NotFound
-from lending.http import Request, Response, endpoint
-from lending_observability import instrument
+from lending_http import Call, Response, operation
+from lending_settings import Settings
 
 WEB_ROOT = Path(__file__).resolve().parents[2] / "web" / "dist"
 TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
@@ -51,10 +50,9 @@ def browser_config(config: Settings) -> dict[str, object]:
     }
 
 
-@instrument("web")
-@endpoint
-def handle(request: Request) -> Response:
-    config = settings()
+@operation("web")
+def handle(call: Call) -> Response:
+    request, config = call.request, call.settings
     if request.path == "/config.json":
         return Response(200, browser_config(config), {"Cache-Control": "no-store"})
     if request.path == "/":

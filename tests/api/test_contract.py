@@ -3,7 +3,7 @@
 Three ways a change to one side without the other fails here:
 - a route in a function.json without an operation in the contract (or the reverse);
 - a handler that can reach an error status (by what it calls) that its operations do
-  not declare, or a status in lending.http.STATUS_OF no operation declares;
+  not declare, or a status in lending_http.problems.STATUS_OF no operation declares;
 - a response that breaks the contract: every response any test's `Client` receives is
   validated by tests.support.contract (status, headers, content type, schema with unknown
   fields refused), and the tests below prove that validator catches each kind of drift.
@@ -21,18 +21,18 @@ import requests
 from openapi_spec_validator import validate
 from openapi_spec_validator.versions.shortcuts import get_spec_version
 
-from lending.http import STATUS_OF
+from lending_http.problems import STATUS_OF
 from tests.conftest import Client, new_book
 from tests.support import contract
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = sorted((ROOT / "functions").glob("*/function.json"))
 
-# What a handler calls -> the statuses it can answer with (see lending.http.STATUS_OF).
+# What a handler declares or calls -> the statuses it can answer with (see lending_http.problems.STATUS_OF).
 CAN_ANSWER = {
-    "verifier_from": {401, 503},           # AuthenticationRequired, IdentityProviderUnavailable
-    "store_from": {503},                   # DatabaseUnavailable
-    "run_once": {400, 409, 422},           # bad Idempotency-Key, in progress, key reused
+    "SIGNED_IN": {401, 503},               # caller=SIGNED_IN: AuthenticationRequired, IdentityProviderUnavailable
+    "store": {503},                        # call.store: DatabaseUnavailable
+    "idempotent": {400, 409, 422},         # idempotent=True: bad Idempotency-Key, in progress, key reused
     "json": {400},                         # request.json(): not a JSON object
     "book_id": {404},                      # fields.book_id: not a UUID
     "find_book": {404},
@@ -115,9 +115,9 @@ def test_state_changing_posts_take_an_idempotency_key_and_signed_in_routes_need_
         op = contract.spec()["paths"][path][method.lower()]
         names = {contract.resolve(p)["name"] for p in op.get("parameters", [])}
         calls = _names_used(ROOT / "functions" / function / "handler.py")
-        if "run_once" in calls and method == "POST":
+        if "idempotent" in calls and method == "POST":
             assert "Idempotency-Key" in names, (method, path)
-        assert bool(op["security"]) == ("verifier_from" in calls), (method, path)
+        assert bool(op["security"]) == ("SIGNED_IN" in calls), (method, path)
 
 
 # -- the validator itself catches drift -------------------------------------------------------
@@ -167,10 +167,18 @@ def _responses(method: str, path: str) -> dict[str, dict[str, object]]:
 
 
 def _names_used(handler: Path) -> set[str]:
-    """The names of everything the handler calls (`fields.isbn(...)` -> "isbn")."""
+    """What the handler calls (`fields.isbn(...)` -> "isbn"), the dependencies it uses (`call.store` -> "store")
+    and what its operation declares (`caller=SIGNED_IN` -> "SIGNED_IN", `idempotent=True` -> "idempotent")."""
     names = set()
     for node in ast.walk(ast.parse(handler.read_text())):
         if isinstance(node, ast.Call):
             func = node.func
             names.add(func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else "")
+            for keyword in node.keywords:
+                if isinstance(keyword.value, ast.Constant) and keyword.value.value is True and keyword.arg:
+                    names.add(keyword.arg)
+                elif isinstance(keyword.value, ast.Name):
+                    names.add(keyword.value.id)
+        elif isinstance(node, ast.Attribute) and node.attr in ("store", "gateway"):
+            names.add(node.attr)
     return names

@@ -10,10 +10,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jose import jws, jwt
 
-from lending.config import ConfigError, from_env
 from lending.errors import AuthenticationRequired
 from lending_oidc import KeySet, LibrarianRule, OidcVerifier
 from lending_oidc.verifier import check_claims
+from lending_settings import ConfigError, from_env
 from tests.auth.forge import b64url
 from tests.support.issuer import SigningKey
 

@@ -21,8 +21,8 @@ import pytest
 import requests
 from moto import mock_aws
 
+import lending_settings as config
 from dev.embedded import ROOT, free_port, wait_for_http
-from lending import config
 from lending_aws import AwsResolver, bootstrap
 from tests.infra.conftest import aws_env
 

@@ -9,17 +9,18 @@ usage: python -m tests.support.die_at POINT OPERATION BOOK_ID TOKEN
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
-from lending.config import settings
 from lending.model import PaymentState
-from lending_postgres import store_from
-from lending_stripe import gateway_from
+from lending_http.messages import Request
+from lending_http.service import Service
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def die() -> None:
@@ -45,8 +46,8 @@ def before(obj: Any, name: str) -> None:
 
 def main() -> None:
     point, operation, book_id, token = sys.argv[1:5]
-    config = settings()
-    store, gateway = store_from(config), gateway_from(config)
+    service = Service.of(ROOT / "functions", only=[operation])
+    store, gateway = service.deps.get("store"), service.deps.get("gateway")
     move = "open_loan" if operation == "borrow" else "record_sale"
     if point == "after-authorise":
         after(gateway, "confirm_authorization")
@@ -60,14 +61,12 @@ def main() -> None:
         after(gateway, "capture")
     else:
         raise SystemExit(f"unknown point {point}")
-    handler = importlib.import_module(f"functions.{operation}.handler")
-    event = {
-        "resource": f"/books/{{book_id}}/{operation}", "path": f"/books/{book_id}/{operation}",
-        "httpMethod": "POST", "headers": {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        "pathParameters": {"book_id": book_id}, "requestContext": {"requestId": f"fault-{point}"},
-        "body": json.dumps({"payment_method": "pm_card_visa"}), "isBase64Encoded": False,
-    }
-    response = handler.handle(event, None)
+    request = Request.build(
+        method="POST", path=f"/books/{book_id}/{operation}", path_params={"book_id": book_id},
+        headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
+        body=json.dumps({"payment_method": "pm_card_visa"}).encode(), host_request_id=f"fault-{point}")
+    answer = service.serve(operation, request)
+    response = {"statusCode": answer.status, "body": answer.encoded().decode()}
     print(json.dumps(response))  # only reached if the point was never hit
 
 

@@ -6,9 +6,13 @@ import json
 
 import pytest
 
-from lending import errors, idempotency
-from lending.http import STATUS_OF, Request, Response, endpoint, error_response
+from lending import errors
 from lending.model import User
+from lending_http import idempotency, operation
+from lending_http.bootstrap import bootstrap
+from lending_http.messages import Request, Response
+from lending_http.problems import STATUS_OF, error_response
+from lending_settings import Settings
 from tests.support.fakes import FakeStore
 
 
@@ -38,12 +42,19 @@ def test_401_carries_a_bearer_challenge_and_503_a_retry_after() -> None:
     assert error_response(errors.DatabaseUnavailable("down"), "r").headers["Retry-After"].isdigit()
 
 
+def serve(run: object, headers: dict[str, str]) -> dict:
+    """An operation served the way every host serves one, on no adapters at all."""
+    request = Request.build(method="GET", path="/x", headers=headers)
+    response = operation("probe")(run).serve(request, bootstrap(Settings(), layers=()).scoped(()))
+    return {"statusCode": response.status, "headers": response.all_headers(request.request_id),
+            "body": response.encoded().decode()}
+
+
 def test_an_unexpected_exception_is_a_500_problem_without_a_traceback() -> None:
-    @endpoint
-    def broken(request: Request) -> Response:
+    def broken(call: object) -> Response:
         raise RuntimeError("secret internals")
 
-    result = broken({"httpMethod": "GET", "path": "/x", "headers": {"X-Request-ID": "abc"}}, None)
+    result = serve(broken, {"x-request-id": "abc"})
     assert result["statusCode"] == 500
     assert "secret internals" not in result["body"] and "Traceback" not in result["body"]
     assert result["headers"]["X-Request-ID"] == "abc"
@@ -51,11 +62,10 @@ def test_an_unexpected_exception_is_a_500_problem_without_a_traceback() -> None:
 
 
 def test_a_hostile_request_id_is_replaced() -> None:
-    @endpoint
-    def ok(request: Request) -> Response:
-        return Response(200, {"id": request.request_id})
+    def ok(call: object) -> Response:
+        return Response(200, {"id": call.request.request_id})  # type: ignore[attr-defined]
 
-    result = ok({"httpMethod": "GET", "path": "/", "headers": {"X-Request-ID": "a\nb" * 100}}, None)
+    result = serve(ok, {"x-request-id": "a\nb" * 100})
     assert "\n" not in result["headers"]["X-Request-ID"]
 
 
@@ -97,7 +107,7 @@ def test_a_duplicate_gives_up_waiting_with_409() -> None:
 
 
 def test_settings_never_show_a_secret_in_their_repr() -> None:
-    from lending.config import from_env
+    from lending_settings import from_env
 
     settings = from_env({"DATABASE_URL": "postgresql://u:hunter2@db.internal/lending", "OIDC_ISSUER": "http://i",
                          "OIDC_AUDIENCE": "a", "STRIPE_API_KEY": "sk_test_abc", "STRIPE_WEBHOOK_SECRET": "whsec_xyz"})

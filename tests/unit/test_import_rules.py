@@ -1,6 +1,9 @@
 """The layering is a checked contract, not a comment.
 
-- The domain core imports nothing but the standard library and itself.
+- The domain core (`lending`) imports nothing but the standard library and itself: not the HTTP
+  edge, not the settings, no vendor library.
+- The HTTP edge (`lending_http`) and the settings (`lending_settings`) import only what is listed.
+- Production code (layers, functions, vm_runtime, ops, app.py) imports nothing from dev/, bench/ or tests/.
 - A handler, loaded with only its declared layers on the path, imports no package of
   an undeclared layer and no vendor library that belongs to one (return never loads stripe).
 """
@@ -20,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LAYERS = ROOT / "layers"
 # Our package(s) and the vendor top-level modules each layer brings.
 LAYER_MODULES = {
-    "core": {"lending"},
+    "core": {"lending", "lending_http", "lending_settings", "msgspec"},
     "database": {"lending_postgres", "pg8000"},
     "payments": {"lending_stripe", "stripe"},
     "auth": {"lending_oidc", "jose"},
@@ -35,20 +38,44 @@ def test_every_layer_is_known_to_this_check() -> None:
     assert {p.parent.name for p in LAYERS.glob("*/python")} == set(LAYER_MODULES)
 
 
-def test_the_domain_core_imports_only_the_standard_library() -> None:
-    offenders = []
-    for path in (LAYERS / "core" / "python").rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names = [node.module]
-            for name in names:
-                top = name.split(".")[0]
-                if top != "lending" and top not in sys.stdlib_module_names:
-                    offenders.append(f"{path.relative_to(ROOT)}: {name}")
+# package -> the top-level modules (besides the standard library) it may import
+MAY_IMPORT = {
+    "lending": {"lending"},
+    "lending_http": {"lending", "lending_http", "lending_settings"},
+    "lending_settings": {"lending_settings", "msgspec"},
+}
+PRODUCTION = [LAYERS, ROOT / "functions", ROOT / "vm_runtime", ROOT / "ops", ROOT / "app.py"]
+NEVER_IN_PRODUCTION = {"dev", "bench", "tests"}
+
+
+def imported(path: Path) -> set[str]:
+    """Top-level modules a file imports (absolute imports, anywhere in the file)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("package", sorted(MAY_IMPORT))
+def test_the_core_packages_import_only_what_they_may(package: str) -> None:
+    offenders = [f"{path.relative_to(ROOT)}: {name}"
+                 for path in (LAYERS / "core" / "python" / package).rglob("*.py")
+                 for name in imported(path) - MAY_IMPORT[package] if name not in sys.stdlib_module_names]
     assert offenders == []
+
+
+def test_the_core_layer_holds_only_the_known_packages() -> None:
+    assert {p.name for p in (LAYERS / "core" / "python").iterdir() if p.is_dir() and p.name != "__pycache__"} == \
+        set(MAY_IMPORT)
+
+
+def test_production_code_imports_nothing_from_dev_bench_or_tests() -> None:
+    files = [p for root in PRODUCTION for p in ([root] if root.is_file() else root.rglob("*.py"))]
+    offenders = [f"{path.relative_to(ROOT)}: {name}" for path in files for name in imported(path) & NEVER_IN_PRODUCTION]
+    assert files and offenders == []
 
 
 def test_every_layer_has_the_lambda_layout() -> None:

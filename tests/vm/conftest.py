@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from vm_runtime.stack import LocalVM
+from dev.vm_stack import LocalVM
 
 
 @pytest.fixture(scope="session")

@@ -18,10 +18,10 @@ import pytest
 import requests
 from chalice.test import Client as ChaliceClient
 
-from lending import config
+import lending_settings as config
+from dev.vm_stack import LocalVM
 from tests.conftest import Client, new_book
 from tests.support.issuer import TestIssuer
-from vm_runtime.stack import LocalVM
 
 RELEVANT_HEADERS = ("content-type", "x-request-id", "www-authenticate", "retry-after", "idempotent-replayed")
 

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from dev.vm_stack import LocalVM
 from tests.conftest import Client, new_book, sql
 from tests.support.issuer import TestIssuer
 from tests.support.stack import ChaliceServer
-from vm_runtime.stack import LocalVM
 
 RACERS = 50
 E2E_ON_API_ALONE = ("test_lending_flows", "test_races", "test_bad_input", "test_idempotency", "test_stripe_webhooks")

@@ -13,12 +13,12 @@ import pytest
 import requests
 
 from dev.embedded import ROOT, start_localstripe, start_postgres
+from dev.vm_stack import LocalVM
 from lending_postgres import ConnectionPool, migrate
 from tests.conftest import Client, create_database, new_book, sql
 from tests.support.issuer import TestIssuer
 from tests.vm.conftest import wait_until
 from tests.vm.traffic import PAYMENT, Traffic
-from vm_runtime.stack import LocalVM
 
 PROBLEM = "application/problem+json"
 

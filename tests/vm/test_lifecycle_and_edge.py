@@ -14,10 +14,10 @@ import pytest
 import requests
 
 from dev.embedded import ROOT, free_port
+from dev.vm_stack import AppInstance, LocalVM
 from lending_postgres import ConnectionPool, migrate
 from tests.conftest import create_database
 from tests.vm.conftest import wait_until
-from vm_runtime.stack import AppInstance, LocalVM
 
 
 def _app_log_lines(vm: LocalVM, request_id: str) -> list[dict[str, object]]:

@@ -20,10 +20,10 @@ import pytest
 import requests
 
 from dev.embedded import start_localstripe
+from dev.vm_stack import LocalVM
 from tests.conftest import Client, new_book
 from tests.support.issuer import TestIssuer
 from tests.vm.traffic import PAYMENT
-from vm_runtime.stack import LocalVM
 
 AT_ONCE = 15
 PROCESSOR_DELAY_MS = 300

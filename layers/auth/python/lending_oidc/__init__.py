@@ -7,9 +7,9 @@ jose's exceptions never leave this package: a bad token is
 
 from functools import lru_cache
 
-from lending.config import Settings
 from lending_oidc.keys import KeySet
 from lending_oidc.verifier import LibrarianRule, OidcVerifier
+from lending_settings import Settings
 
 __all__ = ["KeySet", "LibrarianRule", "OidcVerifier", "verifier_from"]
 

@@ -1,11 +1,12 @@
-"""The boto3 side of lending.config's resolver: one call per referenced setting, at start-up."""
+"""Settings held in AWS, read through Powertools Parameters (Secrets Manager, SSM), once at start-up."""
 
 from __future__ import annotations
 
 import threading
 from typing import Any
 
-from lending import config
+import lending_settings
+from lending_settings import Settings
 
 
 class SettingUnreadable(Exception):
@@ -13,26 +14,31 @@ class SettingUnreadable(Exception):
 
 
 class AwsResolver:
-    """resolve(kind, name) for lending.config: "secret" from Secrets Manager, "parameter" from SSM.
+    """resolve(kind, name) for lending_settings: "secret" from Secrets Manager, "parameter" from SSM.
 
-    Region, credentials and endpoint (AWS_ENDPOINT_URL) come from the SDK's usual chain. Values are
-    remembered, so each reference costs one call per process.
+    Region, credentials and endpoint (AWS_ENDPOINT_URL) come from the SDK's usual chain; Powertools'
+    providers do the calls (and decode binary secrets). Values are remembered, so each reference
+    costs one call per process.
     """
 
     def __init__(self, session: Any = None) -> None:
         self._session = session
-        self._clients: dict[str, Any] = {}
+        self._providers: dict[str, Any] = {}
         self._values: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
 
-    def _client(self, service: str) -> Any:
-        if service not in self._clients:
-            if self._session is None:
-                import boto3  # only here: a host with nothing in AWS never pays for the import
+    def _provider(self, kind: str) -> Any:
+        if kind not in self._providers:
+            # Only here: a host with nothing held in AWS never pays for boto3.
+            from aws_lambda_powertools.utilities import parameters
 
-                self._session = boto3.session.Session()
-            self._clients[service] = self._session.client(service)
-        return self._clients[service]
+            if kind == "secret":
+                self._providers[kind] = parameters.SecretsProvider(boto3_session=self._session)
+            elif kind == "parameter":
+                self._providers[kind] = parameters.SSMProvider(boto3_session=self._session)
+            else:
+                raise SettingUnreadable(f"unknown kind {kind!r}")
+        return self._providers[kind]
 
     def __call__(self, kind: str, name: str) -> str:
         with self._lock:
@@ -41,30 +47,32 @@ class AwsResolver:
             return self._values[(kind, name)]
 
     def _read(self, kind: str, name: str) -> str:
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
         from botocore.exceptions import BotoCoreError, ClientError
 
+        provider = self._provider(kind)
         try:
-            if kind == "secret":
-                answer = self._client("secretsmanager").get_secret_value(SecretId=name)
-                if "SecretString" in answer:
-                    return str(answer["SecretString"])
-                return bytes(answer["SecretBinary"]).decode("utf-8")
-            if kind == "parameter":
-                answer = self._client("ssm").get_parameter(Name=name, WithDecryption=True)
-                return str(answer["Parameter"]["Value"])
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "error")
-            raise SettingUnreadable(f"AWS answered {code}") from None
-        except BotoCoreError as exc:  # no credentials, no region, endpoint unreachable
+            value = provider.get(name, decrypt=True) if kind == "parameter" else provider.get(name)
+        except GetParameterError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ClientError):
+                raise SettingUnreadable(f"AWS answered {cause.response.get('Error', {}).get('Code', 'error')}") from None
+            if isinstance(cause, BotoCoreError):  # no credentials, no region, endpoint unreachable
+                raise SettingUnreadable(type(cause).__name__) from None
+            raise SettingUnreadable("AWS could not be read") from None
+        except BotoCoreError as exc:
             raise SettingUnreadable(type(exc).__name__) from None
-        except UnicodeDecodeError:
-            raise SettingUnreadable("the binary secret is not UTF-8") from None
-        raise SettingUnreadable(f"unknown kind {kind!r}")
+        if isinstance(value, bytes):
+            try:
+                return value.decode("utf-8")
+            except UnicodeDecodeError:
+                raise SettingUnreadable("the binary secret is not UTF-8") from None
+        return str(value)
 
 
-def bootstrap(resolver: AwsResolver | None = None) -> config.Settings | None:
+def bootstrap(resolver: AwsResolver | None = None) -> Settings | None:
     """Read settings held in AWS now, before serving; a no-op when the environment references none."""
-    if not config.references():
+    if not lending_settings.references():
         return None
-    config.use_resolver(resolver or AwsResolver())
-    return config.settings()
+    lending_settings.use_resolver(resolver or AwsResolver())
+    return lending_settings.settings()

@@ -16,8 +16,8 @@ from urllib.parse import parse_qs, unquote, urlparse
 import pg8000.native
 from pg8000.exceptions import DatabaseError, InterfaceError
 
+from lending.correlation import current_request_id
 from lending.errors import DatabaseUnavailable
-from lending.http import current_request_id
 
 T = TypeVar("T")
 
@@ -140,7 +140,7 @@ class ConnectionPool:
     def _retag(self, conn: pg8000.native.Connection) -> str:
         """SQL that names the session after the request it serves (pg_stat_activity.application_name).
 
-        Request ids are plain ([A-Za-z0-9_.:-], see lending.http), so they can be quoted
+        Request ids are plain ([A-Za-z0-9_.:-], see lending_http.messages), so they can be quoted
         as they are. Sent with the next statement, so it costs no extra round trip in a
         transaction.
         """

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from lending.config import Settings
 from lending_postgres.connection import ConnectionPool
 from lending_postgres.replica import ReplicaPool
 from lending_postgres.store import PostgresStore
+from lending_settings import Settings
 
 
 @lru_cache(maxsize=4)

@@ -5,6 +5,6 @@ on Lambda, and through the agent on the VMs). Nothing here ever logs a header va
 a body or a token.
 """
 
-from lending_observability.instrument import instrument, logger, metrics
+from lending_observability.instrument import Observer, observer_from
 
-__all__ = ["instrument", "logger", "metrics"]
+__all__ = ["Observer", "observer_from"]

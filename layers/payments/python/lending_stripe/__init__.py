@@ -7,7 +7,7 @@ answer" becomes `PaymentProcessorUnavailable`.
 
 from functools import lru_cache
 
-from lending.config import Settings
+from lending_settings import Settings
 from lending_stripe.gateway import StripeGateway
 from lending_stripe.webhooks import verify_event
 

@@ -14,9 +14,10 @@ import time
 from collections.abc import Callable
 
 from lending import errors
-from lending.http import Request, Response, error_response
 from lending.model import User
 from lending.ports import LendingStore, StoredResponse
+from lending_http.messages import Request, Response
+from lending_http.problems import error_response
 
 TRANSIENT = (errors.PaymentProcessorUnavailable, errors.DatabaseUnavailable,
              errors.IdentityProviderUnavailable)
@@ -73,6 +74,6 @@ def run_once(store: LendingStore, user: User, request: Request, run: Callable[[]
     except BaseException:
         store.release_idempotency_key(user, key)
         raise
-    body = response.body if isinstance(response.body, str) else json.dumps(response.body, separators=(",", ":"))
+    body = response.encoded().decode()  # what is stored is exactly what is sent
     store.finish_idempotency_key(user, key, StoredResponse(response.status, body, response.content_type))
     return response

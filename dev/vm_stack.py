@@ -5,7 +5,7 @@
         vm.instances[0].kill()          # SIGKILL, like a crashed container
         vm.instances[0].start()         # what systemd's Restart=on-failure does
 
-Used by `make vm-local` (vm_runtime/local.py), the tests under tests/vm/, and the
+Used by `make vm-local` (dev/vm_local.py), the tests under tests/vm/, and the
 blue/green deploy work (two of these on different ports).
 """
 

@@ -1,4 +1,4 @@
-"""The route table, read from each handler's functions/<op>/function.json (the one list of routes).
+"""Functions and routes, read from each `functions/<op>/function.json` (the one reader of them).
 
 A path matches a route template the way API Gateway matches resources: `{name}` takes one
 path segment, `{name+}` the rest of the path, and a literal segment beats a parameter.
@@ -6,17 +6,40 @@ path segment, `{name+}` the rest of the path, and a literal segment beats a para
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-ProxyHandler = Callable[[Mapping[str, Any], Any], dict[str, Any]]
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}")
+
+
+@dataclass(frozen=True)
+class Function:
+    """One operation's deployable unit: its layers, its routes, and its schedule if it is a job."""
+
+    name: str
+    layers: tuple[str, ...]
+    routes: tuple[tuple[str, str], ...]
+    schedule: str | None = None
+
+    @property
+    def module(self) -> str:
+        return f"functions.{self.name}.handler"
+
+
+def read_function(manifest: Path) -> Function:
+    spec = json.loads(manifest.read_text())
+    return Function(manifest.parent.name, tuple(spec["layers"]),
+                    tuple((method.upper(), resource) for method, resource in spec.get("routes", [])),
+                    spec.get("schedule"))
+
+
+@cache
+def functions(functions_dir: Path) -> tuple[Function, ...]:
+    """Every function under `functions_dir`, by name."""
+    return tuple(read_function(m) for m in sorted(functions_dir.glob("*/function.json")))
 
 
 @dataclass(frozen=True)
@@ -53,21 +76,15 @@ class NoRoute:
 class RouteTable:
     """Routes of every function; `match` picks the most specific route for a method and path."""
 
-    def __init__(self, routes: list[Route], functions_dir: Path,
-                 handlers: Mapping[str, ProxyHandler] | None = None) -> None:
+    def __init__(self, routes: list[Route]) -> None:
         self.routes = sorted(routes, key=lambda r: -r.literal_segments)
-        self._functions_dir = functions_dir
-        self._handlers: dict[str, ProxyHandler] = dict(handlers or {})
 
     @classmethod
-    def load(cls, functions_dir: Path = ROOT / "functions") -> RouteTable:
-        routes = []
-        for manifest in sorted(functions_dir.glob("*/function.json")):
-            spec = json.loads(manifest.read_text())
-            routes += [Route.of(method, resource, manifest.parent.name) for method, resource in spec.get("routes", [])]
+    def of(cls, found: tuple[Function, ...]) -> RouteTable:
+        routes = [Route.of(method, resource, f.name) for f in found for method, resource in f.routes]
         if not routes:
-            raise RuntimeError(f"no routes found under {functions_dir}")
-        return cls(routes, functions_dir)
+            raise RuntimeError("no routes found")
+        return cls(routes)
 
     def match(self, method: str, path: str) -> Match | NoRoute:
         allowed: list[str] = []
@@ -79,14 +96,3 @@ class RouteTable:
                 return Match(route, found.groupdict())
             allowed.append(route.method)
         return NoRoute(tuple(sorted(set(allowed))))
-
-    def handler(self, function: str) -> ProxyHandler:
-        if function not in self._handlers:
-            module = importlib.import_module(f"{self._functions_dir.name}.{function}.handler")
-            self._handlers[function] = module.handle
-        return self._handlers[function]
-
-    def load_handlers(self) -> None:
-        """Import every handler now, so a broken one stops start-up rather than a request."""
-        for route in self.routes:
-            self.handler(route.function)

@@ -16,7 +16,7 @@ import time
 
 from dev.embedded import Service, stop_all, supervised
 from dev.run import RUN_DIR, STATE, _git_sha, _register_webhook, prepare_database, start_defaults, write_state
-from vm_runtime.stack import LocalVM
+from dev.vm_stack import LocalVM
 
 
 def main() -> int:

@@ -1,0 +1,155 @@
+"""An operation is a declaration: its name, who may call it, and the use case it runs.
+
+    @operation("borrow", caller=SIGNED_IN, idempotent=True)
+    def handle(call: Call) -> Response: ...
+
+`Operation.serve(request, deps)` is the one way in for every host: it fixes the request's id for
+the adapters, authenticates the caller, runs once per Idempotency-Key, maps every error to one
+problem+json answer, and tells the observer. Handlers never build their dependencies.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Protocol
+
+from lending import errors
+from lending.clock import Clock
+from lending.correlation import working_for
+from lending.model import User
+from lending.ports import LendingStore, PaymentGateway
+from lending_http import idempotency
+from lending_http.messages import Request, Response
+from lending_http.problems import error_response, internal_error
+from lending_settings import Settings
+
+log = logging.getLogger("lending.http")
+
+
+class Caller(Enum):
+    ANYONE = "anyone"
+    SIGNED_IN = "signed_in"
+
+
+ANYONE, SIGNED_IN = Caller.ANYONE, Caller.SIGNED_IN
+
+
+class Scope(Protocol):
+    """What a handler may ask for (see lending_http.bootstrap): only its declared layers' adapters."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def store(self) -> LendingStore: ...
+    @property
+    def gateway(self) -> PaymentGateway: ...
+    @property
+    def clock(self) -> Clock: ...
+    def authenticate(self, authorization: str | None) -> User: ...
+    def observe(self, operation: str, request: Request, response: Response, elapsed_ms: float) -> None: ...
+    def job_done(self, job: str, result: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class Call:
+    """One call of an operation: the request, the caller, and the dependencies the handler may use."""
+
+    request: Request
+    deps: Scope
+    caller_user: User | None = None
+
+    @property
+    def caller(self) -> User:
+        assert self.caller_user is not None, "the operation does not authenticate its caller"
+        return self.caller_user
+
+    @property
+    def store(self) -> LendingStore:
+        return self.deps.store
+
+    @property
+    def gateway(self) -> PaymentGateway:
+        return self.deps.gateway
+
+    @property
+    def settings(self) -> Settings:
+        return self.deps.settings
+
+    @property
+    def clock(self) -> Clock:
+        return self.deps.clock
+
+    @property
+    def path_params(self) -> dict[str, str]:
+        return self.request.path_params
+
+    @property
+    def idempotency_key(self) -> str | None:
+        return idempotency.key_of(self.request)
+
+    def json(self) -> dict[str, Any]:
+        return self.request.json()
+
+
+Run = Callable[[Call], Response]
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    run: Run
+    caller: Caller = ANYONE
+    idempotent: bool = False  # state-changing methods honour Idempotency-Key
+
+    def serve(self, request: Request, deps: Scope) -> Response:
+        started = time.perf_counter()
+        with working_for(request.request_id):
+            try:
+                response = self._call(request, deps)
+            except errors.LendingError as exc:
+                response = error_response(exc, request.request_id)
+            except Exception:  # noqa: BLE001 - last line of defence: never leak a traceback
+                log.exception("unhandled error", extra={"request_id": request.request_id})
+                response = internal_error(request.request_id)
+        deps.observe(self.name, request, response, (time.perf_counter() - started) * 1000)
+        return response
+
+    def _call(self, request: Request, deps: Scope) -> Response:
+        caller = deps.authenticate(request.headers.get("authorization")) if self.caller is SIGNED_IN else None
+        call = Call(request, deps, caller)
+        if self.idempotent and caller is not None and request.method not in ("GET", "HEAD"):
+            return idempotency.run_once(deps.store, caller, request, lambda: self.run(call))
+        return self.run(call)
+
+
+def operation(name: str, *, caller: Caller = ANYONE, idempotent: bool = False) -> Callable[[Run], Operation]:
+    def declare(run: Run) -> Operation:
+        return Operation(name, run, caller, idempotent)
+
+    return declare
+
+
+@dataclass(frozen=True)
+class Job:
+    """A scheduled operation (no HTTP): reconcile, expire holds, ..."""
+
+    name: str
+    run: Callable[..., dict[str, Any]]  # run(deps, **options)
+
+    def run_once(self, deps: Scope, **options: Any) -> dict[str, Any]:
+        """One run, logged as one line (and a metric where the observer emits one)."""
+        with working_for(f"job-{self.name}-{time.time_ns()}"):
+            result = self.run(deps, **options)
+        deps.job_done(self.name, result)
+        return result
+
+
+def job(name: str) -> Callable[[Callable[..., dict[str, Any]]], Job]:
+    def declare(run: Callable[..., dict[str, Any]]) -> Job:
+        return Job(name, run)
+
+    return declare

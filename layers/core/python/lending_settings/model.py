@@ -1,0 +1,114 @@
+"""The typed settings and the rules between them."""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+import msgspec
+
+ENVIRONMENTS = ("development", "test", "production")
+_ASYMMETRIC = {f"{family}{bits}" for family in ("RS", "PS", "ES") for bits in (256, 384, 512)}
+SECRET_FIELDS = frozenset({"database_url", "database_read_url", "stripe_api_key", "stripe_webhook_secret"})
+
+
+class ConfigError(Exception):
+    pass
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Every setting with its default; the variable is the field's name in capitals (see reader.RENAMED)."""
+
+    database_url: str = ""
+    database_read_url: str | None = None
+    database_read_max_lag_seconds: float = 30.0
+    oidc_issuer: str = ""
+    oidc_audience: str = ""
+    oidc_groups_claim: str = "groups"
+    librarian_group: str = "librarians"
+    librarian_subjects: tuple[str, ...] = ()
+    oidc_algorithms: tuple[str, ...] = ("RS256", "ES256", "PS256")
+    oidc_leeway_seconds: int = 30
+    oidc_jwks_ttl_seconds: int = 300
+    oidc_jwks_min_refresh_seconds: float = 10.0
+    stripe_api_key: str = ""
+    stripe_api_base: str | None = None
+    stripe_webhook_secret: str = ""
+    stripe_timeout_seconds: float = 10.0
+    stripe_max_retries: int = 2
+    stripe_publishable_key: str = ""
+    stripe_js_url: str = "https://js.stripe.com/v3/"
+    default_currency: str = "usd"
+    loan_days: int = 21
+    reconcile_grace_seconds: float = 120.0
+    db_pool_size: int = 8
+    db_timeout_seconds: float = 5.0
+    version: str = "dev"
+    environment: str = "development"
+    service_name: str = "lending"
+    log_level: str = "INFO"
+    metrics_namespace: str = "LibraryLending"
+    metrics: bool = True
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__struct_fields__ if name not in SECRET_FIELDS)
+        return f"Settings({shown})"
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    def __post_init__(self) -> None:
+        _check_values(self)
+        if self.is_production:
+            _check_production(self)
+
+
+def _check_values(s: Settings) -> None:
+    if s.environment not in ENVIRONMENTS:
+        raise ConfigError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}")
+    if s.database_url and urlparse(s.database_url).scheme not in ("postgresql", "postgres"):
+        raise ConfigError("DATABASE_URL must be a postgresql:// URL")
+    if not s.oidc_algorithms or set(s.oidc_algorithms) & {"none", "HS256", "HS384", "HS512"}:
+        raise ConfigError("OIDC_ALGORITHMS may list only asymmetric algorithms (RS*, PS*, ES*)")
+    if set(s.oidc_algorithms) - _ASYMMETRIC:
+        raise ConfigError("OIDC_ALGORITHMS may list only RS256/384/512, PS256/384/512, ES256/384/512")
+    if s.oidc_jwks_ttl_seconds <= 0 or s.oidc_jwks_min_refresh_seconds < 0:
+        raise ConfigError("OIDC_JWKS_TTL_SECONDS must be positive and OIDC_JWKS_MIN_REFRESH_SECONDS not negative")
+    if not 0 <= s.oidc_leeway_seconds <= 300:
+        raise ConfigError("OIDC_LEEWAY_SECONDS must be between 0 and 300")
+    if s.database_read_max_lag_seconds <= 0:
+        raise ConfigError("DATABASE_READ_MAX_LAG_SECONDS must be positive")
+    if s.stripe_timeout_seconds <= 0 or s.stripe_timeout_seconds > 60:
+        raise ConfigError("STRIPE_TIMEOUT_SECONDS must be in (0, 60]")
+    if s.stripe_publishable_key and not s.stripe_publishable_key.startswith("pk_"):
+        raise ConfigError("STRIPE_PUBLISHABLE_KEY must be a publishable key (pk_…)")
+    if s.db_pool_size < 1:
+        raise ConfigError("DB_POOL_SIZE must be at least 1")
+
+
+def _check_production(s: Settings) -> None:
+    """Dev conveniences cannot be reached by accident in production configuration."""
+    if urlparse(s.oidc_issuer).scheme != "https":
+        raise ConfigError("OIDC_ISSUER must be https in production")
+    if s.stripe_api_base is not None:
+        raise ConfigError("STRIPE_API_BASE (a Stripe stand-in) is not allowed in production")
+    if s.stripe_api_key and not s.stripe_webhook_secret:
+        raise ConfigError("STRIPE_WEBHOOK_SECRET is required in production")
+    if s.stripe_js_url != "https://js.stripe.com/v3/":
+        raise ConfigError("STRIPE_JS_URL must be Stripe's own https://js.stripe.com/v3/ in production")
+
+
+# What each layer's adapter cannot start without: a host checks the layers it serves, so a function
+# that never talks to Stripe starts without a Stripe key (and is never given one).
+REQUIRED_BY_LAYER: dict[str, tuple[str, ...]] = {
+    "database": ("database_url",),
+    "auth": ("oidc_issuer", "oidc_audience"),
+    "payments": ("stripe_api_key",),
+}
+
+
+class MigrationSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """What `make migrate` and a deploy's migration step need, and nothing else."""
+
+    database_url: str
+    allow_destructive_migrations: bool = False

@@ -1,0 +1,141 @@
+"""The handlers themselves, through the composition root on fakes: no I/O, no patching.
+
+Each request goes the way every host sends one: our Request, the function's operation, the
+one error mapping and the observer.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from lending.model import BookStatus, NewBook, PaymentState, User
+from lending_http.bootstrap import bootstrap
+from lending_http.messages import Request, Response
+from lending_http.service import Service
+from lending_settings import Settings
+from tests.support.fake_identity import FakeVerifier, RecordingObserver
+from tests.support.fakes import FakeGateway, FakeStore
+
+ROOT = Path(__file__).resolve().parents[2]
+ALICE = User("https://issuer.test", "alice", name="Alice")
+BOB = User("https://issuer.test", "bob", name="Bob")
+
+
+class World:
+    def __init__(self, gateway: FakeGateway | None = None) -> None:
+        self.store, self.gateway, self.observer = FakeStore(), gateway or FakeGateway(), RecordingObserver()
+        deps = bootstrap(Settings(loan_days=14), store=self.store, gateway=self.gateway,
+                         verifier=FakeVerifier(ALICE, BOB), observer=self.observer)
+        self.service = Service.of(ROOT / "functions", deps)
+        self.book = self.store.add_book(NewBook("9780141439518", "Pride and Prejudice", "Jane Austen", 1500, 200, "usd"))
+
+    def post(self, path: str, user: User | None, body: object = None, **headers: str) -> Response:
+        sent = {k.replace("_", "-").lower(): v for k, v in headers.items()}
+        if user is not None:
+            sent["authorization"] = f"Bearer {user.subject}"
+        raw = b"" if body is None else json.dumps(body).encode()
+        return self.service.respond(Request.build(method="POST", path=path, headers=sent, body=raw))
+
+    def payments(self, state: PaymentState) -> list[str]:
+        return [p.payment_id for p in self.store.payments.values() if p.state is state]
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+def test_borrow_authorises_lends_and_captures(world: World) -> None:
+    response = world.post(f"/books/{world.book.book_id}/borrow", ALICE, {"payment_method": "pm_card_visa"})
+    assert response.status == 201, response.json()
+    assert response.json()["payment"]["status"] == "captured" and response.json()["borrower"]["sub"] == "alice"
+    assert world.store.get_book(world.book.book_id).status is BookStatus.BORROWED
+    assert len(world.payments(PaymentState.CAPTURED)) == 1
+    assert world.observer.requests == [("borrow", 201, "won")]
+
+
+def test_return_closes_the_loan_and_touches_no_money(world: World) -> None:
+    world.post(f"/books/{world.book.book_id}/borrow", ALICE, {"payment_method": "pm_card_visa"})
+    calls = list(world.gateway.calls)
+    response = world.post(f"/books/{world.book.book_id}/return", ALICE)
+    assert response.status == 200 and response.json()["returned_at"]
+    assert world.store.get_book(world.book.book_id).status is BookStatus.AVAILABLE
+    assert world.gateway.calls == calls
+
+
+def test_someone_elses_loan_cannot_be_returned(world: World) -> None:
+    world.post(f"/books/{world.book.book_id}/borrow", ALICE, {"payment_method": "pm_card_visa"})
+    response = world.post(f"/books/{world.book.book_id}/return", BOB)
+    assert response.status == 403 and response.content_type == "application/problem+json"
+    assert world.store.get_book(world.book.book_id).status is BookStatus.BORROWED
+
+
+def test_purchase_sells_the_copy_and_captures_its_price(world: World) -> None:
+    response = world.post(f"/books/{world.book.book_id}/purchase", BOB, {"payment_method": "pm_card_visa"})
+    assert response.status == 201 and response.json()["payment"]["amount"] == 1500
+    assert world.store.get_book(world.book.book_id).status is BookStatus.SOLD
+    assert len(world.payments(PaymentState.CAPTURED)) == 1
+
+
+class SoldWhileAuthorising(FakeGateway):
+    """Someone buys the copy while our card is being authorised: we lose the race."""
+
+    store: FakeStore
+    book_id: str
+
+    def confirm_authorization(self, intent_id: str, idempotency_key: str):  # type: ignore[no-untyped-def]
+        result = super().confirm_authorization(intent_id, idempotency_key)
+        self.store.books[self.book_id] = replace(self.store.books[self.book_id], status=BookStatus.SOLD)
+        return result
+
+
+def test_the_lost_race_is_a_409_and_the_losers_hold_is_released() -> None:
+    gateway = SoldWhileAuthorising()
+    world = World(gateway)
+    gateway.store, gateway.book_id = world.store, world.book.book_id
+    response = world.post(f"/books/{world.book.book_id}/borrow", ALICE, {"payment_method": "pm_card_visa"})
+    assert response.status == 409 and response.json()["title"] == "Book Unavailable"
+    assert world.payments(PaymentState.CANCELED) and not world.payments(PaymentState.CAPTURED)
+    assert "capture" not in gateway.calls
+    assert world.observer.requests == [("borrow", 409, "lost_race")]
+
+
+def test_the_same_idempotency_key_replays_the_first_answer_and_charges_once(world: World) -> None:
+    path, body = f"/books/{world.book.book_id}/borrow", {"payment_method": "pm_card_visa"}
+    first = world.post(path, ALICE, body, idempotency_key="k-1")
+    again = world.post(path, ALICE, body, idempotency_key="k-1")
+    assert first.status == again.status == 201
+    assert again.encoded() == first.encoded() and again.headers["Idempotent-Replayed"] == "true"
+    assert len(world.payments(PaymentState.CAPTURED)) == 1
+    reused = world.post(path, ALICE, {"payment_method": "pm_card_mastercard"}, idempotency_key="k-1")
+    assert reused.status == 422
+    assert [outcome for _, _, outcome in world.observer.requests] == ["won", "replayed", "client_error"]
+
+
+@pytest.mark.parametrize("body", [b"{", b"[]", b'{"payment_method": 7}', b""])
+def test_bad_input_is_a_400_problem_and_changes_nothing(world: World, body: bytes) -> None:
+    request = Request.build(method="POST", path=f"/books/{world.book.book_id}/borrow",
+                            headers={"authorization": "Bearer alice"}, body=body)
+    response = world.service.respond(request)
+    assert response.status == 400 and response.content_type == "application/problem+json"
+    assert world.store.payments == {} and world.gateway.calls == []
+
+
+def test_no_token_is_a_401_with_a_bearer_challenge(world: World) -> None:
+    response = world.post(f"/books/{world.book.book_id}/borrow", None, {"payment_method": "pm_card_visa"})
+    assert response.status == 401 and response.headers["WWW-Authenticate"] == 'Bearer realm="library-lending"'
+
+
+def test_an_unknown_route_and_a_wrong_method_are_problems(world: World) -> None:
+    assert world.service.respond(Request.build(method="GET", path="/nowhere", headers={})).status == 404
+    wrong = world.service.respond(Request.build(method="DELETE", path="/books", headers={}))
+    assert wrong.status == 405 and wrong.headers["Allow"] == "GET, POST"
+
+
+def test_a_function_gets_only_its_declared_layers(world: World) -> None:
+    with pytest.raises(LookupError, match="payments"):
+        world.service.scope("return").gateway  # noqa: B018 - return has no business with the processor
