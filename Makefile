@@ -8,11 +8,12 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: help venv run local token test test-unit test-integration lint reconcile migrate clean
+.PHONY: help venv run local token test test-unit test-integration test-e2e lint reconcile migrate clean
 
 help:
 	@echo "make run        service on embedded defaults (PostgreSQL, localstripe, OIDC mock, demo books)"
 	@echo "make test       lint, types and the whole test suite"
+	@echo "make test-unit  the unit tier alone (no I/O, seconds); also test-integration, test-e2e"
 	@echo "make local      plain 'chalice local' with your own settings"
 	@echo "make token USER=alice [LIBRARIAN=1]   an ID token from the local OIDC provider"
 	@echo "make reconcile  settle payments left between steps"
@@ -48,11 +49,20 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
+# The tiers: unit (no I/O: use cases and handlers on the fakes, in seconds), integration (each
+# adapter against the real thing), end to end (HTTP through each host). `make test` runs them all.
+UNIT := tests/unit
+INTEGRATION := tests/contract $(wildcard tests/integration) tests/auth tests/infra
+E2E := tests/e2e tests/api tests/vm tests/ui tests/deploy
+
 test-unit: $(STAMP)
-	$(PY) -m pytest tests/unit -q
+	$(PY) -m pytest $(UNIT) -q
 
 test-integration: $(STAMP)
-	$(PY) -m pytest tests/contract tests/e2e -q
+	$(PY) -m pytest $(INTEGRATION) -q
+
+test-e2e: $(STAMP)
+	$(PY) -m pytest $(E2E) -q
 
 # Areas add their own targets in mk/*.mk and append checks to TEST_CHECKS.
 TEST_CHECKS :=

@@ -50,8 +50,8 @@ def test_one_zip_per_function_holding_only_that_function(built: tuple[Path, str,
     assert sorted(p.stem for p in (out / "functions").glob("*.zip")) == sorted(FUNCTIONS)
     for function in FUNCTIONS:
         files = names(out / "functions" / f"{function}.zip")
-        assert "lending_entry.py" in files and f"functions/{function}/handler.py" in files
-        assert {f.split("/")[0] for f in files} == {"functions", "lending_entry.py", "lending_aws"}
+        assert "lending_aws/entry.py" in files and f"functions/{function}/handler.py" in files
+        assert {f.split("/")[0] for f in files} == {"functions", "lending_aws"}
         assert {f.split("/")[1] for f in files if f.startswith("functions/") and f.count("/") > 1} == {function}
 
 
@@ -94,7 +94,7 @@ def test_the_template_wires_each_function_to_exactly_its_layers_and_routes(built
         logical = package.camel(function)
         props = resources[f"{logical}Function"]["Properties"]
         assert props["Layers"] == [{"Ref": f"{package.camel(layer)}Layer"} for layer in spec["layers"]]
-        assert props["Handler"] == "lending_entry.handle" and props["Runtime"] == "python3.11"
+        assert props["Handler"] == "lending_aws.entry.handle" and props["Runtime"] == "python3.11"
         assert props["Code"]["S3Key"] == {"Fn::Sub": f"${{ArtifactPrefix}}/functions/{function}.zip"}
         routes = {r["Properties"]["RouteKey"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Route"
                   and r["Properties"]["Target"] == {"Fn::Sub": f"integrations/${{{logical}Integration}}"}}
@@ -119,11 +119,11 @@ def test_the_generated_template_lints(built: tuple[Path, str, dict[str, Any]]) -
 PROBE = """
 import json, sys
 sys.path[:0] = json.loads(sys.argv[1])
-import lending_entry
+from lending_aws import entry
 event = {"resource": "/health", "path": "/health", "httpMethod": "GET", "headers": {}, "multiValueHeaders": {},
          "queryStringParameters": None, "multiValueQueryStringParameters": None, "pathParameters": None,
          "requestContext": {"requestId": "probe"}, "body": None, "isBase64Encoded": False}
-answer = lending_entry.handle(event, None) if sys.argv[2] == "health" else {"statusCode": 0}
+answer = entry.handle(event, None) if sys.argv[2] == "health" else {"statusCode": 0}
 print(json.dumps({"status": answer["statusCode"], "modules": sorted({m.split('.')[0] for m in sys.modules})}))
 """
 
@@ -144,6 +144,9 @@ def test_a_packaged_function_starts_from_its_zip_and_layers_alone(
 
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_SECRET_ARN", "_PARAMETER"))}
     env["LENDING_METRICS"] = "off"
+    # What the template gives the function (its settings are read at init; /health never connects).
+    env.update({"DATABASE_URL": "postgresql://lending@127.0.0.1:9/lending", "OIDC_ISSUER": "https://issuer.test",
+                "OIDC_AUDIENCE": "lending-web"})
     run = subprocess.run([sys.executable, "-S", "-c", f"import sys; sys.path += {site.getsitepackages()!r}\n" + PROBE,
                           json.dumps(paths), function], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
