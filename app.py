@@ -52,10 +52,19 @@ def _view(function: str, resource: str) -> object:
             query={k: query.getlist(k) for k in query} if query else {}, path_params=path_params,
             body=current.raw_body or b"", host_request_id=current.context.get("requestId"))
         response = service.serve(function, request)
-        return Response(body=response.encoded(), status_code=response.status, headers=response.all_headers(request.request_id))
+        return Response(body=_text(response.encoded()), status_code=response.status,
+                        headers=response.all_headers(request.request_id))
 
     view.__name__ = f"{function}_{abs(hash(resource))}"
     return view
+
+
+def _text(body: bytes) -> str | bytes:
+    """Chalice sends a str body as it is; bytes only for its binary types (none here)."""
+    try:
+        return body.decode()
+    except UnicodeDecodeError:
+        return body
 
 
 def _path(resource: str, path_params: dict[str, str]) -> str:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
 import lending_settings
 from lending_settings import Settings
+
+
+_AWS_CODE = re.compile(r"An error occurred \((\w+)\)")
 
 
 class SettingUnreadable(Exception):
@@ -59,7 +63,9 @@ class AwsResolver:
                 raise SettingUnreadable(f"AWS answered {cause.response.get('Error', {}).get('Code', 'error')}") from None
             if isinstance(cause, BotoCoreError):  # no credentials, no region, endpoint unreachable
                 raise SettingUnreadable(type(cause).__name__) from None
-            raise SettingUnreadable("AWS could not be read") from None
+            # Powertools keeps only botocore's message: "An error occurred (Code) when calling ..."
+            code = _AWS_CODE.search(str(exc))
+            raise SettingUnreadable(f"AWS answered {code.group(1)}" if code else "AWS could not be read") from None
         except BotoCoreError as exc:
             raise SettingUnreadable(type(exc).__name__) from None
         if isinstance(value, bytes):
