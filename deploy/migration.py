@@ -1,7 +1,7 @@
 """The migration step's program, run inside the NEW artefact on the idle VM (a release directory
 locally, the image on AWS), so the migrations applied are the ones that version ships.
 
-Rule (README, "Deploying"): while the old version still serves, migrations are expand-only
+Rule (docs/deploying.md, "The steps"): while the old version still serves, migrations are expand-only
 (add tables, nullable columns, indexes; never drop/rename what the old code reads). A migration
 whose first line says `-- destructive` is refused here before anything is applied; ship it in a
 later deploy, once no running version needs the old shape, with `make migrate` and
@@ -38,4 +38,4 @@ REFUSED_EXIT = 3
 
 def explain_refusal(names: list[str]) -> str:
     return (f"refused destructive migration(s) {', '.join(names)}: migrations must be expand-only while the old "
-            "version serves (README: Deploying)")
+            "version serves (docs/deploying.md)")

@@ -1,5 +1,5 @@
 # Blue/green deploys of the VM estate (deploy/). DEPLOY_TARGET=aws (default; STACK=<estate stack>)
-# or local (the estate of `make estate-local`). See README, "Deploying (blue/green)".
+# or local (the estate of `make estate-local`). See docs/deploying.md.
 LB_PORT ?= 8088
 DEPLOY_TARGET ?= aws
 export LB_PORT DEPLOY_TARGET
