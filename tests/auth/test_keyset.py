@@ -69,7 +69,8 @@ def test_keys_come_from_the_jwks_uri_named_by_discovery_and_are_cached_for_the_t
     assert len(provider.calls) == 2
     clock.now += 2
     keys.keys_for("a", "RS256")
-    assert provider.calls[2:] == [JWKS_URI]  # discovery is not repeated
+    # Each refresh reads discovery again, so a provider that moves its jwks_uri is followed.
+    assert provider.calls[2:] == [f"{ISSUER}/.well-known/openid-configuration", JWKS_URI]
 
 
 def test_an_unknown_kid_refreshes_once_and_a_flood_of_them_is_rate_limited() -> None:

@@ -143,3 +143,39 @@ def test_a_payment_settled_meanwhile_is_not_offered_again(any_store: LendingStor
         assert late is None
     with any_store.settling(payment.payment_id, only_unsettled=False) as forced:
         assert forced is not None
+
+
+def test_a_payment_that_failed_to_settle_waits_out_its_backoff(any_store: LendingStore) -> None:
+    payment = authorised(any_store, a_book(any_store))
+    assert any_store.defer_settling(payment.payment_id, "ProcessorRefused: no such intent",
+                                    first_delay_seconds=3600, max_delay_seconds=7200) == 1
+    assert any_store.payments_to_settle(0) == []
+    assert any_store.defer_settling(payment.payment_id, "again", first_delay_seconds=0, max_delay_seconds=0) == 2
+    assert any_store.payments_to_settle(0) == [payment.payment_id]  # a zero backoff offers it at once
+
+
+def test_a_failed_payment_with_an_intent_is_offered_until_its_intent_is_seen_closed(any_store: LendingStore) -> None:
+    payment = authorised(any_store, a_book(any_store))
+    any_store.update_payment(payment.payment_id, PaymentState.FAILED, reason="needs authentication")
+    assert any_store.payments_to_settle(0) == [payment.payment_id]
+    with any_store.settling(payment.payment_id) as settlement:
+        assert settlement is not None
+        settlement.intent_closed()
+    assert any_store.payments_to_settle(0) == []
+    assert any_store.get_payment(payment.payment_id).state is PaymentState.FAILED
+
+
+def test_an_event_is_seen_only_with_the_settlement_step_that_applies_it(any_store: LendingStore) -> None:
+    payment = authorised(any_store, a_book(any_store))
+    with pytest.raises(RuntimeError), any_store.settling(payment.payment_id) as failing:
+        assert failing.remember_event("evt_applied_later")
+        failing.mark(PaymentState.CANCELED, reason="write-ahead", synced=False)
+        raise RuntimeError("the processor call failed")
+    with any_store.settling(payment.payment_id, only_unsettled=False) as retry:
+        assert retry.remember_event("evt_applied_later")  # not seen: the first attempt failed
+        retry.mark(PaymentState.CANCELED, reason="released")
+    with any_store.settling(payment.payment_id, only_unsettled=False) as replay:
+        assert not replay.remember_event("evt_applied_later")
+        assert replay.remember_event("evt_with_nothing_to_do")
+    assert not any_store.remember_event("evt_applied_later")
+    assert not any_store.remember_event("evt_with_nothing_to_do")  # seen when its settlement ended

@@ -143,3 +143,76 @@ def test_a_request_cannot_attach_a_loan_to_an_authorisation_reconcile_released(
     assert store.get_book(book.book_id).status.value == "available"
     assert sql(pool, "SELECT count(*) FROM loans")[0][0] == 0
     assert_money_rule(pool, stripe_url, book.book_id)
+
+
+def _book(store: PostgresStore, title: str):
+    from lending.model import NewBook
+
+    return store.add_book(NewBook("9780141439518", title, "Jane Austen", 1299, 199, "usd"))
+
+
+def test_a_poisoned_payment_does_not_stop_reconcile_from_settling_the_rest(store: PostgresStore, pool,
+                                                                           stripe_url: str) -> None:
+    from lending import payment_flow
+    from lending.model import PaymentKind, PaymentState, User
+
+    gateway = StripeGateway("sk_test_suite", api_base=stripe_url)
+    payer = User("https://issuer.test", "poisoner")
+    poisoned = payment_flow.new_payment(PaymentKind.BORROW_FEE, _book(store, "Poison"), payer,
+                                        idempotency_key=None, request_id=None)
+    store.record_payment(poisoned)
+    # An intent the processor does not know (e.g. made in another account, or purged): retrieve is a 404.
+    store.update_payment(poisoned.payment_id, PaymentState.AUTHORIZED, intent_id="pi_unknown_to_the_processor")
+    sql(pool, "UPDATE payments SET updated_at = now() - interval '1 hour' WHERE payment_id = CAST(:p AS uuid)",
+        p=poisoned.payment_id)  # listed first, as the oldest
+    dangling = [payment_flow.authorize(store, gateway, payment_flow.new_payment(
+        PaymentKind.BORROW_FEE, _book(store, f"Dangling {n}"), payer, idempotency_key=None, request_id=None),
+        "pm_card_visa") for n in range(2)]
+
+    report = settle(store, stripe_url)
+
+    assert report.failed == 1 and report.errors == 0
+    assert report.actions == {"released": 2}
+    for payment in dangling:
+        assert gateway.retrieve(payment.intent_id).status == "canceled"
+        assert store.get_payment(payment.payment_id).state is PaymentState.CANCELED
+    attempts, error, backing_off, state = sql(
+        pool, "SELECT settle_attempts, settle_error, settle_after > now(), state FROM payments "
+              "WHERE payment_id = CAST(:p AS uuid)", p=poisoned.payment_id)[0]
+    assert (attempts, backing_off, state) == (1, True, "authorized")
+    assert error.startswith("ProcessorRefused")
+    again = settle(store, stripe_url)  # the poisoned row waits out its backoff; nothing else is left
+    assert (again.examined, again.failed) == (0, 0)
+    # Once the backoff has run out it is tried again, and the attempts count up.
+    sql(pool, "UPDATE payments SET settle_after = now() WHERE payment_id = CAST(:p AS uuid)", p=poisoned.payment_id)
+    assert settle(store, stripe_url).failed == 1
+    assert sql(pool, "SELECT settle_attempts FROM payments WHERE payment_id = CAST(:p AS uuid)",
+               p=poisoned.payment_id) == [[2]]
+
+
+def test_a_failed_payment_whose_release_failed_after_confirm_is_released(store: PostgresStore, pool,
+                                                                         stripe_url: str) -> None:
+    from lending import payment_flow
+    from lending.model import PaymentKind, PaymentState, User
+
+    client = stripe_client(stripe_url)
+    token = client.v1.tokens.create(params={"card": {"number": "4000002500003155", "exp_month": 12,
+                                                     "exp_year": 2040, "cvc": "123"}})
+    payment = payment_flow.new_payment(PaymentKind.PURCHASE, _book(store, "Three D"), User("https://issuer.test", "sca"),
+                                       idempotency_key=None, request_id=None)
+    intent = client.v1.payment_intents.create(params={
+        "amount": payment.amount_cents, "currency": "usd", "payment_method": token.card.id,
+        "capture_method": "manual", "confirm": True})
+    assert intent.status == "requires_action"
+    # What the borrow leaves when confirm stops at requires_action and the gateway's release of it
+    # fails too: the payment is failed (and, as far as the ledger knows, synced), the intent open.
+    store.record_payment(payment)
+    store.update_payment(payment.payment_id, PaymentState.PENDING, intent_id=intent.id)
+    store.update_payment(payment.payment_id, PaymentState.FAILED, reason="needs authentication")
+
+    report = settle(store, stripe_url)
+
+    assert report.actions == {"released": 1} and report.failed == 0
+    assert client.v1.payment_intents.retrieve(intent.id).status == "canceled"
+    assert store.get_payment(payment.payment_id).state is PaymentState.FAILED  # still what the patron saw
+    assert settle(store, stripe_url).examined == 0  # seen closed: not looked at again

@@ -107,3 +107,37 @@ def test_a_signed_event_cannot_push_the_ledger_past_what_the_processor_says(api:
     assert r.status_code == 200
     assert ledger(pool, borrowed["payment"]["id"]) == "captured"
     assert alice.get(f"/books/{book['book_id']}").json()["status"] == "borrowed"
+
+
+def test_an_event_whose_application_failed_is_applied_when_it_is_sent_again(
+        api: str, alice: Client, librarian: Client, pool, stripe_url: str) -> None:
+    book = new_book(librarian)
+    bought = alice.post(f"/books/{book['book_id']}/purchase", {"payment_method": "pm_card_visa"}).json()
+    payment_id = bought["payment"]["id"]
+    intent_id = sql(pool, "SELECT intent_id FROM payments WHERE payment_id = CAST(:p AS uuid)", p=payment_id)[0][0]
+    stripe_client(stripe_url).v1.refunds.create(params={"payment_intent": intent_id})  # refunded on the dashboard
+    event_id = f"evt_{uuid.uuid4().hex}"
+    payload = event("charge.refunded", {"object": "charge", "id": "ch_x", "payment_intent": intent_id}, event_id)
+    # The database refuses the ledger change once: a trigger (in a scratch schema) raises on it.
+    scratch = f"scratch_{uuid.uuid4().hex[:8]}"
+    sql(pool, f"CREATE SCHEMA {scratch}")
+    sql(pool, f"CREATE FUNCTION {scratch}.refuse() RETURNS trigger LANGUAGE plpgsql AS "
+              "$$ BEGIN RAISE EXCEPTION 'refused for the test'; END $$")
+    sql(pool, f"CREATE TRIGGER refuse_refund BEFORE UPDATE ON payments FOR EACH ROW "
+              f"WHEN (NEW.state = 'refunded') EXECUTE FUNCTION {scratch}.refuse()")
+    try:
+        failed = deliver(api, payload, signed(payload))
+        assert failed.status_code >= 500, failed.text  # so the processor sends it again
+        assert ledger(pool, payment_id) == "captured"
+        assert sql(pool, "SELECT count(*) FROM processor_events WHERE event_id = :e", e=event_id) == [[0]]
+    finally:
+        sql(pool, "DROP TRIGGER IF EXISTS refuse_refund ON payments")
+        sql(pool, f"DROP SCHEMA {scratch} CASCADE")
+
+    retried = deliver(api, payload, signed(payload))
+
+    assert retried.status_code == 200 and retried.json()["outcome"] == "recorded refund", retried.text
+    assert ledger(pool, payment_id) == "refunded"
+    assert sql(pool, "SELECT count(*) FROM processor_events WHERE event_id = :e", e=event_id) == [[1]]
+    replay = deliver(api, payload, signed(payload))
+    assert replay.status_code == 200 and replay.json()["outcome"] == "duplicate"

@@ -123,6 +123,46 @@ def test_store_reads_on_the_replica_and_falls_back_when_it_lags(pair: Pair, repl
         replica.close()
 
 
+def streaming(pair: Pair) -> bool:
+    return bool(sql(pair.standby_url, "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'")[0][0])
+
+
+def set_primary_conninfo(pair: Pair, conninfo: str) -> None:
+    quoted = conninfo.replace("'", "''")
+    sql(pair.standby_url, f"ALTER SYSTEM SET primary_conninfo = '{quoted}'")
+    sql(pair.standby_url, "SELECT pg_reload_conf()")
+
+
+def test_a_replica_whose_wal_receiver_is_down_is_not_read_however_caught_up_it_looks(
+        pair: Pair, replica_log: Records) -> None:
+    primary, replica = ConnectionPool(pair.primary_url, size=2), ConnectionPool(pair.standby_url, size=2)
+    reader = ReplicaPool(replica, primary, max_lag_seconds=30, retry_after_seconds=0)
+    store = PostgresStore(primary, reader)
+    original = sql(pair.standby_url, "SHOW primary_conninfo")[0][0]
+    eventually(lambda: streaming(pair), what="standby streaming")
+    try:
+        # The standby loses its primary: its WAL receiver cannot connect any more (nothing listens on port 1).
+        set_primary_conninfo(pair, "host=127.0.0.1 port=1 user=postgres connect_timeout=1")
+        eventually(lambda: not streaming(pair), what="WAL receiver down")
+        hidden = insert_on_primary(pair, "Receiver Down Probe")
+        # Everything it received is replayed, so by WAL positions it looks caught up; it is not.
+        assert not received_but_not_replayed(pair) and not on(pair.standby_url, hidden)
+
+        page = store.list_books(BookQuery(text="Receiver Down Probe", limit=10, offset=0))
+
+        assert [b.book_id for b in page.items] == [hidden]  # answered by the primary
+        assert reader.served["primary"] == 1 and reader.served["replica"] == 0
+        warnings = [r for r in replica_log.records if r.levelno == logging.WARNING]
+        assert [w.reason for w in warnings] == ["lag_unknown"]
+        assert "replica_lag_seconds" not in warnings[0].__dict__
+    finally:
+        set_primary_conninfo(pair, original)
+        primary.close()
+        replica.close()
+    eventually(lambda: streaming(pair), what="standby streaming again")
+    eventually(lambda: on(pair.standby_url, hidden), what="standby caught up again")
+
+
 @pytest.fixture(scope="module")
 def api(pair: Pair, issuer: TestIssuer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChaliceServer]:
     env = {"DATABASE_URL": pair.primary_url, "DATABASE_READ_URL": pair.standby_url, "STRIPE_API_KEY": "sk_test_unused",

@@ -11,18 +11,15 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from lending.errors import (
     BookUnavailable,
     NotOnLoan,
     NotYourLoan,
-    PaymentDeclined,
     PaymentReleased,
-    ProcessorRefused,
 )
 from lending.model import (
-    Authorization,
     Book,
     BookQuery,
     BookStatus,
@@ -35,6 +32,9 @@ from lending.model import (
     User,
 )
 from lending.ports import IdempotencyClaim, StoredResponse
+from tests.support.fake_gateway import DECLINING, FakeGateway
+
+__all__ = ["DECLINING", "FakeGateway", "FakeStore"]
 
 
 def _now() -> datetime:
@@ -53,6 +53,8 @@ class FakeStore:
         self.keys: dict[tuple[str, str, str], tuple[str, StoredResponse | None, datetime]] = {}
         self.events: set[str] = set()
         self.locked: set[str] = set()
+        self.deferred: dict[str, tuple[int, datetime]] = {}  # payment id -> (failed attempts, not before)
+        self.intent_checked: set[str] = set()
 
     def add_book(self, new: NewBook) -> Book:
         with self._lock:
@@ -162,12 +164,21 @@ class FakeStore:
 
     def _unsettled(self, p: Payment) -> bool:
         return (p.state in (PaymentState.PENDING, PaymentState.AUTHORIZED) or not p.processor_synced
-                or (p.state is PaymentState.CAPTURED and not any(self._owned(p))))
+                or (p.state is PaymentState.CAPTURED and not any(self._owned(p)))
+                or (p.state is PaymentState.FAILED and p.intent_id is not None and p.payment_id not in self.intent_checked))
 
     def payments_to_settle(self, older_than_seconds: float) -> list[str]:
         now = _now()
         return [p.payment_id for p in self.payments.values()
-                if (now - self.updated[p.payment_id]).total_seconds() >= older_than_seconds and self._unsettled(p)]
+                if (now - self.updated[p.payment_id]).total_seconds() >= older_than_seconds and self._unsettled(p)
+                and self.deferred.get(p.payment_id, (0, now))[1] <= now]
+
+    def defer_settling(self, payment_id: str, error: str, *, first_delay_seconds: float, max_delay_seconds: float) -> int:
+        with self._lock:
+            attempts = self.deferred.get(payment_id, (0, _now()))[0]
+            delay = min(max_delay_seconds, first_delay_seconds * 2 ** attempts)
+            self.deferred[payment_id] = (attempts + 1, _now() + timedelta(seconds=delay))
+            return attempts + 1
 
     @contextmanager
     def settling(self, payment_id: str, *, only_unsettled: bool = True) -> Iterator[_FakeSettlement | None]:
@@ -178,7 +189,9 @@ class FakeStore:
                 return
             self.locked.add(payment_id)
         try:
-            yield _FakeSettlement(self, self.payments[payment_id])
+            settlement = _FakeSettlement(self, self.payments[payment_id])
+            yield settlement
+            settlement.record_event()
         finally:
             self.locked.discard(payment_id)
 
@@ -225,9 +238,25 @@ class _FakeSettlement:
         self._store = store
         self.payment = payment
         self.loan_open, self.sale_standing = store._owned(payment)
+        self._event_id: str | None = None
 
     def mark(self, state: PaymentState, *, reason: str | None = None, synced: bool = True) -> None:
         self._store.update_payment(self.payment.payment_id, state, reason=reason, synced=synced)
+        if synced:
+            self.record_event()
+
+    def intent_closed(self) -> None:
+        self._store.intent_checked.add(self.payment.payment_id)
+        self.record_event()
+
+    def remember_event(self, event_id: str) -> bool:
+        self._event_id = None if event_id in self._store.events else event_id
+        return self._event_id is not None
+
+    def record_event(self) -> None:
+        if self._event_id is not None:
+            self._store.events.add(self._event_id)
+            self._event_id = None
 
     def reverse_loan(self, reason: str) -> None:
         loan = self._store.loans[self.payment.loan_id or ""]
@@ -241,59 +270,3 @@ class _FakeSettlement:
         self._store.purchases[sale.purchase_id] = replace(sale, reversed_at=_now())
         self._store._move(sale.book_id, BookStatus.SOLD, BookStatus.AVAILABLE)
         self.sale_standing = False
-
-
-DECLINING = {"pm_card_chargeCustomerFail"}
-
-
-class FakeGateway:
-    """Manual-capture intents in memory. `pm_card_chargeCustomerFail` declines at confirm."""
-
-    def __init__(self) -> None:
-        self.intents: dict[str, dict] = {}
-        self.calls: list[str] = []
-
-    def create_authorization(self, *, amount_cents: int, currency: str, payment_method: str, idempotency_key: str,
-                             metadata: dict[str, str]) -> str:
-        self.calls.append("create")
-        intent_id = f"pi_fake_{uuid.uuid4().hex[:12]}"
-        self.intents[intent_id] = {"status": "requires_confirmation", "amount": amount_cents, "pm": payment_method,
-                                   "refunded": False, "metadata": dict(metadata)}
-        return intent_id
-
-    def _auth(self, intent_id: str) -> Authorization:
-        i = self.intents[intent_id]
-        return Authorization(intent_id, i["status"], i["amount"], i["refunded"], i["metadata"])
-
-    def confirm_authorization(self, intent_id: str, idempotency_key: str) -> Authorization:
-        self.calls.append("confirm")
-        i = self.intents[intent_id]
-        if i["pm"] in DECLINING:
-            i["status"] = "requires_payment_method"
-            raise PaymentDeclined("Your card was declined.", decline_code="card_declined")
-        i["status"] = "requires_capture"
-        return self._auth(intent_id)
-
-    def capture(self, intent_id: str, idempotency_key: str) -> Authorization:
-        self.calls.append("capture")
-        i = self.intents[intent_id]
-        if i["status"] not in ("requires_capture", "succeeded"):
-            raise ProcessorRefused(f"cannot capture an intent in {i['status']}")
-        i["status"] = "succeeded"
-        return self._auth(intent_id)
-
-    def cancel(self, intent_id: str, idempotency_key: str) -> Authorization:
-        self.calls.append("cancel")
-        i = self.intents[intent_id]
-        if i["status"] == "succeeded":
-            raise ProcessorRefused("cannot cancel a captured intent")
-        i["status"] = "canceled"
-        return self._auth(intent_id)
-
-    def refund(self, intent_id: str, idempotency_key: str) -> Authorization:
-        self.calls.append("refund")
-        self.intents[intent_id]["refunded"] = True
-        return self._auth(intent_id)
-
-    def retrieve(self, intent_id: str) -> Authorization:
-        return self._auth(intent_id)

@@ -1,15 +1,19 @@
-"""The issuer's signing keys: discovery, a TTL cache, and rate-limited refresh."""
+"""The issuer's signing keys: discovery, a TTL cache, rate-limited refresh, a bound on staleness.
+
+Fetches never follow a redirect from https to http, nor to another origin unless it is https.
+"""
 
 from __future__ import annotations
 
 import http.client
 import json
+import ssl
 import threading
 import time
 import urllib.request
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urljoin, urlparse
 
 from lending.errors import IdentityProviderUnavailable
 
@@ -20,11 +24,38 @@ _KTY_OF_FAMILY = {"RS": "RSA", "PS": "RSA", "ES": "EC"}
 _FETCH_ERRORS = (OSError, ValueError, KeyError, TypeError, http.client.HTTPException)
 
 
-def http_fetch_json(url: str, timeout: float = 5.0) -> dict[str, Any]:
+class RedirectRefused(OSError):
+    """A redirect the key fetch does not follow (https to http, or http to another http origin)."""
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlparse(url)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+
+
+def redirect_allowed(source: str, target: str) -> bool:
+    """To https anywhere; to http only from http on the same origin. Never from https to http."""
+    scheme = urlparse(target).scheme
+    if scheme == "https":
+        return True
+    return scheme == "http" and _origin(source) == _origin(target)
+
+
+class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any,
+                         newurl: str) -> urllib.request.Request | None:
+        target = urljoin(req.full_url, newurl)
+        if not redirect_allowed(req.full_url, target):
+            raise RedirectRefused(f"refused a redirect from {req.full_url} to {target}")
+        return super().redirect_request(req, fp, code, msg, headers, target)
+
+
+def http_fetch_json(url: str, timeout: float = 5.0, *, ssl_context: ssl.SSLContext | None = None) -> dict[str, Any]:
     if urlparse(url).scheme not in ("http", "https"):
         raise ValueError("only http(s) URLs are fetched")
+    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=ssl_context), _CheckedRedirects())
     request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310 - scheme checked above
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - scheme checked above
+    with opener.open(request, timeout=timeout) as response:
         if response.status != 200:
             raise OSError(f"{url} answered {response.status}")
         value = json.loads(response.read(1_000_000))
@@ -39,14 +70,18 @@ class KeySet:
     Keys are cached for `ttl` seconds. Every refresh after the first is rate-limited to
     one per `min_refresh_interval` seconds, so a flood of made-up kids (or a provider
     that is down) cannot make us hammer the provider. If the provider is down, the keys
-    we have keep working; with none at all, `keys_for` raises IdentityProviderUnavailable.
+    we have keep working for at most `max_stale` seconds past their TTL; with none (or
+    only older ones), `keys_for` raises IdentityProviderUnavailable. Each refresh reads the
+    discovery document again, so a provider that moves its `jwks_uri` is followed.
     """
 
     def __init__(self, issuer: str, *, ttl: float = 300.0, min_refresh_interval: float = 10.0,
-                 fetch: Fetch = http_fetch_json, clock: Callable[[], float] = time.monotonic) -> None:
+                 max_stale: float = 3600.0, fetch: Fetch = http_fetch_json,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.issuer = issuer.rstrip("/")
         self._issuer_name: str | None = None
         self._ttl = ttl
+        self._max_stale = max_stale
         self._min_interval = min_refresh_interval
         self._fetch = fetch
         self._clock = clock
@@ -69,13 +104,19 @@ class KeySet:
         """
         if self._fetched_at is None or self._clock() - self._fetched_at > self._ttl:
             self._refresh()
+        if not self._usable():
+            raise IdentityProviderUnavailable("The identity provider's signing keys cannot be fetched.")
         found = self._match(kid, alg)
-        if not found and kid is not None and self._keys:
+        if not found and kid is not None:
             self._refresh()
             found = self._match(kid, alg)
-        if not self._keys:
-            raise IdentityProviderUnavailable("The identity provider's signing keys cannot be fetched.")
         return found
+
+    def _usable(self) -> bool:
+        """Keys we have, fetched no longer ago than their TTL plus the staleness we tolerate in an outage."""
+        fetched_at = self._fetched_at
+        return bool(self._keys) and fetched_at is not None and \
+            self._clock() - fetched_at <= self._ttl + self._max_stale
 
     def _match(self, kid: str | None, alg: str) -> list[dict[str, Any]]:
         usable = [k for k in self._keys if _can_verify(k, alg)]
@@ -85,7 +126,7 @@ class KeySet:
 
     def _refresh(self) -> None:
         # Whoever holds keys does not queue behind a slow provider: the refresh in flight will do.
-        if not self._lock.acquire(blocking=not self._keys):
+        if not self._lock.acquire(blocking=not self._usable()):
             return
         try:
             now = self._clock()
@@ -102,21 +143,29 @@ class KeySet:
             self._lock.release()
 
     def _download(self) -> list[dict[str, Any]]:
-        if self._jwks_uri is None:
-            discovery = self._fetch(f"{self.issuer}/.well-known/openid-configuration")
-            named = discovery.get("issuer")
-            if not isinstance(named, str) or named.rstrip("/") != self.issuer:
-                raise ValueError("the discovery document names another issuer")
-            jwks_uri = discovery.get("jwks_uri")
-            if not isinstance(jwks_uri, str) or urlparse(jwks_uri).scheme not in ("http", "https"):
-                raise ValueError("the discovery document has no usable jwks_uri")
-            if urlparse(self.issuer).scheme == "https" and urlparse(jwks_uri).scheme != "https":
-                raise ValueError("an https issuer must publish its keys over https")
-            self._issuer_name, self._jwks_uri = named, jwks_uri
+        try:
+            self._discover()
+        except _FETCH_ERRORS:
+            if self._jwks_uri is None:
+                raise  # no other way to the keys; with one known, try it (the keys may still answer)
+        assert self._jwks_uri is not None
         keys = self._fetch(self._jwks_uri).get("keys")
         if not isinstance(keys, list):
             raise ValueError("the JWKS has no keys list")
         return [k for k in keys if isinstance(k, dict)]
+
+    def _discover(self) -> None:
+        discovery = self._fetch(f"{self.issuer}/.well-known/openid-configuration")
+        # Every discovery document must pass these, the first one as every later one.
+        named = discovery.get("issuer")
+        if not isinstance(named, str) or named.rstrip("/") != self.issuer:
+            raise ValueError("the discovery document names another issuer")
+        jwks_uri = discovery.get("jwks_uri")
+        if not isinstance(jwks_uri, str) or urlparse(jwks_uri).scheme not in ("http", "https"):
+            raise ValueError("the discovery document has no usable jwks_uri")
+        if urlparse(self.issuer).scheme == "https" and urlparse(jwks_uri).scheme != "https":
+            raise ValueError("an https issuer must publish its keys over https")
+        self._issuer_name, self._jwks_uri = named, jwks_uri
 
 
 def _can_verify(key: dict[str, Any], alg: str) -> bool:

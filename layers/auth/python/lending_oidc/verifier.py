@@ -1,4 +1,15 @@
-"""Strict ID-token verification: alg allow-list, signature, then iss, aud/azp, exp, iat, nbf.
+"""Strict ID-token verification: alg allow-list, token type, signature, then iss, aud/azp, exp, iat, nbf.
+
+Only ID tokens are accepted, not an access token from the same issuer for the same audience:
+- a JWT header `typ` other than `JWT` is refused (RFC 8725 3.11 explicit typing; RFC 9068 2.1
+  types JWT access tokens `at+jwt`; logout and other event tokens have types of their own);
+- a payload that says it is another kind is refused (Cognito `token_use` other than `id`,
+  Keycloak `typ` other than `ID`);
+- a token with the access-token claims of RFC 9068 2.2 (`client_id`, `scope`) and none of the
+  claims only an ID token carries (OIDC Core 2 and 3.1.3.6: `nonce`, `auth_time`, `at_hash`)
+  is refused: OIDC Core defines neither `client_id` nor `scope` for ID tokens.
+`azp`, when present, must be our client id (OIDC Core 2: "the party to which the ID Token was
+issued"); with several audiences it is required.
 
 python-jose checks only the signature here. Its claim checks are lax (a string `exp`
 passes, a list-valued `iat` raises TypeError), so the claims are checked below, and
@@ -25,6 +36,8 @@ from lending_oidc.keys import KeySet
 ASYMMETRIC = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"})
 REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp", "iat")
 MAX_TOKEN_CHARS = 16_384
+ACCESS_TOKEN_CLAIMS = ("client_id", "scope")
+ID_TOKEN_ONLY_CLAIMS = ("nonce", "auth_time", "at_hash")
 
 
 @dataclass(frozen=True)
@@ -94,6 +107,9 @@ class OidcVerifier:
             raise AuthenticationRequired("The token's signing algorithm is not accepted.")
         if "crit" in header:
             raise AuthenticationRequired("The token requires extensions this service does not support.")
+        typ = header.get("typ")
+        if typ is not None and (not isinstance(typ, str) or typ.lower().removeprefix("application/") != "jwt"):
+            raise AuthenticationRequired("The token is not an ID token.")
         kid = header.get("kid")
         if kid is not None and not isinstance(kid, str):
             raise AuthenticationRequired("The token's key id is malformed.")
@@ -127,6 +143,9 @@ def check_claims(claims: dict[str, Any], *, issuer: str, audience: str, leeway: 
         raise AuthenticationRequired("The token is meant for another audience.")
     if len(audiences) > 1 and claims.get("azp") != audience:
         raise AuthenticationRequired("The token has several audiences and is not authorised for this one.")
+    if "azp" in claims and claims["azp"] != audience:
+        raise AuthenticationRequired("The token was issued to another client.")
+    _check_kind(claims)
     exp, iat, nbf = _seconds(claims, "exp"), _seconds(claims, "iat"), _seconds(claims, "nbf")
     if exp is not None and now >= exp + leeway:
         raise AuthenticationRequired("The token has expired.")
@@ -134,6 +153,17 @@ def check_claims(claims: dict[str, Any], *, issuer: str, audience: str, leeway: 
         raise AuthenticationRequired("The token was issued in the future.")
     if nbf is not None and nbf > now + leeway:
         raise AuthenticationRequired("The token is not valid yet.")
+
+
+def _check_kind(claims: dict[str, Any]) -> None:
+    """Refuse a token that says, or looks like, it is an access token (see the module docstring)."""
+    token_use, kind = claims.get("token_use"), claims.get("typ")
+    if token_use is not None and token_use != "id":
+        raise AuthenticationRequired("The token is not an ID token.")
+    if kind is not None and (not isinstance(kind, str) or kind.lower() != "id"):
+        raise AuthenticationRequired("The token is not an ID token.")
+    if any(c in claims for c in ACCESS_TOKEN_CLAIMS) and not any(c in claims for c in ID_TOKEN_ONLY_CLAIMS):
+        raise AuthenticationRequired("The token is an access token, not an ID token.")
 
 
 def _seconds(claims: dict[str, Any], name: str) -> float | None:

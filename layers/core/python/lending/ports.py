@@ -55,6 +55,19 @@ class PaymentSettlement(Protocol):
 
     def reverse_sale(self, reason: str) -> None: ...
 
+    def intent_closed(self) -> None:
+        """Record that this failed payment's intent holds nothing and never will: reconcile looks no more."""
+        ...
+
+    def remember_event(self, event_id: str) -> bool:
+        """Claim a processor event for this settlement; False if it was seen before.
+
+        The event is recorded as seen in the same transaction as the step that completes the
+        settlement (a `mark` with synced=True), or when the settlement ends with nothing to do;
+        if the settlement fails first, it is not recorded.
+        """
+        ...
+
 
 class LendingStore(Protocol):
     """Persistence of books, loans, purchases, the payments ledger and idempotency keys.
@@ -134,6 +147,15 @@ class LendingStore(Protocol):
     def ping(self) -> None: ...
 
     def schema_current(self) -> bool: ...
+
+    def defer_settling(self, payment_id: str, error: str, *, first_delay_seconds: float,
+                       max_delay_seconds: float) -> int:
+        """Record that settling this payment failed with `error`; returns the failed attempts so far.
+
+        `payments_to_settle` does not offer it again until first_delay * 2^(attempts - 1)
+        seconds (at most max_delay) have passed.
+        """
+        ...
 
 
 class PaymentGateway(Protocol):

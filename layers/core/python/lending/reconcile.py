@@ -6,6 +6,12 @@ without its payment, and no card is left with a hold on it.
 Safe at any time: each payment is settled under a row lock that concurrent
 reconcilers skip, and a request still in flight cannot attach a loan or sale to a
 payment that reconcile has released (the store's attach is conditional).
+
+One payment that cannot be settled (the processor refuses, e.g. it no longer knows the
+intent; or the database refuses the step) never stops the run: the failure is recorded
+on that payment, which is offered again only after a backoff that doubles with each
+failed attempt, and it is counted in `Report.failed`. A processor that is unreachable is
+not the payment's fault: that is `Report.errors`, and the payment is tried next run.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from lending.errors import PaymentProcessorUnavailable
+from lending.errors import DatabaseUnavailable, PaymentProcessorUnavailable, RequestInProgress
 from lending.model import Authorization, PaymentState
 from lending.payment_flow import processor_key
 from lending.ports import LendingStore, PaymentGateway, PaymentSettlement
@@ -22,41 +28,68 @@ log = logging.getLogger("lending.reconcile")
 
 HELD = ("requires_capture",)
 NOT_HELD = ("requires_confirmation", "requires_payment_method", "requires_action", "canceled")
+FIRST_RETRY_SECONDS = 300.0  # then 10 min, 20 min, ... at most MAX_RETRY_SECONDS
+MAX_RETRY_SECONDS = 6 * 3600.0
 
 
 @dataclass
 class Report:
     examined: int = 0
     actions: dict[str, int] = field(default_factory=dict)
-    errors: int = 0
+    errors: int = 0  # processor unreachable: tried again next run
+    failed: int = 0  # could not be settled: recorded on the payment, retried after a backoff
 
     def count(self, action: str) -> None:
         self.actions[action] = self.actions.get(action, 0) + 1
 
 
-def reconcile(store: LendingStore, gateway: PaymentGateway, *, grace_seconds: float = 60.0) -> Report:
+def reconcile(store: LendingStore, gateway: PaymentGateway, *, grace_seconds: float = 60.0,
+              first_retry_seconds: float = FIRST_RETRY_SECONDS, max_retry_seconds: float = MAX_RETRY_SECONDS) -> Report:
     report = Report()
     for payment_id in store.payments_to_settle(grace_seconds):
-        with store.settling(payment_id) as settlement:
-            if settlement is None:
-                continue  # another reconciler holds it, or settled it since we listed it
-            report.examined += 1
-            try:
-                action = _settle(settlement, gateway)
-            except PaymentProcessorUnavailable:
-                report.errors += 1
-                log.warning("processor unavailable while settling payment %s", payment_id)
-                continue
-            if action:
-                report.count(action)
-                log.info("settled payment %s: %s", payment_id, action)
+        try:
+            action = _settle_listed(store, gateway, payment_id, report)
+        except DatabaseUnavailable:
+            raise  # the database is gone for every payment: stop the run, not just this row
+        except PaymentProcessorUnavailable:
+            report.errors += 1
+            log.warning("processor unavailable while settling payment %s", payment_id)
+            continue
+        except Exception as exc:  # noqa: BLE001 - one payment must never stop the others
+            report.failed += 1
+            attempts = store.defer_settling(payment_id, f"{type(exc).__name__}: {exc}",
+                                            first_delay_seconds=first_retry_seconds,
+                                            max_delay_seconds=max_retry_seconds)
+            log.warning("could not settle payment %s (attempt %d): %s", payment_id, attempts, exc, exc_info=exc)
+            continue
+        if action:
+            report.count(action)
+            log.info("settled payment %s: %s", payment_id, action)
     return report
 
 
-def settle_one(store: LendingStore, gateway: PaymentGateway, payment_id: str) -> str | None:
-    """Settle one payment now (used by the webhook after the processor tells us something changed)."""
+def _settle_listed(store: LendingStore, gateway: PaymentGateway, payment_id: str, report: Report) -> str | None:
+    with store.settling(payment_id) as settlement:
+        if settlement is None:
+            return None  # another reconciler holds it, or settled it since we listed it
+        report.examined += 1
+        return _settle(settlement, gateway)
+
+
+def settle_one(store: LendingStore, gateway: PaymentGateway, payment_id: str, *,
+               event_id: str | None = None) -> str | None:
+    """Settle one payment now (used by the webhook after the processor tells us something changed).
+
+    With `event_id`, the event is recorded as seen in the same transaction as the step that
+    completes the settlement; "duplicate" if it was seen before. Raises RequestInProgress while
+    another settler holds the payment, so that the sender retries the event later.
+    """
     with store.settling(payment_id, only_unsettled=False) as settlement:
-        return _settle(settlement, gateway) if settlement is not None else None
+        if settlement is None:
+            raise RequestInProgress("This payment is being settled right now; send the event again later.")
+        if event_id is not None and not settlement.remember_event(event_id):
+            return "duplicate"
+        return _settle(settlement, gateway)
 
 
 def _settle(s: PaymentSettlement, gateway: PaymentGateway) -> str | None:
@@ -81,7 +114,27 @@ def _settle(s: PaymentSettlement, gateway: PaymentGateway) -> str | None:
         return _refund(s, gateway, intent)
     if p.state is PaymentState.REFUNDED and not p.processor_synced:
         return _refund(s, gateway, intent)
+    if p.state is PaymentState.FAILED:
+        return _close_failed(s, gateway, intent)
     return None
+
+
+def _close_failed(s: PaymentSettlement, gateway: PaymentGateway, intent: Authorization) -> str | None:
+    """A failed payment must leave no intent that holds money or could be confirmed later.
+
+    E.g. a confirm that ended in requires_action, whose cancel failed: the row says failed,
+    but the intent is still open at the processor.
+    """
+    p = s.payment
+    assert p.intent_id is not None
+    if intent.status == "succeeded":
+        return _refund(s, gateway, intent)
+    action = None
+    if intent.status != "canceled":
+        gateway.cancel(p.intent_id, processor_key(p, "cancel"))
+        action = "released"
+    s.intent_closed()
+    return action
 
 
 def _capture_or_reverse(s: PaymentSettlement, gateway: PaymentGateway, intent: Authorization) -> str:

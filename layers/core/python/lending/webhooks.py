@@ -3,6 +3,9 @@
 The event only tells us *which* payment to look at: its current state is read back
 from the processor, so a forged-but-signed or stale payload cannot push the ledger
 anywhere the processor does not confirm, and a replayed event changes nothing twice.
+
+An event is recorded as seen in the same transaction as its effect on the ledger, never
+before: if applying it fails, the processor's retry applies it (it is not a "duplicate").
 """
 
 from __future__ import annotations
@@ -36,14 +39,12 @@ def apply_event(store: LendingStore, gateway: PaymentGateway, event: dict[str, A
     intent_id = intent_of(event)
     payment = store.payment_by_intent(intent_id) if intent_id else None
     if payment is None:
-        store.remember_event(event_id)
+        store.remember_event(event_id)  # nothing to apply: seen is all there is to record
         return "ignored: unknown payment"
-    if not store.remember_event(event_id):
-        return "duplicate"
     if payment.state in (PaymentState.PENDING, PaymentState.AUTHORIZED):
         # Only act on an authorisation the processor says is gone or captured; an
         # authorisation still held may belong to a request in flight.
         current = gateway.retrieve(payment.intent_id or "")
         if current.status not in ("canceled", "succeeded", "requires_payment_method"):
-            return "no change"
-    return reconcile.settle_one(store, gateway, payment.payment_id) or "no change"
+            return "no change" if store.remember_event(event_id) else "duplicate"
+    return reconcile.settle_one(store, gateway, payment.payment_id, event_id=event_id) or "no change"

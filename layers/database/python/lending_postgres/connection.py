@@ -1,4 +1,9 @@
-"""Connections: URL parsing, a thread-safe pool, and translation of driver errors."""
+"""Connections: URL parsing, a thread-safe pool, and translation of driver errors.
+
+Every connection carries server-side `statement_timeout` and `lock_timeout` (startup
+parameters, so no extra round trip): a query the client gives up on is also stopped on
+the server, and a lock wait cannot hold a request for longer than the bound.
+"""
 
 from __future__ import annotations
 
@@ -23,17 +28,34 @@ T = TypeVar("T")
 
 # SQLSTATE classes that mean "the server is not there or went away", not a bad query.
 _UNAVAILABLE_CLASSES = ("08", "57", "53")
+# Cut by our own bounds: the statement is gone on the server, the connection is still good.
+_QUERY_CANCELED, _LOCK_NOT_AVAILABLE = "57014", "55P03"
+_TIMED_OUT = (_QUERY_CANCELED, _LOCK_NOT_AVAILABLE)
+# The socket waits this much longer than the server's own bound, so the server's error
+# (which leaves the connection usable) arrives before the client's timeout (which does not).
+_SOCKET_MARGIN_SECONDS = 1.0
 
 
-def connect_params(url: str, *, timeout: float = 5.0, application_name: str = "lending") -> dict[str, Any]:
-    """Turn a postgresql:// URL (libpq style, incl. ?host=/socket/dir and sslmode) into pg8000 kwargs."""
+class DatabaseTimedOut(DatabaseUnavailable):
+    """The server stopped a statement at statement_timeout or lock_timeout (SQLSTATE 57014/55P03)."""
+
+
+def connect_params(url: str, *, timeout: float = 5.0, application_name: str = "lending",
+                   statement_timeout_ms: int = 5000, lock_timeout_ms: int = 2000) -> dict[str, Any]:
+    """Turn a postgresql:// URL (libpq style, incl. ?host=/socket/dir and sslmode) into pg8000 kwargs.
+
+    `statement_timeout_ms` / `lock_timeout_ms` (0 = no bound) are sent as startup parameters.
+    The socket timeout is at least the statement bound plus a margin.
+    """
     parsed = urlparse(url)
     query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
     params: dict[str, Any] = {
         "user": unquote(parsed.username or "postgres"),
         "database": unquote(parsed.path.lstrip("/")) or "postgres",
-        "timeout": timeout,
+        "timeout": socket_timeout(timeout, statement_timeout_ms),
         "application_name": application_name,
+        "startup_params": {"statement_timeout": str(int(statement_timeout_ms)),
+                           "lock_timeout": str(int(lock_timeout_ms))},
     }
     if parsed.password:
         params["password"] = unquote(parsed.password)
@@ -58,6 +80,22 @@ def connect_params(url: str, *, timeout: float = 5.0, application_name: str = "l
             context.check_hostname = False
         params["ssl_context"] = context
     return params
+
+
+def socket_timeout(timeout: float, statement_timeout_ms: int) -> float:
+    if statement_timeout_ms <= 0:
+        return timeout
+    return max(timeout, statement_timeout_ms / 1000 + _SOCKET_MARGIN_SECONDS)
+
+
+def sqlstate(exc: BaseException) -> str:
+    if isinstance(exc, DatabaseError) and exc.args and isinstance(exc.args[0], dict):
+        return str(exc.args[0].get("C", ""))
+    return ""
+
+
+def is_timed_out(exc: BaseException) -> bool:
+    return sqlstate(exc) in _TIMED_OUT
 
 
 def is_unavailable(exc: BaseException) -> bool:
@@ -110,8 +148,11 @@ class ConnectionPool:
     pool heals by itself when the database comes back.
     """
 
-    def __init__(self, url: str, *, size: int = 8, timeout: float = 5.0, application_name: str = "lending") -> None:
-        self._params = connect_params(url, timeout=timeout, application_name=application_name)
+    def __init__(self, url: str, *, size: int = 8, timeout: float = 5.0, application_name: str = "lending",
+                 statement_timeout_ms: int = 5000, lock_timeout_ms: int = 2000) -> None:
+        self._url = url
+        self._params = connect_params(url, timeout=timeout, application_name=application_name,
+                                      statement_timeout_ms=statement_timeout_ms, lock_timeout_ms=lock_timeout_ms)
         self._name = application_name
         self._idle: queue.LifoQueue[pg8000.native.Connection] = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(size)
@@ -165,10 +206,13 @@ class ConnectionPool:
                 yield conn, self._retag(conn)
             except BaseException as exc:
                 self._tags.pop(conn, None)
-                if is_unavailable(exc) or not _idle_in_transaction_safe(conn):
+                timed_out = is_timed_out(exc)
+                if (is_unavailable(exc) and not timed_out) or not _idle_in_transaction_safe(conn):
                     _close_quietly(conn)
                 else:
-                    self._idle.put(conn)  # e.g. a lost race: the connection itself is fine
+                    self._idle.put(conn)  # e.g. a lost race or a cut statement: the connection itself is fine
+                if timed_out:
+                    raise DatabaseTimedOut("The database did not answer in time; try again.") from exc
                 if is_unavailable(exc):
                     raise DatabaseUnavailable("The database is not reachable.") from exc
                 raise
@@ -188,6 +232,28 @@ class ConnectionPool:
             if is_unavailable(exc) or isinstance(exc, DatabaseError):
                 raise DatabaseUnavailable("The database is not reachable.") from exc
             raise
+
+    @contextmanager
+    def dedicated(self, *, statement_timeout_ms: int, lock_timeout_ms: int) -> Iterator[pg8000.native.Connection]:
+        """One connection of its own (not from the pool) with other bounds, e.g. for migrations; closed after."""
+        params = connect_params(self._url, timeout=self._timeout, application_name=f"{self._name} migrate"[:63],
+                                statement_timeout_ms=statement_timeout_ms, lock_timeout_ms=lock_timeout_ms)
+        try:
+            conn = pg8000.native.Connection(**params)
+        except Exception as exc:
+            if is_unavailable(exc) or isinstance(exc, DatabaseError):
+                raise DatabaseUnavailable("The database is not reachable.") from exc
+            raise
+        try:
+            yield conn
+        except BaseException as exc:
+            if is_timed_out(exc):
+                raise DatabaseTimedOut("The database did not answer in time.") from exc
+            if is_unavailable(exc):
+                raise DatabaseUnavailable("The database is not reachable.") from exc
+            raise
+        finally:
+            _close_quietly(conn)
 
     def close(self) -> None:
         while True:

@@ -3,6 +3,10 @@
 Two instances starting at once serialise on the lock; the second finds nothing to do.
 A migration whose first line contains `-- destructive` is refused by `migrate(...,
 allow_destructive=False)` (the deploy's rule: expand-only while old code still serves).
+
+Migrations run on a connection of their own with longer bounds than requests get
+(`statement_timeout_ms`, `lock_timeout_ms`): a migration may take minutes, but it must
+not queue for long behind live traffic's locks (and so block that traffic behind it).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from lending_postgres.connection import ConnectionPool
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _LOCK_ID = 7_311_955_001
+MIGRATION_STATEMENT_TIMEOUT_MS = 600_000
+MIGRATION_LOCK_TIMEOUT_MS = 10_000
 
 
 class DestructiveMigration(Exception):
@@ -43,11 +49,16 @@ def is_destructive(path: Path) -> bool:
     return bool(first) and "-- destructive" in first[0].lower()
 
 
-def migrate(pool: ConnectionPool, *, allow_destructive: bool = True) -> list[str]:
+def migrate(pool: ConnectionPool, *, allow_destructive: bool = True,
+            statement_timeout_ms: int = MIGRATION_STATEMENT_TIMEOUT_MS,
+            lock_timeout_ms: int = MIGRATION_LOCK_TIMEOUT_MS) -> list[str]:
     """Apply pending migrations; returns the names applied."""
     applied: list[str] = []
-    with pool.connection() as conn:
+    with pool.dedicated(statement_timeout_ms=statement_timeout_ms, lock_timeout_ms=lock_timeout_ms) as conn:
+        # Waiting for another instance's migration is not a lock wait to cut short (statement_timeout still bounds it).
+        conn.run("SET lock_timeout = 0")
         conn.run("SELECT pg_advisory_lock(:id)", id=_LOCK_ID)
+        conn.run(f"SET lock_timeout = {int(lock_timeout_ms)}")
         try:
             done = _applied(conn)
             for path in all_migrations():

@@ -1,7 +1,8 @@
 """Catalogue reads on a streaming read replica, with the primary as the fallback.
 
 Every read first asks the replica how far behind it is (one short query on the same connection).
-When the replica is unreachable, fails mid-read, or is behind by more than `max_lag_seconds`, the
+When the replica is unreachable, fails mid-read, is behind by more than `max_lag_seconds`, or its lag
+is unknown (no WAL receiver streaming from the primary, so it may be stale without limit), the
 read runs on the primary instead and the replica is left alone for `retry_after_seconds`: no
 request fails because of the replica. Each fallback is logged once per window as a warning that
 is also a CloudWatch embedded-metric document (`ReplicaFallback`, by reason), and when the replica
@@ -11,6 +12,7 @@ serves again that is logged too.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,9 +29,15 @@ T = TypeVar("T")
 log = logging.getLogger("lending_postgres.replica")
 METRIC_NAMESPACE = "LibraryLending"
 
-# Seconds the replica is behind: 0 when it has replayed all it received (or is not in recovery).
+# Seconds the replica is behind: 0 when it streams from the primary and has replayed all it received
+# (or is not in recovery). Infinity when unknown: with no WAL receiver streaming, "replayed all it
+# received" says nothing about the primary, so the replica may be stale without limit.
+# pg_stat_wal_receiver shows `status` only to pg_read_all_stats (e.g. pg_monitor) and superusers;
+# for other roles a receiver process that exists counts as streaming.
 LAG_SQL = (
     "SELECT CASE WHEN NOT pg_is_in_recovery() THEN 0::float8 "
+    "WHEN NOT EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE coalesce(status, 'streaming') = 'streaming') "
+    "THEN 'Infinity'::float8 "
     "WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0::float8 "
     "ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8, 'Infinity'::float8) END")
 _RECOVERY_CONFLICT = "40001"  # "canceling statement due to conflict with recovery"
@@ -60,7 +68,7 @@ class ReplicaPool:
                         result = query(conn)
                         self._served_by_replica()
                         return result
-                self._fall_back("lagging", lag)
+                self._fall_back(*_behind(lag))
             except DatabaseUnavailable:
                 self._fall_back("unavailable")
             except DatabaseError as exc:
@@ -88,7 +96,7 @@ class ReplicaPool:
                     pool = self.replica
                     self._served_by_replica()
                 else:
-                    self._fall_back("lagging", lag)
+                    self._fall_back(*_behind(lag))
             except DatabaseUnavailable:
                 self._fall_back("unavailable")
         with pool.connection() as conn:  # the pool hands back the connection just checked
@@ -108,6 +116,11 @@ class ReplicaPool:
         detail = f", {lag:.2f}s behind (bound {self.max_lag_seconds:g}s)" if lag is not None else ""
         log.warning(f"read replica {reason}{detail}: catalogue reads go to the primary for "
                     f"{self.retry_after_seconds:g}s", extra=_metric(reason, lag))
+
+
+def _behind(lag: float) -> tuple[str, float | None]:
+    """The fallback reason for a lag over the bound: an unknown lag is not a number of seconds."""
+    return ("lag_unknown", None) if math.isinf(lag) or math.isnan(lag) else ("lagging", lag)
 
 
 def _metric(reason: str, lag: float | None) -> dict[str, Any]:

@@ -44,8 +44,12 @@ _UNSETTLED = (
     " OR (p.state = 'captured'"
     "     AND NOT EXISTS (SELECT 1 FROM loans l WHERE l.payment_id = p.payment_id"
     "                     AND l.closed_reason IS DISTINCT FROM 'reversed')"
-    "     AND NOT EXISTS (SELECT 1 FROM purchases s WHERE s.payment_id = p.payment_id AND s.reversed_at IS NULL)))"
+    "     AND NOT EXISTS (SELECT 1 FROM purchases s WHERE s.payment_id = p.payment_id AND s.reversed_at IS NULL))"
+    # A failed payment's intent may still be open (e.g. its cancel after a confirm failed): until seen closed.
+    " OR (p.state = 'failed' AND p.intent_id IS NOT NULL AND NOT p.intent_checked))"
 )
+# Not while reconcile is backing off from a payment it failed to settle (see defer_settling).
+_DUE = "(p.settle_after IS NULL OR p.settle_after <= now())"
 _UNIQUE_VIOLATION = "23505"
 _FK_VIOLATION = "23503"
 
@@ -240,7 +244,7 @@ class PostgresStore:
         with self.pool.connection() as c:
             rows = c.run(
                 f"SELECT payment_id::text FROM payments p WHERE p.updated_at <= now() - make_interval(secs => :age) "
-                f"AND {_UNSETTLED} ORDER BY p.updated_at LIMIT 1000", age=float(older_than_seconds))
+                f"AND {_UNSETTLED} AND {_DUE} ORDER BY p.updated_at LIMIT 1000", age=float(older_than_seconds))
         return [r[0] for r in rows]
 
     @contextmanager
@@ -257,13 +261,26 @@ class PostgresStore:
             try:
                 rows = c.run(f"SELECT {_PAYMENT} FROM payments p WHERE payment_id = CAST(:id AS uuid){guard} "
                              f"FOR UPDATE SKIP LOCKED", id=payment_id)
-                yield _Settlement(c, _payment(rows[0])) if rows else None
+                settlement = _Settlement(c, _payment(rows[0])) if rows else None
+                yield settlement
+                if settlement is not None:
+                    settlement.record_event()  # nothing was marked: the event is seen with this commit
             except BaseException:
                 with contextlib.suppress(Exception):
                     c.run("ROLLBACK")
                     c.run("SELECT pg_advisory_unlock(hashtext(:k))", k=key)
                 raise
             c.run("SELECT pg_advisory_unlock(hashtext(:k))", k=key)
+
+    def defer_settling(self, payment_id: str, error: str, *, first_delay_seconds: float,
+                       max_delay_seconds: float) -> int:
+        with self.pool.connection() as c:  # one statement: its own transaction
+            rows = c.run(
+                "UPDATE payments SET settle_attempts = settle_attempts + 1, settle_error = left(:e, 500), "
+                "settle_after = now() + make_interval(secs => least(:max, :first * power(2, settle_attempts))) "
+                "WHERE payment_id = CAST(:id AS uuid) RETURNING settle_attempts",
+                id=payment_id, e=error, first=float(first_delay_seconds), max=float(max_delay_seconds))
+        return int(rows[0][0]) if rows else 0
 
     # -- idempotency -----------------------------------------------------------------
     def claim_idempotency_key(self, user: User, key: str, fingerprint: str,
@@ -326,9 +343,12 @@ class _Settlement:
         self.sale_standing = bool(payment.purchase_id) and bool(conn.run(
             "SELECT 1 FROM purchases WHERE purchase_id = CAST(:id AS uuid) AND reversed_at IS NULL",
             id=payment.purchase_id))
+        self._event_id: str | None = None
 
     def mark(self, state: PaymentState, *, reason: str | None = None, synced: bool = True) -> None:
         _update_payment(self._c, self.payment.payment_id, state, reason=reason, synced=synced)
+        if synced:  # a completed step: the event that asked for it is seen in the same commit
+            self.record_event()
         # Commit each step so the ledger is ahead of the processor even if we die next.
         self._c.run("COMMIT")
         self._c.run("BEGIN")
@@ -352,6 +372,23 @@ class _Settlement:
             self._c.run("UPDATE books SET status = 'available' WHERE book_id = CAST(:b AS uuid) AND status = 'sold'",
                         b=rows[0][0])
         self.sale_standing = False
+
+
+    def intent_closed(self) -> None:
+        self._c.run("UPDATE payments SET intent_checked = true WHERE payment_id = CAST(:id AS uuid)",
+                    id=self.payment.payment_id)
+        self.record_event()
+
+    def remember_event(self, event_id: str) -> bool:
+        if self._c.run("SELECT 1 FROM processor_events WHERE event_id = :id", id=event_id):
+            return False  # no race: settlers of one payment take turns under its advisory lock
+        self._event_id = event_id
+        return True
+
+    def record_event(self) -> None:
+        if self._event_id is not None:
+            self._c.run("INSERT INTO processor_events (event_id) VALUES (:id) ON CONFLICT DO NOTHING", id=self._event_id)
+            self._event_id = None
 
 
 def _move_book(c: pg8000.native.Connection, book_id: str, from_status: BookStatus, to_status: BookStatus) -> None:
