@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+from lending_aws import bootstrap
 from lending_http.service import Service
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,6 +20,7 @@ def main() -> int:
     parser.add_argument("--grace-seconds", type=float, default=None,
                         help="only settle payments untouched for this long (default RECONCILE_GRACE_SECONDS)")
     args = parser.parse_args()
+    bootstrap()  # settings held in AWS
     service = Service.of(ROOT / "functions", only=["reconcile"])
     print(json.dumps(service.run_job("reconcile", grace_seconds=args.grace_seconds), indent=2))
     return 0

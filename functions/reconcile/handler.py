@@ -10,5 +10,7 @@ from lending_http.operation import Scope
 @job("reconcile")
 def handle(deps: Scope, grace_seconds: float | None = None) -> dict[str, Any]:
     grace = deps.settings.reconcile_grace_seconds if grace_seconds is None else grace_seconds
-    report = reconcile.reconcile(deps.store, deps.gateway, grace_seconds=grace)
-    return {"examined": report.examined, "actions": report.actions, "errors": report.errors}
+    report = reconcile.reconcile(deps.store, deps.gateway, grace_seconds=grace,
+                                 first_retry_seconds=deps.settings.reconcile_retry_first.total_seconds(),
+                                 max_retry_seconds=deps.settings.reconcile_retry_max.total_seconds())
+    return {"examined": report.examined, "actions": report.actions, "errors": report.errors, "failed": report.failed}

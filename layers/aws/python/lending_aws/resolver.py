@@ -9,7 +9,6 @@ from typing import Any
 import lending_settings
 from lending_settings import Settings
 
-
 _AWS_CODE = re.compile(r"An error occurred \((\w+)\)")
 
 

@@ -1,4 +1,4 @@
-"""Domain exceptions. Only `lending.http` turns them into status codes."""
+"""Domain exceptions. Only the HTTP edge (`lending_http.problems`) turns them into status codes."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The internal APIs the domain needs from the outside world.
 
 Each port has a real adapter in its own layer (PostgreSQL, Stripe, OIDC) and, for
-the store and the processor, an in-memory fake in `lending.fakes` that passes the
+the store and the processor, an in-memory fake in `tests/support/fakes.py` that passes the
 same contract tests.
 """
 

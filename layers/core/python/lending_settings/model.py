@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import urlparse
 
 import msgspec
@@ -30,6 +31,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     oidc_leeway_seconds: int = 30
     oidc_jwks_ttl_seconds: int = 300
     oidc_jwks_min_refresh_seconds: float = 10.0
+    oidc_jwks_max_stale: timedelta = timedelta(hours=1)  # how long cached keys serve during a provider outage
     stripe_api_key: str = ""
     stripe_api_base: str | None = None
     stripe_webhook_secret: str = ""
@@ -39,9 +41,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     stripe_js_url: str = "https://js.stripe.com/v3/"
     default_currency: str = "usd"
     loan_days: int = 21
+    loan_period: timedelta | None = None  # LOAN_PERIOD (ISO 8601, e.g. P21D) wins over LOAN_DAYS
     reconcile_grace_seconds: float = 120.0
+    reconcile_retry_first: timedelta = timedelta(minutes=5)  # backoff for a payment reconcile could not settle
+    reconcile_retry_max: timedelta = timedelta(hours=6)
     db_pool_size: int = 8
     db_timeout_seconds: float = 5.0
+    db_statement_timeout: timedelta = timedelta(seconds=5)  # server-side, per connection (0 = none)
+    db_lock_timeout: timedelta = timedelta(seconds=2)
     version: str = "dev"
     environment: str = "development"
     service_name: str = "lending"
@@ -56,6 +63,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def loan(self) -> timedelta:
+        return self.loan_period if self.loan_period is not None else timedelta(days=self.loan_days)
 
     def __post_init__(self) -> None:
         _check_values(self)
@@ -84,6 +95,12 @@ def _check_values(s: Settings) -> None:
         raise ConfigError("STRIPE_PUBLISHABLE_KEY must be a publishable key (pk_…)")
     if s.db_pool_size < 1:
         raise ConfigError("DB_POOL_SIZE must be at least 1")
+    for name in ("oidc_jwks_max_stale", "reconcile_retry_first", "reconcile_retry_max", "db_statement_timeout",
+                 "db_lock_timeout"):
+        if getattr(s, name) < timedelta(0):
+            raise ConfigError(f"{name.upper()} must not be negative")
+    if s.loan_period is not None and s.loan_period <= timedelta(0):
+        raise ConfigError("LOAN_PERIOD must be positive")
 
 
 def _check_production(s: Settings) -> None:
@@ -112,3 +129,5 @@ class MigrationSettings(msgspec.Struct, frozen=True, kw_only=True):
 
     database_url: str
     allow_destructive_migrations: bool = False
+    db_migration_statement_timeout: timedelta = timedelta(minutes=10)
+    db_migration_lock_timeout: timedelta = timedelta(seconds=10)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
+from datetime import timedelta
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -39,6 +40,8 @@ def _raw(kind: type[T], env: Mapping[str, str]) -> dict[str, Any]:
         value = value.strip()
         if isinstance(f.type, msgspec.inspect.VarTupleType):
             raw[f.name] = [part.strip() for part in value.split(",") if part.strip()]
+        elif isinstance(f.type, msgspec.inspect.FloatType) and f.name.endswith("_seconds") and value[:1] in "Pp":
+            raw[f.name] = _period_seconds(variable(f.name), value)  # every period also takes ISO 8601
         elif isinstance(f.type, msgspec.inspect.BoolType):
             if value.lower() not in SWITCHES:
                 raise ConfigError(f"{variable(f.name)} must be on or off")
@@ -46,6 +49,13 @@ def _raw(kind: type[T], env: Mapping[str, str]) -> dict[str, Any]:
         else:
             raw[f.name] = value
     return raw
+
+
+def _period_seconds(name: str, value: str) -> float:
+    try:
+        return msgspec.convert(value, timedelta, strict=False).total_seconds()
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
 
 
 def read(kind: type[T], env: Mapping[str, str]) -> T:
