@@ -6,14 +6,15 @@ from lending_http import Call, Response, operation
 
 @operation("health")
 def handle(call: Call) -> Response:
-    path = call.request.path
-    if path.endswith("/health"):
+    request, config = call.request, call.settings
+    if request.path.endswith("/health"):
         return Response(200, {"status": "ok"})
-    if path.endswith("/version"):
-        return Response(200, {"version": call.settings.version})
-    if path.endswith("/ready"):
-        call.store.ping()
-        if not call.store.schema_current():
+    if request.path.endswith("/version"):
+        return Response(200, {"version": config.version})
+    if request.path.endswith("/ready"):
+        store = call.store
+        store.ping()
+        if not store.schema_current():
             raise DatabaseUnavailable("Database migrations are not current.")
-        return Response(200, {"status": "ready", "version": call.settings.version})
-    raise NotFound(f"No route {path}.")
+        return Response(200, {"status": "ready", "version": config.version})
+    raise NotFound(f"No route {request.path}.")
