@@ -8,6 +8,10 @@ import pytest
 import requests
 
 from tests.conftest import Client, new_book, sql
+from tests.support.money import intents_for_book
+
+WRITTEN = ("SELECT (SELECT count(*) FROM payments), (SELECT count(*) FROM loans), (SELECT count(*) FROM purchases), "
+           "(SELECT count(*) FROM books), (SELECT count(*) FROM book_status_history), (SELECT count(*) FROM idempotency_keys)")
 
 
 def assert_problem(r: requests.Response, status: int) -> dict:
@@ -40,10 +44,31 @@ def test_a_malformed_borrow_is_400_and_writes_nothing(raw: bytes, why: str, alic
 
 @pytest.mark.parametrize("path", ["/books/{id}", "/books/{id}/borrow", "/books/{id}/purchase", "/books/{id}/return"])
 @pytest.mark.parametrize("book_id", [str(uuid.uuid4()), "not-a-uuid", "1' OR '1'='1"])
-def test_an_unknown_book_is_404(path: str, book_id: str, alice: Client) -> None:
+def test_an_unknown_book_is_404(path: str, book_id: str, alice: Client, pool, stripe_url: str) -> None:
     url = path.format(id=requests.utils.quote(book_id, safe=""))
     r = alice.get(url) if path == "/books/{id}" else alice.post(url, {"payment_method": "pm_card_visa"})
     assert_problem(r, 404)
+    assert sql(pool, WRITTEN) == [[0, 0, 0, 0, 0, 0]], "an unknown id wrote to the database"
+    assert intents_for_book(stripe_url, book_id) == [], "an unknown id reached the processor"
+
+
+def test_borrowing_a_sold_copy_is_409_and_makes_no_payment_row_or_intent(alice: Client, bob: Client, librarian: Client,
+                                                                          pool, stripe_url: str) -> None:
+    book = new_book(librarian)
+    assert alice.post(f"/books/{book['book_id']}/purchase", {"payment_method": "pm_card_visa"}).status_code == 201
+    payments = sql(pool, "SELECT payment_id, state, kind FROM payments WHERE book_id = CAST(:b AS uuid)", b=book["book_id"])
+    intents = [pi.id for pi in intents_for_book(stripe_url, book["book_id"])]
+
+    for attempt in ("borrow", "purchase"):
+        refused = bob.post(f"/books/{book['book_id']}/{attempt}", {"payment_method": "pm_card_visa"})
+        assert assert_problem(refused, 409)["detail"]
+
+    assert sql(pool, "SELECT payment_id, state, kind FROM payments WHERE book_id = CAST(:b AS uuid)",
+               b=book["book_id"]) == payments
+    assert [row[1:] for row in payments] == [["captured", "purchase"]]
+    assert [pi.id for pi in intents_for_book(stripe_url, book["book_id"])] == intents and len(intents) == 1
+    assert sql(pool, "SELECT count(*) FROM loans WHERE book_id = CAST(:b AS uuid)", b=book["book_id"]) == [[0]]
+    assert alice.get(f"/books/{book['book_id']}").json()["status"] == "sold"
 
 
 @pytest.mark.parametrize("field, value", [

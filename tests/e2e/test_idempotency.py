@@ -60,6 +60,24 @@ def test_the_same_key_with_a_different_body_is_422_and_changes_nothing(alice: Cl
     assert sql(pool, "SELECT count(*) FROM payments")[0][0] == 1
 
 
+def test_the_same_key_on_the_same_path_with_a_different_body_is_422_and_charges_nothing_more(
+        alice: Client, librarian: Client, pool, stripe_url: str) -> None:
+    book = new_book(librarian)
+    path, key = f"/books/{book['book_id']}/borrow", {"Idempotency-Key": "same-path-other-body"}
+    first = alice.post(path, {"payment_method": "pm_card_chargeCustomerFail"}, headers=key)
+    assert first.status_code == 402, first.text  # declined: the book stays available for the second body
+
+    reused = alice.post(path, {"payment_method": "pm_card_visa"}, headers=key)
+    assert reused.status_code == 422, reused.text
+    assert reused.headers["Content-Type"] == "application/problem+json"
+    assert reused.headers.get("Idempotent-Replayed") != "true"
+    assert alice.get(f"/books/{book['book_id']}").json()["status"] == "available"
+    assert sql(pool, "SELECT state FROM payments WHERE book_id = CAST(:b AS uuid)", b=book["book_id"]) == [["failed"]]
+    assert sql(pool, "SELECT count(*) FROM loans")[0][0] == 0
+    assert [pi.status for pi in intents_for_book(stripe_url, book["book_id"])] == ["requires_payment_method"]
+    assert alice.post(path, {"payment_method": "pm_card_chargeCustomerFail"}, headers=key).text == first.text
+
+
 def test_keys_belong_to_their_user(alice: Client, bob: Client, librarian: Client) -> None:
     first, second = new_book(librarian), new_book(librarian)
     key = {"Idempotency-Key": "shared-key"}

@@ -13,6 +13,7 @@ import pytest
 
 from dev.embedded import free_port, start_localstripe
 from tests.conftest import Client, new_book, sql
+from tests.support.money import assert_money_rule, intents_for_book
 from tests.support.stack import ChaliceServer
 
 
@@ -41,6 +42,7 @@ def test_stripe_stopped_mid_run_gives_503_then_recovers_without_restart(own_stac
     api = own_stack(stripe.url)
     first, second = new_book(librarian), new_book(librarian)
     assert borrow(api, issuer.token("alice"), first["book_id"]).status_code == 201
+    assert assert_money_rule(pool, stripe.url, first["book_id"])["ledger"] == {"captured": 1}
 
     stripe.stop()
     down = borrow(api, issuer.token("alice"), second["book_id"])
@@ -50,11 +52,17 @@ def test_stripe_stopped_mid_run_gives_503_then_recovers_without_restart(own_stac
     assert "Traceback" not in down.text
     assert Client(api).get(f"/books/{second['book_id']}").json()["status"] == "available"
     assert sql(pool, "SELECT count(*) FROM loans WHERE book_id = CAST(:b AS uuid)", b=second["book_id"])[0][0] == 0
+    # The ledger wrote the attempt ahead and closed it: no intent id, nothing held, nothing to reconcile.
+    assert sql(pool, "SELECT state, intent_id, failure_reason FROM payments WHERE book_id = CAST(:b AS uuid)",
+               b=second["book_id"]) == [["failed", None, "processor unavailable"]]
 
     stripe = start_localstripe(port=port, log=run_dir / "ls-outage.log")
     try:
+        assert intents_for_book(stripe.url, second["book_id"]) == [], "the outage left an intent at the processor"
         again = borrow(api, issuer.token("alice"), second["book_id"])
         assert again.status_code == 201, again.text
+        seen = assert_money_rule(pool, stripe.url, second["book_id"])
+        assert seen["ledger"] == {"failed": 1, "captured": 1} and seen["processor"] == {"succeeded": 1}
     finally:
         stripe.stop()
 
@@ -87,7 +95,7 @@ def black_hole() -> Iterator[str]:
 
 
 def test_a_processor_that_never_answers_is_cut_off_by_the_timeout(own_stack, black_hole: str, issuer,
-                                                                  librarian: Client) -> None:
+                                                                  librarian: Client, pool, stripe_url: str) -> None:
     api = own_stack(black_hole, STRIPE_TIMEOUT_SECONDS="1", STRIPE_MAX_RETRIES="1")
     book = new_book(librarian)
     started = time.monotonic()
@@ -96,12 +104,26 @@ def test_a_processor_that_never_answers_is_cut_off_by_the_timeout(own_stack, bla
     assert r.status_code == 503
     assert elapsed < 10, f"a hung processor held the request for {elapsed:.1f}s"
     assert Client(api).get(f"/books/{book['book_id']}").json()["status"] == "available"
+    # No intent id came back, so nothing can be held: the ledger row is closed as failed, not left pending.
+    assert sql(pool, "SELECT state, intent_id FROM payments WHERE book_id = CAST(:b AS uuid)",
+               b=book["book_id"]) == [["failed", None]]
+    assert sql(pool, "SELECT count(*) FROM loans WHERE book_id = CAST(:b AS uuid)", b=book["book_id"]) == [[0]]
+    assert intents_for_book(stripe_url, book["book_id"]) == []
+
+
+class FailingProcessor(str):
+    """The processor's URL, and the requests it was sent (method and path)."""
+
+    requests: list[str]
 
 
 @pytest.fixture
-def failing_processor() -> Iterator[str]:
+def failing_processor() -> Iterator[FailingProcessor]:
+    seen: list[str] = []
+
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802
+            seen.append(f"{self.command} {self.path.split('?')[0]}")
             body = b'{"error": {"type": "api_error", "message": "Internal error"}}'
             self.send_response(500)
             self.send_header("Content-Type", "application/json")
@@ -116,13 +138,15 @@ def failing_processor() -> Iterator[str]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    url = FailingProcessor(f"http://127.0.0.1:{server.server_address[1]}")
+    url.requests = seen
+    yield url
     server.shutdown()
     server.server_close()
 
 
-def test_a_processor_answering_5xx_gives_503_and_a_failed_ledger_row(own_stack, failing_processor: str, issuer,
-                                                                     librarian: Client, pool) -> None:
+def test_a_processor_answering_5xx_gives_503_and_a_failed_ledger_row(own_stack, failing_processor: FailingProcessor,
+                                                                     issuer, librarian: Client, pool) -> None:
     api = own_stack(failing_processor, STRIPE_MAX_RETRIES="0")
     book = new_book(librarian)
     r = borrow(api, issuer.token("alice"), book["book_id"])
@@ -130,6 +154,8 @@ def test_a_processor_answering_5xx_gives_503_and_a_failed_ledger_row(own_stack, 
     assert r.json()["title"] == "Payment Processor Unavailable"
     assert sql(pool, "SELECT state FROM payments WHERE book_id = CAST(:b AS uuid)", b=book["book_id"]) == [["failed"]]
     assert Client(api).get(f"/books/{book['book_id']}").json()["status"] == "available"
+    # The processor was asked to create the intent (and nothing after its refusal): no confirm, no capture.
+    assert failing_processor.requests == ["POST /v1/payment_intents"], failing_processor.requests
 
 
 def test_an_unreachable_database_is_503_not_500(service_env: dict[str, str], run_dir: Path, issuer) -> None:

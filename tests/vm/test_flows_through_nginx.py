@@ -20,6 +20,7 @@ import requests
 from dev.vm_stack import LocalVM
 from tests.conftest import Client, new_book, sql
 from tests.support.issuer import TestIssuer
+from tests.support.money import assert_money_rule
 from tests.support.stack import ChaliceServer
 
 RACERS = 50
@@ -51,7 +52,8 @@ def test_requests_are_balanced_over_both_instances(vm: LocalVM, anonymous: Clien
 
 @pytest.mark.parametrize("host", ["chalice_local", "nginx"])
 def test_fifty_patrons_race_for_one_copy_and_exactly_one_wins(
-        host: str, request: pytest.FixtureRequest, vm: LocalVM, librarian: Client, issuer: TestIssuer, pool) -> None:
+        host: str, request: pytest.FixtureRequest, vm: LocalVM, librarian: Client, issuer: TestIssuer, pool,
+        stripe_url: str) -> None:
     base = request.getfixturevalue("chalice_local") if host == "chalice_local" else vm.url
     book = new_book(librarian)
     tokens = [issuer.token(f"racer-{i}") for i in range(RACERS)]
@@ -75,3 +77,7 @@ def test_fifty_patrons_race_for_one_copy_and_exactly_one_wins(
                                            b=book["book_id"]))
     assert states["captured"] == 1
     assert set(states) <= {"captured", "canceled"}, states  # every loser's hold was released
+    seen = assert_money_rule(pool, stripe_url, book["book_id"])  # the processor agrees with the ledger
+    assert seen["processor"]["succeeded"] == 1
+    assert seen["processor"]["canceled"] == states["canceled"], (seen["processor"], states)
+    assert sum(seen["processor"].values()) == sum(states.values()), "an intent the ledger does not know of"

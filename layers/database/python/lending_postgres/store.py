@@ -12,7 +12,7 @@ from typing import Any
 import pg8000.native
 from pg8000.exceptions import DatabaseError
 
-from lending.errors import BookUnavailable, NotOnLoan, NotYourLoan, PaymentReleased
+from lending.errors import BookNotFound, BookUnavailable, LendingError, NotOnLoan, NotYourLoan, PaymentReleased
 from lending.model import (
     Book,
     BookQuery,
@@ -50,12 +50,55 @@ _UNSETTLED = (
 )
 # Not while reconcile is backing off from a payment it failed to settle (see defer_settling).
 _DUE = "(p.settle_after IS NULL OR p.settle_after <= now())"
-_UNIQUE_VIOLATION = "23505"
-_FK_VIOLATION = "23503"
+_TAKEN = "Someone else has just borrowed or bought this book."
+_RELEASED = ("The payment authorisation was released before the book could be reserved; "
+             "nothing was charged, please try again.")
+# A race lost to another transaction is refused by whichever guard sees it first (migrations
+# 0001, 0002): each refusal, by the guard's name, is the domain error the loser gets.
+_REFUSALS: dict[str, tuple[type[LendingError], str]] = {
+    "loans_one_open_per_book": (BookUnavailable, _TAKEN),
+    "purchases_one_sale_per_book": (BookUnavailable, _TAKEN),
+    "loans_book_id_open_status_fkey": (BookUnavailable, _TAKEN),  # the book is sold (or not borrowed)
+    "purchases_book_id_sold_status_fkey": (BookUnavailable, _TAKEN),  # the book is lent (or not sold)
+    "loans_book_id_fkey": (BookNotFound, "This book no longer exists."),
+    "purchases_book_id_fkey": (BookNotFound, "This book no longer exists."),
+    "loans_payment_id_fkey": (PaymentReleased, _RELEASED),
+    "purchases_payment_id_fkey": (PaymentReleased, _RELEASED),
+    "payments_one_per_loan": (PaymentReleased, _RELEASED),
+    "payments_one_per_purchase": (PaymentReleased, _RELEASED),
+    "payments_check": (PaymentReleased, _RELEASED),
+    "loans_payment_pays_for_this": (PaymentReleased, _RELEASED),
+    "purchases_payment_pays_for_this": (PaymentReleased, _RELEASED),
+}
+# Serialization failure, deadlock: the other transaction won (only under REPEATABLE READ or
+# SERIALIZABLE, or a lock cycle with reconcile); the loser is told to try again.
+_LOST_TO_CONCURRENT = ("40001", "40P01")
 
 
 def _sqlstate(exc: DatabaseError) -> str:
     return str(exc.args[0].get("C", "")) if exc.args and isinstance(exc.args[0], dict) else ""
+
+
+def refusal(exc: DatabaseError) -> LendingError | None:
+    """The domain error a database refusal means to the caller, or None if it is not a lost race."""
+    if _sqlstate(exc) in _LOST_TO_CONCURRENT:
+        return BookUnavailable("Another request changed this book at the same moment; please try again.")
+    name = str(exc.args[0].get("n", "")) if exc.args and isinstance(exc.args[0], dict) else ""
+    if name in _REFUSALS and _sqlstate(exc) in ("23505", "23503", "23514", "P0001"):
+        cls, detail = _REFUSALS[name]
+        return cls(detail)
+    return None
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    try:
+        yield
+    except DatabaseError as exc:
+        translated = refusal(exc)
+        if translated is None:
+            raise
+        raise translated from exc
 
 
 def _book(r: list[Any]) -> Book:
@@ -167,19 +210,14 @@ class PostgresStore:
     # -- the moves -----------------------------------------------------------------
     def open_loan(self, book_id: str, borrower: User, payment_id: str, due_at: datetime) -> Loan:
         loan_id = str(uuid.uuid4())
-        with self.pool.transaction() as c:
+        with _refusals(), self.pool.transaction() as c:
             _move_book(c, book_id, BookStatus.AVAILABLE, BookStatus.BORROWED)
-            try:
-                c.run(
-                    "INSERT INTO loans (loan_id, book_id, borrower_iss, borrower_sub, borrower_name, payment_id, due_at) "
-                    "VALUES (:id, :book, :iss, :sub, :name, :pay, :due)",
-                    id=loan_id, book=book_id, iss=borrower.issuer, sub=borrower.subject,
-                    name=borrower.name or borrower.handle, pay=payment_id, due=due_at,
-                )
-            except DatabaseError as exc:
-                if _sqlstate(exc) in (_UNIQUE_VIOLATION, _FK_VIOLATION):
-                    raise BookUnavailable("Someone else has just borrowed or bought this book.") from exc
-                raise
+            c.run(
+                "INSERT INTO loans (loan_id, book_id, borrower_iss, borrower_sub, borrower_name, payment_id, due_at) "
+                "VALUES (:id, :book, :iss, :sub, :name, :pay, :due)",
+                id=loan_id, book=book_id, iss=borrower.issuer, sub=borrower.subject,
+                name=borrower.name or borrower.handle, pay=payment_id, due=due_at,
+            )
             _attach_payment(c, payment_id, "loan_id", loan_id)
             rows = c.run(f"SELECT {_LOAN} FROM loans l JOIN books b USING (book_id) WHERE l.loan_id = :id", id=loan_id)
         return _loan(rows[0])
@@ -203,17 +241,12 @@ class PostgresStore:
 
     def record_sale(self, book_id: str, buyer: User, payment_id: str) -> Purchase:
         purchase_id = str(uuid.uuid4())
-        with self.pool.transaction() as c:
+        with _refusals(), self.pool.transaction() as c:
             _move_book(c, book_id, BookStatus.AVAILABLE, BookStatus.SOLD)
-            try:
-                c.run(
-                    "INSERT INTO purchases (purchase_id, book_id, buyer_iss, buyer_sub, payment_id) "
-                    "VALUES (:id, :book, :iss, :sub, :pay)",
-                    id=purchase_id, book=book_id, iss=buyer.issuer, sub=buyer.subject, pay=payment_id)
-            except DatabaseError as exc:
-                if _sqlstate(exc) in (_UNIQUE_VIOLATION, _FK_VIOLATION):
-                    raise BookUnavailable("Someone else has just bought this book.") from exc
-                raise
+            c.run(
+                "INSERT INTO purchases (purchase_id, book_id, buyer_iss, buyer_sub, payment_id) "
+                "VALUES (:id, :book, :iss, :sub, :pay)",
+                id=purchase_id, book=book_id, iss=buyer.issuer, sub=buyer.subject, pay=payment_id)
             _attach_payment(c, payment_id, "purchase_id", purchase_id)
             rows = c.run(f"SELECT {_PURCHASE} FROM purchases p JOIN books b USING (book_id) WHERE p.purchase_id = :id",
                          id=purchase_id)
@@ -398,7 +431,7 @@ def _move_book(c: pg8000.native.Connection, book_id: str, from_status: BookStatu
     if not rows:
         if to_status is BookStatus.AVAILABLE:
             raise NotOnLoan("This book is not on loan.")
-        raise BookUnavailable("Someone else has just borrowed or bought this book.")
+        raise BookUnavailable(_TAKEN)
 
 
 def _attach_payment(c: pg8000.native.Connection, payment_id: str, column: str, target_id: str) -> None:
@@ -406,8 +439,7 @@ def _attach_payment(c: pg8000.native.Connection, payment_id: str, column: str, t
                  f"WHERE payment_id = CAST(:p AS uuid) AND state = 'authorized' AND loan_id IS NULL "
                  f"AND purchase_id IS NULL RETURNING 1", t=target_id, p=payment_id)
     if not rows:
-        raise PaymentReleased("The payment authorisation was released before the book could be reserved; "
-                              "nothing was charged, please try again.")
+        raise PaymentReleased(_RELEASED)
 
 
 def _update_payment(c: pg8000.native.Connection, payment_id: str, state: PaymentState, *,
