@@ -26,10 +26,11 @@ deploy-status: $(STAMP)  ## live/idle VM, versions, lock, last audit entries
 deploy-break-lock: $(STAMP)  ## remove a stale deploy lock (recorded in the audit log)
 	$(PY) -m deploy break-lock --target $(DEPLOY_TARGET)
 
-# BASE=local: on a base made here from Debian's packages (no registry needed); PUSH=registry/repo:tag pushes it.
+# BASE=local: on a base made here from Debian's packages (no registry needed); PUSH=registry/repo:tag pushes it;
+# SAVE=file.tar writes it to an archive (`podman load` reads it: CI builds without credentials, pushes elsewhere).
 image: $(STAMP) ui-build
 	$(PY) -m deploy.image build $(if $(VERSION),--version $(VERSION)) $(if $(BASE),--base $(BASE)) \
-		$(if $(PUSH),--push $(PUSH))
+		$(if $(PUSH),--push $(PUSH)) $(if $(SAVE),--save $(SAVE))
 
 # What an image build fetches (Debian's packages for the local base, the wheels), fetched ahead and
 # cached under /var/tmp, so that the image test fetches nothing. Never fails make test: without
