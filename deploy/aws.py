@@ -3,7 +3,8 @@
 - live colour: the ELBv2 listener's forward action (ListenerArn output), switched with
   modify_listener; nothing is read from a local file;
 - lock: the SSM parameter /<env>/lending/deploy-lock, created with Overwrite=False (atomic:
-  exactly one of any number of machines creates it), deleted by its holder's token;
+  exactly one of any number of machines creates it), deleted by its holder's token, renewed by
+  a live deploy, taken over by one taker once its lease has run out;
 - audit: CloudWatch Logs group /<env>/lending/deploys, stream `audit`, one JSON event per entry;
 - artefact: the image <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<version> (CI pushed it);
 - on the VMs (private, no SSH): SSM Run Command (AWS-RunShellScript) runs the migration inside
@@ -26,7 +27,7 @@ from botocore.exceptions import ClientError
 
 from deploy import migration
 from deploy.estate import Say
-from deploy.model import AuditEntry, LockHeld, LockHolder, Probe, StepFailed
+from deploy.model import AuditEntry, Clock, LockHeld, LockHolder, Probe, StepFailed, utc_now
 
 COLORS = ("blue", "green")
 VM_NGINX_PORT = 8080  # the port the target groups check and forward to (infra/estate.yaml)
@@ -39,17 +40,63 @@ def _code(error: ClientError) -> str:
 
 
 class SsmParameterLock:
-    def __init__(self, ssm: Any, name: str) -> None:
-        self.ssm, self.name = ssm, name
+    """The lock as an SSM parameter, created with Overwrite=False: exactly one creator wins.
 
-    def acquire(self, holder: LockHolder) -> None:
+    A holder whose lease ran out is replaced by one taker only: the takers race to create a marker
+    parameter named after the expired holder's token (create-only again), and only the winner
+    deletes the expired record and creates its own. A taker that crashes between those calls
+    leaves the lock for `break-lock`.
+    """
+
+    def __init__(self, ssm: Any, name: str, clock: Clock = utc_now) -> None:
+        self.ssm, self.name, self.clock = ssm, name, clock
+
+    def _create(self, holder: LockHolder) -> None:
+        self.ssm.put_parameter(Name=self.name, Value=holder.to_json(), Type="String", Overwrite=False,
+                               Description="deploy lock (deploy/aws.py); delete only to break a stale lock")
+
+    def acquire(self, holder: LockHolder) -> LockHolder | None:
         try:
-            self.ssm.put_parameter(Name=self.name, Value=holder.to_json(), Type="String", Overwrite=False,
-                                   Description="deploy lock (deploy/aws.py); delete only to break a stale lock")
+            self._create(holder)
+            return None
         except ClientError as error:
             if _code(error) != "ParameterAlreadyExists":
                 raise
-            raise LockHeld(self.current() or holder) from None
+        current = self.current()
+        if current is None or not current.expired(self.clock()):
+            raise LockHeld(current or holder)
+        return self._take_over(current, holder)
+
+    def _take_over(self, expired: LockHolder, holder: LockHolder) -> LockHolder:
+        marker = f"{self.name}-takeover/{expired.token}"
+        try:
+            self.ssm.put_parameter(Name=marker, Value=holder.token, Type="String", Overwrite=False,
+                                   Description="who replaces an expired deploy lock (deploy/aws.py)")
+        except ClientError as error:
+            if _code(error) != "ParameterAlreadyExists":
+                raise
+            raise LockHeld(self.current() or expired) from None  # another taker won this one
+        try:
+            again = self.current()
+            if again is not None and again.token != expired.token:
+                raise LockHeld(again)
+            self._delete(self.name)
+            try:
+                self._create(holder)
+            except ClientError as error:
+                if _code(error) != "ParameterAlreadyExists":
+                    raise
+                raise LockHeld(self.current() or expired) from None
+            return expired
+        finally:
+            self._delete(marker)
+
+    def renew(self, holder: LockHolder) -> bool:
+        current = self.current()
+        if current is None or current.token != holder.token:
+            return False
+        self.ssm.put_parameter(Name=self.name, Value=holder.to_json(), Type="String", Overwrite=True)
+        return True
 
     def current(self) -> LockHolder | None:
         try:
@@ -65,16 +112,18 @@ class SsmParameterLock:
         # only an operator breaking a live holder's lock can cause (and the audit log records that).
         current = self.current()
         if current is not None and current.token == holder.token:
-            self._delete()
+            self._delete(self.name)
 
     def break_lock(self) -> LockHolder | None:
         current = self.current()
-        self._delete()
+        self._delete(self.name)
+        if current is not None:
+            self._delete(f"{self.name}-takeover/{current.token}")
         return current
 
-    def _delete(self) -> None:
+    def _delete(self, name: str) -> None:
         try:
-            self.ssm.delete_parameter(Name=self.name)
+            self.ssm.delete_parameter(Name=name)
         except ClientError as error:
             if _code(error) != "ParameterNotFound":
                 raise
