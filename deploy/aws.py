@@ -44,8 +44,9 @@ class SsmParameterLock:
 
     A holder whose lease ran out is replaced by one taker only: the takers race to create a marker
     parameter named after the expired holder's token (create-only again), and only the winner
-    deletes the expired record and creates its own. A taker that crashes between those calls
-    leaves the lock for `break-lock`.
+    overwrites the expired record with its own. A taker that crashes between those calls leaves
+    the lock for `break-lock`; an expired holder that wakes between the winner's check and its
+    overwrite (it stalled for a whole lease) loses the lock and learns it at its next renewal.
     """
 
     def __init__(self, ssm: Any, name: str, clock: Clock = utc_now) -> None:
@@ -78,15 +79,10 @@ class SsmParameterLock:
             raise LockHeld(self.current() or expired) from None  # another taker won this one
         try:
             again = self.current()
-            if again is not None and again.token != expired.token:
-                raise LockHeld(again)
-            self._delete(self.name)
-            try:
-                self._create(holder)
-            except ClientError as error:
-                if _code(error) != "ParameterAlreadyExists":
-                    raise
-                raise LockHeld(self.current() or expired) from None
+            if again is None or again.token != expired.token:
+                raise LockHeld(again or expired)  # released, or renewed, meanwhile
+            # Overwritten in place, never deleted first: a plain create could slip into the gap.
+            self.ssm.put_parameter(Name=self.name, Value=holder.to_json(), Type="String", Overwrite=True)
             return expired
         finally:
             self._delete(marker)
@@ -184,7 +180,11 @@ class AwsEstate:
         description = session.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
         outputs = {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
         params = {p["ParameterKey"]: p.get("ParameterValue", "") for p in description.get("Parameters", [])}
-        return cls(outputs, params.get("EnvironmentName") or stack, params.get("ImageRepository") or image_repository,
+        environment = params.get("EnvironmentName") or stack
+        if environment == "production" and not params.get("CertificateArn"):
+            raise SystemExit(f"refusing to deploy to {stack}: a production estate without CertificateArn serves plain "
+                             "HTTP; update the stack with a certificate first (make infra-deploy ... CertificateArn=...)")
+        return cls(outputs, environment, params.get("ImageRepository") or image_repository,
                    session)
 
     # -- the load balancer ----------------------------------------------------------------------------

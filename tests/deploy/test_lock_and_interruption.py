@@ -191,9 +191,15 @@ def test_a_deploy_killed_while_holding_the_lock_frees_it_once_its_lease_runs_out
 
 
 def test_a_live_deploy_renews_its_lease_and_a_waiting_one_does_not_take_it_over(estate: LocalEstate, repo: Repo) -> None:
-    first = repo.commit("new code, a deploy much longer than its lease", {HEALTH: version_note("renewed")})
+    # The new code starts slowly (3 s per instance, two instances shipped one after the other), so the
+    # deploy outlives its 2 s lease several times over: only renewing keeps the waiting deploy out.
+    def slow_start(text: str) -> str:
+        return version_note("renewed")(text).replace("\n\nfrom lending.config", "\n\nimport time\n\ntime.sleep(3)"
+                                                                                   "\nfrom lending.config", 1)
+
+    first = repo.commit("new code, a deploy much longer than its lease", {HEALTH: slow_start})
     second = repo.commit("new code, the deploy that waits", {HEALTH: version_note("waited")})
-    lease = 1.5
+    lease = 2.0
     started = time.monotonic()
     long_one = subprocess.Popen(deploy_argv(estate.dir, repo, "deploy", "--version", first, "--lock-lease", str(lease)),
                                 cwd=ROOT, env={**os.environ, "DEPLOY_WHO": "gina"}, stdout=subprocess.PIPE,
@@ -212,7 +218,7 @@ def test_a_live_deploy_renews_its_lease_and_a_waiting_one_does_not_take_it_over(
     took = time.monotonic() - started
     waited = waiting.communicate(timeout=240)[0]
     assert long_one.returncode == 0, output
-    assert took > 4 * lease, f"the deploy took {took:.1f}s: too short to show that renewing kept the lock"
+    assert took > 3 * lease, f"the deploy took {took:.1f}s: too short to show that renewing kept the lock"
     assert waiting.returncode == 0, waited
     assert "took over" not in waited and "waiting up to 240s: the deploy lock is held by gina" in waited
     assert [(e.action, e.version, e.result) for e in estate.audit.last(2)] == [
