@@ -44,6 +44,17 @@ def estate() -> Iterator[AwsEstate]:
         yield estate
 
 
+def test_the_deploy_refuses_a_production_estate_without_a_certificate(estate: AwsEstate) -> None:
+    # moto ignores the template's Rules, as a stack made before them would: the deploy itself refuses.
+    cf = boto3.client("cloudformation", region_name=REGION)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cf.create_stack(StackName="production", TemplateBody=ESTATE.read_text(), Capabilities=["CAPABILITY_IAM"],
+                        Parameters=[{"ParameterKey": "EnvironmentName", "ParameterValue": "production"}])
+    with pytest.raises(SystemExit, match="production estate without CertificateArn serves plain HTTP"):
+        AwsEstate.from_stack("production", session=boto3.session.Session(region_name=REGION))
+
+
 def forwarded_group(estate: AwsEstate) -> str:
     listener = boto3.client("elbv2", region_name=REGION).describe_listeners(ListenerArns=[estate.listener])
     return str(listener["Listeners"][0]["DefaultActions"][0]["TargetGroupArn"])

@@ -120,6 +120,24 @@ def test_with_a_certificate_https_forwards_and_http_redirects(aws: None) -> None
     assert redirect["Type"] == "redirect"
     assert (redirect["RedirectConfig"]["Protocol"], redirect["RedirectConfig"]["Port"]) == ("HTTPS", "443")
     assert outputs["ListenerArn"] == https["ListenerArn"]
+    # HSTS is added by the load balancer to every answer over HTTPS (read back through the ELB API).
+    attributes = {a["Key"]: a["Value"] for a in elb.describe_listener_attributes(ListenerArn=https["ListenerArn"])["Attributes"]}
+    assert attributes["routing.http.response.strict_transport_security.header_value"] == "max-age=31536000"
+
+
+def test_the_template_refuses_production_without_a_certificate_and_plain_http_to_the_world() -> None:
+    from infra.deploy import broken_rules, parameter_values
+
+    template = checks.load(ESTATE)
+
+    def refusals(**given: str) -> list[str]:
+        return [line.split(":")[0] for line in broken_rules(template, parameter_values(template, given, None))]
+
+    assert refusals(EnvironmentName="production", AllowedCidr=ALLOWED) == ["ProductionServesHttps"]
+    assert refusals(EnvironmentName="production") == ["ProductionServesHttps", "NoPlainHttpToTheWorld"]
+    assert refusals(EnvironmentName="staging") == ["NoPlainHttpToTheWorld"]  # the defaults: plain HTTP to the world
+    assert refusals(EnvironmentName="production", CertificateArn="arn:aws:acm:us-east-1:123456789012:certificate/x") == []
+    assert refusals(EnvironmentName="staging", AllowedCidr=ALLOWED) == []
 
 
 def test_one_vm_per_colour_in_private_subnets_with_the_instance_profile(staging: Any) -> None:
