@@ -8,7 +8,8 @@
 - audit: CloudWatch Logs group /<env>/lending/deploys, stream `audit`, one JSON event per entry;
 - artefact: the image <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<version> (CI pushed it);
 - on the VMs (private, no SSH): SSM Run Command (AWS-RunShellScript) runs the migration inside
-  the new image, rewrites LENDING_IMAGE in /etc/lending/lending.env and restarts lending@1 then
+  the new image (as the schema owner, from /etc/lending/migrate.env; it also keeps the app's
+  DML-only role), rewrites LENDING_IMAGE in /etc/lending/lending.env and restarts lending@1 then
   lending@2, and probes nginx (:8080) and each instance (127.0.0.1:800N) with curl on the VM;
 - the load balancer is probed as clients see it, on its DNS name.
 """
@@ -32,6 +33,7 @@ from deploy.model import AuditEntry, Clock, LockHeld, LockHolder, Probe, StepFai
 COLORS = ("blue", "green")
 VM_NGINX_PORT = 8080  # the port the target groups check and forward to (infra/estate.yaml)
 ENV_FILE = "/etc/lending/lending.env"
+MIGRATE_ENV_FILE = "/etc/lending/migrate.env"  # the schema owner's secret: for the migration step only
 DONE = {"Success", "Failed", "Cancelled", "TimedOut", "Cancelling"}
 
 
@@ -269,7 +271,8 @@ class AwsEstate:
     def migrate(self, color: str, artefact: str) -> list[str]:
         # --entrypoint: the image's own is gunicorn; the migration program runs with the image's python.
         code, out, err = self.run(color, [*self._login_and_pull(artefact),
-                                          f"podman run --rm --network host --env-file {ENV_FILE} --entrypoint python "
+                                          f"podman run --rm --network host --env-file {ENV_FILE} "
+                                          f"--env-file {MIGRATE_ENV_FILE} --entrypoint python "
                                           f"{shlex.quote(artefact)} -c {shlex.quote(migration.SCRIPT)}"],
                                   comment="lending migrate")
         lines = out.strip().splitlines()
