@@ -13,6 +13,7 @@
 4. HTTPS: an application load balancer has an HTTPS listener that sends HSTS (max-age of a year or
    more), its plain-HTTP listener redirects to HTTPS, and a Rule refuses the stack when
    EnvironmentName is production and the certificate parameter is empty.
+5, 6. Per-function roles and the app's own database role: see infra/least_privilege.py.
 
 Exit status 1 with one line per finding; 0 when every template is clean.
 """
@@ -26,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from cfnlint.decode import decode
+
+from infra import least_privilege
 
 WORLD = {"0.0.0.0/0", "::/0"}
 LOAD_BALANCER_PORTS = {80, 443}
@@ -52,7 +55,8 @@ def load(path: Path) -> dict[str, Any]:
 
 def check(template: dict[str, Any]) -> list[str]:
     return [*open_to_world(template), *plaintext_secrets(template), *public_databases(template),
-            *https_only(template)]
+            *https_only(template), *least_privilege.per_function_roles(template),
+            *least_privilege.app_is_not_master(template)]
 
 
 # -- 1. security groups ----------------------------------------------------------------------

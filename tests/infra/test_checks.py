@@ -97,6 +97,16 @@ def _no_https_listener(t: dict[str, Any]) -> None:
     del t["Resources"]["HttpsListener"]
 
 
+def _app_connects_as_master(t: dict[str, Any]) -> None:
+    t["Resources"]["BlueVm"]["Properties"]["UserData"]["Fn::Base64"]["Fn::Sub"][1]["DatabaseAppSecretRef"] = {
+        "Ref": "DatabaseSecret"}
+
+
+def _app_secret_names_the_master_user(t: dict[str, Any]) -> None:
+    t["Resources"]["DatabaseAppSecret"]["Properties"]["GenerateSecretString"]["SecretStringTemplate"] = \
+        '{"username": "lending", "dbname": "lending"}'
+
+
 BREAKAGES: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     "database open to the world": (_open_database_to_world, "DatabaseSecurityGroup is open to the world (0.0.0.0/0)"),
     "VM port from a parameter CIDR": (_open_vm_port_from_parameter, "VmSecurityGroup is open to the world (parameter"),
@@ -117,6 +127,10 @@ BREAKAGES: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     "HTTP forwards even with a certificate": (_http_forwards_even_with_a_certificate,
                                               "Resources/HttpListener: plain HTTP must redirect to HTTPS"),
     "no HTTPS listener": (_no_https_listener, "Resources: the load balancer has no HTTPS listener"),
+    "app connects as the master": (_app_connects_as_master,
+                                   "Resources/BlueVm: the app connects with Database's master secret (DatabaseSecret)"),
+    "app secret names the master user": (_app_secret_names_the_master_user,
+                                         "Resources/DatabaseAppSecret: the app's secret must name its own user"),
 }
 
 
