@@ -1,7 +1,7 @@
 """`python -m deploy {deploy,rollback,status,break-lock} --target {local,aws}` (the make targets call this).
 
-    make deploy-vm [DEPLOY_TARGET=local|aws] [VERSION=sha] [MESSAGE=...] [LOCK_WAIT=s] [BREAK_LOCK=1]
-                   [GATE_TIMEOUT=s] [VERIFY_TIMEOUT=s]
+    make deploy-vm [DEPLOY_TARGET=local|aws] [VERSION=sha] [MESSAGE=...] [LOCK_WAIT=s] [LOCK_LEASE=s]
+                   [BREAK_LOCK=1] [GATE_TIMEOUT=s] [VERIFY_TIMEOUT=s]
     make rollback-vm [DEPLOY_TARGET=...] [FORCE=1]
     make deploy-status [DEPLOY_TARGET=...]
 AWS: STACK (the estate's CloudFormation stack, default `staging`), IMAGE_REPOSITORY (library-lending),
@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--message", default="")
     parser.add_argument("--lock-wait", type=float, default=0.0, help="seconds to wait for another deploy's lock")
     parser.add_argument("--break-lock", action="store_true", help="break a (stale) lock before taking it")
+    parser.add_argument("--lock-lease", type=float, default=None,
+                        help="seconds the lock is held without renewal (default DEPLOY_LOCK_LEASE, else 120); a "
+                             "running deploy renews it, so only a dead one's lease runs out and frees the lock")
     parser.add_argument("--gate-timeout", type=float, default=120.0)
     parser.add_argument("--verify-timeout", type=float, default=30.0)
     parser.add_argument("--force", action="store_true", help="rollback: switch even if the other VM is not ready")
@@ -58,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     opts = steps.Options(source=args.source, version=args.version or None, message=args.message,
                          lock_wait=args.lock_wait, break_lock=args.break_lock, gate_timeout=args.gate_timeout,
                          verify_timeout=args.verify_timeout)
+    if args.lock_lease is not None:
+        if args.lock_lease <= 0:
+            parser.error("--lock-lease must be positive")
+        opts.lock_lease = args.lock_lease
     try:
         if args.command == "deploy":
             return steps.deploy(estate, opts)

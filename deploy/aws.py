@@ -3,11 +3,13 @@
 - live colour: the ELBv2 listener's forward action (ListenerArn output), switched with
   modify_listener; nothing is read from a local file;
 - lock: the SSM parameter /<env>/lending/deploy-lock, created with Overwrite=False (atomic:
-  exactly one of any number of machines creates it), deleted by its holder's token;
+  exactly one of any number of machines creates it), deleted by its holder's token, renewed by
+  a live deploy, taken over by one taker once its lease has run out;
 - audit: CloudWatch Logs group /<env>/lending/deploys, stream `audit`, one JSON event per entry;
 - artefact: the image <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<version> (CI pushed it);
 - on the VMs (private, no SSH): SSM Run Command (AWS-RunShellScript) runs the migration inside
-  the new image, rewrites LENDING_IMAGE in /etc/lending/lending.env and restarts lending@1 then
+  the new image (as the schema owner, from /etc/lending/migrate.env; it also keeps the app's
+  DML-only role), rewrites LENDING_IMAGE in /etc/lending/lending.env and restarts lending@1 then
   lending@2, and probes nginx (:8080) and each instance (127.0.0.1:800N) with curl on the VM;
 - the load balancer is probed as clients see it, on its DNS name.
 """
@@ -26,11 +28,12 @@ from botocore.exceptions import ClientError
 
 from deploy import migration
 from deploy.estate import Say
-from deploy.model import AuditEntry, LockHeld, LockHolder, Probe, StepFailed
+from deploy.model import AuditEntry, Clock, LockHeld, LockHolder, Probe, StepFailed, utc_now
 
 COLORS = ("blue", "green")
 VM_NGINX_PORT = 8080  # the port the target groups check and forward to (infra/estate.yaml)
 ENV_FILE = "/etc/lending/lending.env"
+MIGRATE_ENV_FILE = "/etc/lending/migrate.env"  # the schema owner's secret: for the migration step only
 DONE = {"Success", "Failed", "Cancelled", "TimedOut", "Cancelling"}
 
 
@@ -39,17 +42,59 @@ def _code(error: ClientError) -> str:
 
 
 class SsmParameterLock:
-    def __init__(self, ssm: Any, name: str) -> None:
-        self.ssm, self.name = ssm, name
+    """The lock as an SSM parameter, created with Overwrite=False: exactly one creator wins.
 
-    def acquire(self, holder: LockHolder) -> None:
+    A holder whose lease ran out is replaced by one taker only: the takers race to create a marker
+    parameter named after the expired holder's token (create-only again), and only the winner
+    overwrites the expired record with its own. A taker that crashes between those calls leaves
+    the lock for `break-lock`; an expired holder that wakes between the winner's check and its
+    overwrite (it stalled for a whole lease) loses the lock and learns it at its next renewal.
+    """
+
+    def __init__(self, ssm: Any, name: str, clock: Clock = utc_now) -> None:
+        self.ssm, self.name, self.clock = ssm, name, clock
+
+    def _create(self, holder: LockHolder) -> None:
+        self.ssm.put_parameter(Name=self.name, Value=holder.to_json(), Type="String", Overwrite=False,
+                               Description="deploy lock (deploy/aws.py); delete only to break a stale lock")
+
+    def acquire(self, holder: LockHolder) -> LockHolder | None:
         try:
-            self.ssm.put_parameter(Name=self.name, Value=holder.to_json(), Type="String", Overwrite=False,
-                                   Description="deploy lock (deploy/aws.py); delete only to break a stale lock")
+            self._create(holder)
+            return None
         except ClientError as error:
             if _code(error) != "ParameterAlreadyExists":
                 raise
-            raise LockHeld(self.current() or holder) from None
+        current = self.current()
+        if current is None or not current.expired(self.clock()):
+            raise LockHeld(current or holder)
+        return self._take_over(current, holder)
+
+    def _take_over(self, expired: LockHolder, holder: LockHolder) -> LockHolder:
+        marker = f"{self.name}-takeover/{expired.token}"
+        try:
+            self.ssm.put_parameter(Name=marker, Value=holder.token, Type="String", Overwrite=False,
+                                   Description="who replaces an expired deploy lock (deploy/aws.py)")
+        except ClientError as error:
+            if _code(error) != "ParameterAlreadyExists":
+                raise
+            raise LockHeld(self.current() or expired) from None  # another taker won this one
+        try:
+            again = self.current()
+            if again is None or again.token != expired.token:
+                raise LockHeld(again or expired)  # released, or renewed, meanwhile
+            # Overwritten in place, never deleted first: a plain create could slip into the gap.
+            self.ssm.put_parameter(Name=self.name, Value=holder.to_json(), Type="String", Overwrite=True)
+            return expired
+        finally:
+            self._delete(marker)
+
+    def renew(self, holder: LockHolder) -> bool:
+        current = self.current()
+        if current is None or current.token != holder.token:
+            return False
+        self.ssm.put_parameter(Name=self.name, Value=holder.to_json(), Type="String", Overwrite=True)
+        return True
 
     def current(self) -> LockHolder | None:
         try:
@@ -65,16 +110,18 @@ class SsmParameterLock:
         # only an operator breaking a live holder's lock can cause (and the audit log records that).
         current = self.current()
         if current is not None and current.token == holder.token:
-            self._delete()
+            self._delete(self.name)
 
     def break_lock(self) -> LockHolder | None:
         current = self.current()
-        self._delete()
+        self._delete(self.name)
+        if current is not None:
+            self._delete(f"{self.name}-takeover/{current.token}")
         return current
 
-    def _delete(self) -> None:
+    def _delete(self, name: str) -> None:
         try:
-            self.ssm.delete_parameter(Name=self.name)
+            self.ssm.delete_parameter(Name=name)
         except ClientError as error:
             if _code(error) != "ParameterNotFound":
                 raise
@@ -135,7 +182,11 @@ class AwsEstate:
         description = session.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
         outputs = {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
         params = {p["ParameterKey"]: p.get("ParameterValue", "") for p in description.get("Parameters", [])}
-        return cls(outputs, params.get("EnvironmentName") or stack, params.get("ImageRepository") or image_repository,
+        environment = params.get("EnvironmentName") or stack
+        if environment == "production" and not params.get("CertificateArn"):
+            raise SystemExit(f"refusing to deploy to {stack}: a production estate without CertificateArn serves plain "
+                             "HTTP; update the stack with a certificate first (make infra-deploy ... CertificateArn=...)")
+        return cls(outputs, environment, params.get("ImageRepository") or image_repository,
                    session)
 
     # -- the load balancer ----------------------------------------------------------------------------
@@ -220,7 +271,8 @@ class AwsEstate:
     def migrate(self, color: str, artefact: str) -> list[str]:
         # --entrypoint: the image's own is gunicorn; the migration program runs with the image's python.
         code, out, err = self.run(color, [*self._login_and_pull(artefact),
-                                          f"podman run --rm --network host --env-file {ENV_FILE} --entrypoint python "
+                                          f"podman run --rm --network host --env-file {ENV_FILE} "
+                                          f"--env-file {MIGRATE_ENV_FILE} --entrypoint python "
                                           f"{shlex.quote(artefact)} -c {shlex.quote(migration.SCRIPT)}"],
                                   comment="lending migrate")
         lines = out.strip().splitlines()

@@ -16,8 +16,12 @@ Say = Callable[[str], None]
 
 
 class LockStore(Protocol):
-    def acquire(self, holder: LockHolder) -> None:
-        """Take the lock atomically, or raise LockHeld naming the current holder."""
+    def acquire(self, holder: LockHolder) -> LockHolder | None:
+        """Take the lock atomically, or raise LockHeld naming the current holder. A holder whose
+        lease has run out does not hold it any more: it is replaced, and returned."""
+
+    def renew(self, holder: LockHolder) -> bool:
+        """Store `holder`'s new expiry if its token still holds the lock; False when it was lost."""
 
     def current(self) -> LockHolder | None: ...
 

@@ -1,36 +1,65 @@
 """The local estate's deploy lock and audit log: files in the estate directory.
 
-The lock is taken with link(2), which is atomic and fails when the name exists, so two
-deploys on this machine can never both hold it; the record is complete before it appears.
+The lock record is one file, replaced atomically (rename); every read-decide-write on it (take,
+renew, release) happens under flock(2) on a guard file beside it, so two deploys on this machine
+can never both hold it, and a lease that ran out is taken over by exactly one of them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
-from deploy.model import AuditEntry, LockHeld, LockHolder
+from deploy.model import AuditEntry, Clock, LockHeld, LockHolder, utc_now
 
 
 class FileLock:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, clock: Clock = utc_now) -> None:
         self.path = path
+        self.clock = clock
 
-    def acquire(self, holder: LockHolder) -> None:
+    @contextlib.contextmanager
+    def _guarded(self) -> Iterator[None]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path.with_name(self.path.name + ".guard"), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # released when the fd closes, also when the process dies
+            yield
+        finally:
+            os.close(fd)
+
+    def _write(self, holder: LockHolder) -> None:
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".lock-")
         try:
             with os.fdopen(fd, "w") as out:
                 out.write(holder.to_json())
-            try:
-                os.link(tmp, self.path)
-            except FileExistsError:
-                current = self.current()
-                raise LockHeld(current or holder) from None
-        finally:
-            os.unlink(tmp)
+            os.replace(tmp, self.path)  # the record is complete before it appears
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    def acquire(self, holder: LockHolder) -> LockHolder | None:
+        """Take the lock, or raise LockHeld; returns the holder whose lease ran out when taken over."""
+        with self._guarded():
+            current = self.current()
+            if current is not None and not current.expired(self.clock()):
+                raise LockHeld(current)
+            self._write(holder)
+            return current
+
+    def renew(self, holder: LockHolder) -> bool:
+        """Store `holder` (its new expiry) if its token still holds the lock; False when it was lost."""
+        with self._guarded():
+            current = self.current()
+            if current is None or current.token != holder.token:
+                return False
+            self._write(holder)
+            return True
 
     def current(self) -> LockHolder | None:
         try:
@@ -39,16 +68,18 @@ class FileLock:
             return None
 
     def release(self, holder: LockHolder) -> None:
-        current = self.current()
-        if current is not None and current.token == holder.token:
-            with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
+        with self._guarded():
+            current = self.current()
+            if current is not None and current.token == holder.token:
+                with contextlib.suppress(FileNotFoundError):
+                    self.path.unlink()
 
     def break_lock(self) -> LockHolder | None:
-        current = self.current()
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-        return current
+        with self._guarded():
+            current = self.current()
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+            return current
 
 
 class FileAudit:

@@ -1,6 +1,6 @@
 """`make image`: the container image of one commit, built with podman (no Docker engine needed).
 
-    python -m deploy.image build [--version SHA] [--base local|IMAGE] [--tag NAME] [--push REGISTRY/REPO]
+    python -m deploy.image build [--version SHA] [--base local|IMAGE] [--tag NAME] [--push REGISTRY/REPO] [--save FILE]
     python -m deploy.image base          # localhost/lending-base:bookworm from Debian's packages
     python -m deploy.image prerequisites # that base and the wheels, made ahead (make image-prerequisites)
 
@@ -116,6 +116,11 @@ def push(name: str, destination: str) -> None:
     subprocess.run(podman("push", name, destination), check=True)
 
 
+def save(name: str, archive: Path) -> None:
+    """`name` as a docker-archive file that keeps its tag (`podman load -i` on another machine)."""
+    subprocess.run(podman("save", "--format", "docker-archive", "--output", str(archive), name), check=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.image", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -126,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="`local` (made here from Debian's packages) or an image; default: the production base")
     parser.add_argument("--tag")
     parser.add_argument("--push", help="also push to this reference, e.g. <registry>/library-lending:<sha>")
+    parser.add_argument("--save", type=Path, help="also write it to this archive file (for `podman load`)")
     args = parser.parse_args(argv)
     if args.command == "base":
         print(make_base())
@@ -142,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     version = take_version(args.source, args.version)
     name = build(version, args.source, args.base, args.tag)
     print(f"built {name}")
+    if args.save:
+        save(name, args.save)
+        print(f"saved {name} to {args.save}")
     if args.push:
         push(name, args.push)
         print(f"pushed {args.push}")

@@ -7,13 +7,26 @@ import os
 import pwd
 import socket
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 
 def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def lease_end(seconds: float, clock: Clock = utc_now) -> str:
+    """The expiry of a lease of `seconds` from now, as the lock record keeps it (ISO 8601, UTC)."""
+    return (clock() + timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
 
 
 def who_am_i() -> str:
@@ -40,6 +53,16 @@ class LockHolder:
     host: str = field(default_factory=socket.gethostname)
     pid: int = field(default_factory=os.getpid)
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
+    expires: str = ""  # the lease: after this instant anyone may take the lock; "" = until released
+
+    def expired(self, at: datetime) -> bool:
+        """True once the lease has run out (a holder that renews never gets here)."""
+        if not self.expires:
+            return False
+        try:
+            return datetime.fromisoformat(self.expires) <= at
+        except ValueError:
+            return True  # an unreadable expiry is no reason to block every later deploy
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -66,8 +89,9 @@ class LockHolder:
 
     def describe(self) -> str:
         stale = " - that process is gone: the lock is stale" if self.process_gone() else ""
+        lease = f", lease until {self.expires}" if self.expires else ""
         what = f"{self.action} of {self.version}" if self.action == "deploy" else self.action
-        return f"{self.who} since {self.since} ({what}, \"{self.message}\", pid {self.pid} on {self.host}{stale})"
+        return f"{self.who} since {self.since} ({what}, \"{self.message}\", pid {self.pid} on {self.host}{lease}{stale})"
 
 
 @dataclass(frozen=True)

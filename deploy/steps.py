@@ -1,7 +1,7 @@
 """The deploy, step by step, against any Estate (deploy/estate.py).
 
-1 version and artefact   2 lock   3 idle VM from the load balancer   4 migrations (expand-only)
-5 ship to the idle VM, instances one at a time   6 health gate + smoke test through that VM
+1 version and artefact   2 lock (a lease, renewed while the deploy runs)   3 idle VM from the load balancer
+4 migrations (expand-only)   5 ship to the idle VM, instances one at a time   6 health gate + smoke test through that VM
 7 switch the load balancer, verify through it (roll back by itself if that fails)   8 audit, unlock
 
 Before the switch nothing touches the load balancer: a failure there leaves the live VM serving.
@@ -20,7 +20,10 @@ from pathlib import Path
 from typing import TextIO
 
 from deploy.estate import Estate
-from deploy.model import AuditEntry, LockHeld, LockHolder, Probe, StepFailed, now, who_am_i
+from deploy.lease import Lease, lease_seconds
+from deploy.lease import break_lock as break_lock
+from deploy.lease import take_lock as take_lock
+from deploy.model import AuditEntry, LockHeld, LockHolder, Probe, StepFailed, lease_end, now, who_am_i
 
 ROOT = Path(__file__).resolve().parent.parent
 STEPS = ("version and artefact", "deploy lock", "find the idle VM", "database migrations", "ship to the idle VM",
@@ -38,6 +41,7 @@ class Options:
     gate_timeout: float = 120.0
     verify_timeout: float = 30.0
     who: str = field(default_factory=who_am_i)
+    lock_lease: float = field(default_factory=lease_seconds)
 
 
 class Progress:
@@ -73,33 +77,6 @@ def uncommitted_changes(source: Path) -> bool:
     result = subprocess.run(["git", "-C", str(source), "status", "--porcelain", "--untracked-files=no"],
                             capture_output=True, text=True, check=False)
     return bool(result.stdout.strip())
-
-
-# -- 2 -------------------------------------------------------------------------------------------
-def take_lock(estate: Estate, holder: LockHolder, wait: float, say: Callable[[str], None]) -> None:
-    """Take the environment's lock, waiting up to `wait` seconds for the holder to finish."""
-    deadline = time.monotonic() + wait
-    told = 0.0
-    while True:
-        try:
-            estate.lock.acquire(holder)
-            return
-        except LockHeld as held:
-            if time.monotonic() >= deadline:
-                raise
-            if time.monotonic() - told > 10:
-                say(f"waiting up to {wait:.0f}s: {held}")
-                told = time.monotonic()
-            time.sleep(0.5)
-
-
-def break_lock(estate: Estate, who: str, say: Callable[[str], None]) -> None:
-    previous = estate.lock.break_lock()
-    if previous is None:
-        say("no lock to break")
-        return
-    say(f"broke the deploy lock held by {previous.describe()}")
-    estate.audit.append(AuditEntry(now(), who, "break-lock", previous.version, "", "", f"broke lock of {previous.who}"))
 
 
 # -- 3 -------------------------------------------------------------------------------------------
@@ -205,6 +182,7 @@ def verify_through_lb(estate: Estate, version: str, timeout: float, say: Callabl
 def deploy(estate: Estate, opts: Options, progress: Progress | None = None) -> int:
     p = progress or Progress()
     holder: LockHolder | None = None
+    lease: Lease | None = None
     live = idle = old_version = ""
     version = opts.version or "?"
     switched = False
@@ -224,10 +202,11 @@ def deploy(estate: Estate, opts: Options, progress: Progress | None = None) -> i
             p.step(2, f"environment {estate.environment}")
             if opts.break_lock:
                 break_lock(estate, opts.who, p.say)
-            candidate = LockHolder(opts.who, version, opts.message or "deploy")
+            candidate = LockHolder(opts.who, version, opts.message or "deploy", expires=lease_end(opts.lock_lease))
             take_lock(estate, candidate, opts.lock_wait, p.say)
             holder = candidate
-            p.say(f"held by {holder.who} (pid {holder.pid})")
+            lease = Lease(estate.lock, holder, opts.lock_lease).start()
+            p.say(f"held by {holder.who} (pid {holder.pid}), lease {opts.lock_lease:.0f}s renewed while the deploy runs")
 
             p.step(3)
             live, idle = find_idle(estate)
@@ -245,6 +224,8 @@ def deploy(estate: Estate, opts: Options, progress: Progress | None = None) -> i
             health_gate(estate, idle, version, opts.gate_timeout, p.say)
             for passed in smoke_test(estate, idle):
                 p.say(f"smoke: {passed}")
+            if lease is not None and lease.lost.is_set():
+                raise StepFailed(f"the deploy lock is no longer ours ({estate.lock.current()}): not switching")
         except LockHeld:
             raise
         except StepFailed as failure:
@@ -279,6 +260,8 @@ def deploy(estate: Estate, opts: Options, progress: Progress | None = None) -> i
             record(f"interrupted at {STEPS[p.current - 1]}")
         raise
     finally:
+        if lease is not None:
+            holder = lease.stop()
         if holder is not None:
             estate.lock.release(holder)
 
@@ -320,7 +303,8 @@ def _roll_back(estate: Estate, p: Progress, failure: StepFailed, live: str, idle
 def rollback(estate: Estate, opts: Options, progress: Progress | None = None, force: bool = False) -> int:
     """Switch the load balancer to the other VM at once (it must answer /ready unless `force`)."""
     p = progress or Progress()
-    holder = LockHolder(opts.who, "-", opts.message or "switch to the other VM", action="rollback")
+    holder = LockHolder(opts.who, "-", opts.message or "switch to the other VM", action="rollback",
+                        expires=lease_end(opts.lock_lease))
     try:
         if opts.break_lock:
             break_lock(estate, opts.who, p.say)
@@ -328,6 +312,7 @@ def rollback(estate: Estate, opts: Options, progress: Progress | None = None, fo
     except LockHeld as held:
         p.line(f"ROLLBACK REFUSED: {held}; BREAK_LOCK=1 to break it")
         return REFUSED
+    lease = Lease(estate.lock, holder, opts.lock_lease).start()
     try:
         live, other = find_idle(estate)
         ready, version = estate.vm_probe(other, "/ready"), vm_version(estate, other)
@@ -348,7 +333,7 @@ def rollback(estate: Estate, opts: Options, progress: Progress | None = None, fo
         p.line(f"ROLLED BACK: live {other} ({version}); {live} idle")
         return OK
     finally:
-        estate.lock.release(holder)
+        estate.lock.release(lease.stop())
 
 
 def status(estate: Estate, out: TextIO = sys.stdout, entries: int = 5) -> int:

@@ -10,6 +10,10 @@
    NoEcho without a default, and no output hands out a secret value.
 3. No database is publicly accessible (PubliclyAccessible must be stated false); a primary is
    encrypted, has backups and deletion protection.
+4. HTTPS: an application load balancer has an HTTPS listener that sends HSTS (max-age of a year or
+   more), its plain-HTTP listener redirects to HTTPS, and a Rule refuses the stack when
+   EnvironmentName is production and the certificate parameter is empty.
+5, 6. Per-function roles and the app's own database role: see infra/least_privilege.py.
 
 Exit status 1 with one line per finding; 0 when every template is clean.
 """
@@ -23,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from cfnlint.decode import decode
+
+from infra import least_privilege
 
 WORLD = {"0.0.0.0/0", "::/0"}
 LOAD_BALANCER_PORTS = {80, 443}
@@ -48,7 +54,9 @@ def load(path: Path) -> dict[str, Any]:
 
 
 def check(template: dict[str, Any]) -> list[str]:
-    return [*open_to_world(template), *plaintext_secrets(template), *public_databases(template)]
+    return [*open_to_world(template), *plaintext_secrets(template), *public_databases(template),
+            *https_only(template), *least_privilege.per_function_roles(template),
+            *least_privilege.app_is_not_master(template)]
 
 
 # -- 1. security groups ----------------------------------------------------------------------
@@ -182,6 +190,56 @@ def public_databases(template: dict[str, Any]) -> list[str]:
         backups = props.get("BackupRetentionPeriod")
         if not isinstance(backups, int) or backups < 1:
             found.append(f"Resources/{name}: BackupRetentionPeriod must be at least 1 day")
+    return found
+
+
+# -- 4. HTTPS ----------------------------------------------------------------------------------
+HSTS = "routing.http.response.strict_transport_security.header_value"
+YEAR = 31_536_000
+
+
+def _redirects_to_https(actions: Any) -> bool:
+    return any(key == "RedirectConfig" and isinstance(value, dict) and value.get("Protocol") == "HTTPS"
+               for _, key, value in _walk(actions, ""))
+
+
+def _production_requires(template: dict[str, Any], parameter: str) -> bool:
+    """A Rule whose condition is EnvironmentName == production asserts that `parameter` is not empty."""
+    not_empty = [{"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, ""]}]},
+                 {"Fn::Not": [{"Fn::Equals": ["", {"Ref": parameter}]}]}]
+    for rule in (template.get("Rules") or {}).values():
+        condition = rule.get("RuleCondition")
+        equals = condition.get("Fn::Equals") if isinstance(condition, dict) else None
+        if not (isinstance(equals, list) and "production" in equals and {"Ref": "EnvironmentName"} in equals):
+            continue
+        if any(a.get("Assert") in not_empty for a in rule.get("Assertions", []) if isinstance(a, dict)):
+            return True
+    return False
+
+
+def https_only(template: dict[str, Any]) -> list[str]:
+    resources = template.get("Resources", {})
+    if not any(r.get("Type") == "AWS::ElasticLoadBalancingV2::LoadBalancer"
+               and r.get("Properties", {}).get("Type", "application") == "application" for r in resources.values()):
+        return []
+    listeners = {n: r.get("Properties", {}) for n, r in resources.items()
+                 if r.get("Type") == "AWS::ElasticLoadBalancingV2::Listener"}
+    https = {n: p for n, p in listeners.items() if p.get("Protocol") == "HTTPS"}
+    found = [] if https else ["Resources: the load balancer has no HTTPS listener"]
+    for name, props in https.items():
+        attributes = {a.get("Key"): str(a.get("Value")) for a in props.get("ListenerAttributes") or []
+                      if isinstance(a, dict)}
+        age = re.match(r"max-age=(\d+)", attributes.get(HSTS, ""))
+        if not age or int(age.group(1)) < YEAR:
+            found.append(f"Resources/{name}: the HTTPS listener must send HSTS ({HSTS}: max-age={YEAR} or more)")
+        for cert in props.get("Certificates") or []:
+            param = _ref(cert.get("CertificateArn")) if isinstance(cert, dict) else None
+            if param in template.get("Parameters", {}) and not _production_requires(template, str(param)):
+                found.append(f"Rules: no rule refuses production without {param} "
+                             "(RuleCondition EnvironmentName == production, Assert the certificate is not empty)")
+    for name, props in listeners.items():
+        if props.get("Protocol") == "HTTP" and not _redirects_to_https(props.get("DefaultActions")):
+            found.append(f"Resources/{name}: plain HTTP must redirect to HTTPS (when there is a certificate)")
     return found
 
 

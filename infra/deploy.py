@@ -4,8 +4,10 @@
 
 Credentials and region come from the usual AWS chain (AWS_PROFILE, AWS_REGION, ...). With
 AWS_ENDPOINT_URL set (e.g. http://127.0.0.1:5000, a moto server) every call goes there instead.
-On update, parameters not given keep their previous values. Exit status 0 when the stack ends
-in CREATE_COMPLETE/UPDATE_COMPLETE (or nothing changed), 1 otherwise.
+On update, parameters not given keep their previous values. The template's Rules (production needs
+a certificate, ...) are checked here before anything is sent, so a refused stack is refused the
+same way everywhere, moto included. Exit status 0 when the stack ends in CREATE_COMPLETE/
+UPDATE_COMPLETE (or nothing changed), 1 otherwise (a broken rule included).
 """
 
 from __future__ import annotations
@@ -46,12 +48,66 @@ def parameters(given: dict[str, str], existing: dict[str, Any] | None, template_
     unknown = set(given) - template_params
     if unknown:
         raise SystemExit(f"unknown parameter(s) for this template: {', '.join(sorted(unknown))}")
-    result = [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(given.items())]
+    result: list[dict[str, Any]] = [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(given.items())]
     if existing:
         for p in existing.get("Parameters", []):
             if p["ParameterKey"] not in given and p["ParameterKey"] in template_params:
                 result.append({"ParameterKey": p["ParameterKey"], "UsePreviousValue": True})
     return result
+
+
+# -- the template's Rules, checked here first (moto ignores them; AWS would refuse the change set) --
+class _Unknown(Exception):
+    """A rule uses something only CloudFormation can evaluate (a pseudo parameter, Fn::ValueOf, ...)."""
+
+
+def _evaluate(node: Any, values: dict[str, str]) -> Any:
+    if isinstance(node, (str, int, float, bool)):
+        return str(node) if not isinstance(node, bool) else node
+    if isinstance(node, list):
+        return [_evaluate(item, values) for item in node]
+    if isinstance(node, dict) and len(node) == 1:
+        (name, arg), = node.items()
+        if name == "Ref":
+            if arg not in values:
+                raise _Unknown(arg)
+            return values[arg]
+        args = _evaluate(arg, values)
+        if name == "Fn::Equals":
+            return args[0] == args[1]
+        if name == "Fn::Not":
+            return not args[0]
+        if name == "Fn::And":
+            return all(args)
+        if name == "Fn::Or":
+            return any(args)
+        if name == "Fn::Contains":
+            return args[1] in args[0]
+    raise _Unknown(str(node)[:80])
+
+
+def broken_rules(template: dict[str, Any], values: dict[str, str]) -> list[str]:
+    """The AssertDescription of every rule assertion these parameter values fail."""
+    broken = []
+    for name, rule in (template.get("Rules") or {}).items():
+        try:
+            if "RuleCondition" in rule and not _evaluate(rule["RuleCondition"], values):
+                continue
+            for assertion in rule.get("Assertions", []):
+                if not _evaluate(assertion["Assert"], values):
+                    broken.append(f"{name}: {assertion.get('AssertDescription', 'assertion failed')}")
+        except _Unknown as unknown:
+            say(f"rule {name} is left to CloudFormation (it uses {unknown})")
+    return broken
+
+
+def parameter_values(template: dict[str, Any], given: dict[str, str], existing: dict[str, Any] | None) -> dict[str, str]:
+    """What each parameter will be: given, else the stack's previous value, else the template's default."""
+    values = {k: str(p["Default"]) for k, p in template.get("Parameters", {}).items() if "Default" in p}
+    for p in (existing or {}).get("Parameters", []):
+        if "ParameterValue" in p:
+            values[p["ParameterKey"]] = str(p["ParameterValue"])
+    return {**values, **given}
 
 
 def wait_for_change_set(cf: Any, stack: str, name: str, poll: float, deadline: float) -> dict[str, Any]:
@@ -99,8 +155,14 @@ def deploy(stack: str, template: Path, given: dict[str, str], poll: float, timeo
     if len(body.encode()) > 51_200:
         raise SystemExit(f"{template} is over CloudFormation's 51,200-byte inline limit: upload it to S3 first")
     cf.validate_template(TemplateBody=body)
-    template_params = set(checks.load(template).get("Parameters", {}))
+    loaded = checks.load(template)
+    template_params = set(loaded.get("Parameters", {}))
     existing = stack_status(cf, stack)
+    broken = broken_rules(loaded, parameter_values(loaded, given, existing))
+    if broken:
+        for line in broken:
+            say(f"refused by the template's rule {line}")
+        return 1
     if existing and existing["StackStatus"] == "ROLLBACK_COMPLETE":
         raise SystemExit(f"stack {stack} failed its creation (ROLLBACK_COMPLETE): delete it, then deploy again")
     kind = "UPDATE" if existing and existing["StackStatus"] != "REVIEW_IN_PROGRESS" else "CREATE"

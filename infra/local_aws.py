@@ -10,7 +10,10 @@ moto 5.2.5 as it ships cannot deploy the estate the way AWS does:
 - a stack created through a change set never gets its Outputs (moto builds them from an empty
   template and does not rebuild them): we rebuild them after the change set is executed;
 - on update, UsePreviousValue hands an SSM-typed parameter its already resolved value, which moto
-  then tries to resolve again: a value that is not a parameter path is kept as it is.
+  then tries to resolve again: a value that is not a parameter path is kept as it is;
+- a listener's `ListenerAttributes` (HSTS on the HTTPS listener) are dropped: we apply them, as
+  `modify_listener_attributes` would, so `describe_listener_attributes` reads them back.
+The template's `Rules` are ignored by moto too: infra/deploy.py checks them itself before it sends.
 Nothing else is changed; the in-process tests (`mock_aws`) call the same `prepare()`.
 """
 
@@ -40,6 +43,7 @@ def _patch_moto() -> None:
             return
         from moto.cloudformation.models import CloudFormationBackend
         from moto.cloudformation.parsing import ResourceMap
+        from moto.elbv2.models import FakeListener
 
         execute = CloudFormationBackend.execute_change_set
 
@@ -59,6 +63,16 @@ def _patch_moto() -> None:
                 return parse_ssm_parameter(self, value, value_type)
             return value
 
+        create_listener = FakeListener.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+        def create_listener_with_attributes(cls: Any, name: str, cloudformation_json: Any, *args: Any,
+                                            **kwargs: Any) -> Any:
+            listener = create_listener(cls, name, cloudformation_json, *args, **kwargs)
+            for attribute in cloudformation_json.get("Properties", {}).get("ListenerAttributes", []) or []:
+                listener.attributes[attribute["Key"]] = attribute["Value"]
+            return listener
+
+        FakeListener.create_from_cloudformation_json = classmethod(create_listener_with_attributes)  # type: ignore[method-assign,assignment]
         CloudFormationBackend.execute_change_set = execute_and_rebuild_outputs  # type: ignore[method-assign]
         ResourceMap.parse_ssm_parameter = parse_unless_resolved  # type: ignore[method-assign]
         _done = True

@@ -30,12 +30,14 @@ from typing import Any
 
 import yaml
 
+from infra import lambda_access
 from lending_http.routes import Function
 from lending_http.routes import functions as read_functions
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "infra" / "generated" / "lambda.yaml"
 START_UP = ROOT / "layers" / "aws" / "python" / "lending_aws"  # bundled into every function
+CERTS = ROOT / "infra" / "certs"  # the RDS CA bundle (committed by hand: docs/infrastructure.md), in the database layer
 MAX_LAYERS = 5  # Lambda's limit per function
 RUNTIME = "python3.11"
 PLATFORM = ["--platform", "manylinux2014_x86_64", "--python-version", "3.11", "--implementation", "cp",
@@ -129,6 +131,8 @@ def build_layer(layer: str, out: Path, cache: Path, with_dependencies: bool) -> 
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w") as archive:
         _add_tree(archive, ROOT / "layers" / layer / "python", "python")
+        if layer == "database":  # Lambda extracts it to /opt/python/lending_postgres/certs: DATABASE_SSLROOTCERT
+            _add_tree(archive, CERTS, "python/lending_postgres/certs")
         deps = dependencies(layer, cache) if with_dependencies else None
         if deps is not None:
             _add_tree(archive, deps, "python")
@@ -172,16 +176,10 @@ def template() -> dict[str, Any]:
         "PrivateSubnetIds": {"Type": "List<AWS::EC2::Subnet::Id>", "Description": "Private subnets for the functions"},
         "DatabaseSecurityGroupId": {"Type": "AWS::EC2::SecurityGroup::Id",
                                     "Description": "Database security group; the functions are admitted on 5432"},
-        "DatabaseSecretArn": {"Type": "String", "Description": "ARN of the RDS credentials secret (estate output)"},
-        "DatabaseReadHost": {"Type": "String", "Description": "Read replica endpoint (estate output)"},
-        "StripeApiKeySecretName": {"Type": "String", "Default": "library-lending/stripe-api-key",
-                                   "Description": "Secrets Manager name of the Stripe API key (out of band)"},
-        "StripeWebhookSecretName": {"Type": "String", "Default": "library-lending/stripe-webhook-secret",
-                                    "Description": "Secrets Manager name of the Stripe webhook secret (out of band)"},
+        **lambda_access.parameters(),
         "OidcIssuer": {"Type": "String", "Description": "OIDC issuer URL (https)"},
         "OidcAudience": {"Type": "String", "Default": "library-lending", "Description": "Expected ID-token audience"},
     }
-    secret_arn = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
     resources: dict[str, Any] = {
         "FunctionSecurityGroup": {"Type": "AWS::EC2::SecurityGroup", "Properties": {
             "GroupDescription": "Lending functions - no ingress; out to the database, AWS APIs, Stripe, OIDC",
@@ -192,15 +190,6 @@ def template() -> dict[str, Any]:
         "FunctionLogGroup": {"Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Delete",
                              "UpdateReplacePolicy": "Delete", "Properties": {
                                  "LogGroupName": sub("/lending/${EnvironmentName}/functions"), "RetentionInDays": 30}},
-        "FunctionRole": {"Type": "AWS::IAM::Role", "Properties": {
-            "Description": "Lending functions - logs, VPC network interfaces, read this service's secrets",
-            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
-                {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
-            "ManagedPolicyArns": [sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole")],
-            "Policies": [{"PolicyName": "lending-secrets", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
-                {"Sid": "ReadOwnSecrets", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": [
-                    ref("DatabaseSecretArn"), sub(secret_arn + "${StripeApiKeySecretName}-??????"),
-                    sub(secret_arn + "${StripeWebhookSecretName}-??????")]}]}}]}},
         "HttpApi": {"Type": "AWS::ApiGatewayV2::Api", "Properties": {
             "Name": sub("${EnvironmentName}-lending"), "ProtocolType": "HTTP",
             "Description": "Library lending: one route per operation, each to its own function"}},
@@ -214,28 +203,23 @@ def template() -> dict[str, Any]:
             "Description": f"layers/{layer} with its requirements",
             "Content": {"S3Bucket": ref("ArtifactBucket"), "S3Key": sub(f"${{ArtifactPrefix}}/layers/{layer}.zip")},
             "CompatibleRuntimes": [RUNTIME], "CompatibleArchitectures": ["x86_64"]}}
-    environment = {
-        "APP_ENV": "production", "APP_VERSION": ref("ArtifactPrefix"), "POWERTOOLS_SERVICE_NAME": "lending",
-        "DATABASE_SECRET_ARN": ref("DatabaseSecretArn"), "DATABASE_READ_HOST": ref("DatabaseReadHost"),
-        "DATABASE_NAME": "lending", "DB_POOL_SIZE": "1",
-        "STRIPE_API_KEY_SECRET_ARN": ref("StripeApiKeySecretName"),
-        "STRIPE_WEBHOOK_SECRET_SECRET_ARN": ref("StripeWebhookSecretName"),
-        "OIDC_ISSUER": ref("OidcIssuer"), "OIDC_AUDIENCE": ref("OidcAudience"),
-    }
     outputs: dict[str, Any] = {"ApiUrl": {"Description": "Base URL of the HTTP API",
                                           "Value": {"Fn::GetAtt": ["HttpApi", "ApiEndpoint"]}}}
     for fn in fns:
         name = f"{logical(fn)}Function"
+        resources[f"{logical(fn)}Role"] = lambda_access.role(fn.name, fn.layers)  # its own: only what it uses
         resources[name] = {"Type": "AWS::Lambda::Function", "Properties": {
             "Description": f"functions/{fn.name} with layers {', '.join(fn.layers)}",
             "Runtime": RUNTIME, "Architectures": ["x86_64"], "Handler": ENTRY,
             "Code": {"S3Bucket": ref("ArtifactBucket"), "S3Key": sub(f"${{ArtifactPrefix}}/functions/{fn.name}.zip")},
             "Layers": [ref(f"{camel(layer)}Layer") for layer in fn.layers],
-            "Role": {"Fn::GetAtt": ["FunctionRole", "Arn"]},
+            "Role": {"Fn::GetAtt": [f"{logical(fn)}Role", "Arn"]},
             "MemorySize": 512, "Timeout": 120 if fn.schedule else 29,
-            "VpcConfig": {"SubnetIds": ref("PrivateSubnetIds"), "SecurityGroupIds": [ref("FunctionSecurityGroup")]},
             "LoggingConfig": {"LogGroup": ref("FunctionLogGroup")},
-            "Environment": {"Variables": dict(environment)}}}
+            "Environment": {"Variables": lambda_access.environment(fn.name, fn.layers)}}}
+        if lambda_access.uses_database(fn.layers):  # only those reach the database; the rest stay out of the VPC
+            resources[name]["Properties"]["VpcConfig"] = {
+                "SubnetIds": ref("PrivateSubnetIds"), "SecurityGroupIds": [ref("FunctionSecurityGroup")]}
         if fn.routes:
             resources[f"{logical(fn)}Integration"] = {"Type": "AWS::ApiGatewayV2::Integration", "Properties": {
                 "ApiId": ref("HttpApi"), "IntegrationType": "AWS_PROXY",
@@ -316,6 +300,9 @@ def main(argv: list[str]) -> int:
         return 0
     for line in build(args.out, not args.skip_dependencies, args.template_out):
         print(line)
+    if not (CERTS / "rds-global-bundle.pem").is_file():
+        print(f"\nnote: no RDS CA bundle at {CERTS.relative_to(ROOT)}/rds-global-bundle.pem: the database layer's "
+              "verify-full connections will fail until it is committed (infra/certs/README.md)", file=sys.stderr)
     print(f"\nzips under {args.out}/ (functions/, layers/); template {args.template_out}")
     return 0
 

@@ -6,6 +6,7 @@ export LB_PORT DEPLOY_TARGET
 
 DEPLOY_OPTIONS = --target $(DEPLOY_TARGET) $(if $(VERSION),--version $(VERSION)) \
 	$(if $(MESSAGE),--message "$(MESSAGE)") $(if $(LOCK_WAIT),--lock-wait $(LOCK_WAIT)) \
+	$(if $(LOCK_LEASE),--lock-lease $(LOCK_LEASE)) \
 	$(if $(BREAK_LOCK),--break-lock) $(if $(GATE_TIMEOUT),--gate-timeout $(GATE_TIMEOUT)) \
 	$(if $(VERIFY_TIMEOUT),--verify-timeout $(VERIFY_TIMEOUT))
 
@@ -23,13 +24,14 @@ rollback-vm: $(STAMP)  ## switch the load balancer back to the other VM at once 
 deploy-status: $(STAMP)  ## live/idle VM, versions, lock, last audit entries
 	$(PY) -m deploy status --target $(DEPLOY_TARGET)
 
-deploy-break-lock: $(STAMP)  ## remove a stale deploy lock (recorded in the audit log)
+deploy-break-lock: $(STAMP)  ## remove a stale deploy lock now, not waiting for its lease (recorded in the audit log)
 	$(PY) -m deploy break-lock --target $(DEPLOY_TARGET)
 
-# BASE=local: on a base made here from Debian's packages (no registry needed); PUSH=registry/repo:tag pushes it.
+# BASE=local: on a base made here from Debian's packages (no registry needed); PUSH=registry/repo:tag pushes it;
+# SAVE=file.tar writes it to an archive (`podman load` reads it: CI builds without credentials, pushes elsewhere).
 image: $(STAMP) ui-build
 	$(PY) -m deploy.image build $(if $(VERSION),--version $(VERSION)) $(if $(BASE),--base $(BASE)) \
-		$(if $(PUSH),--push $(PUSH))
+		$(if $(PUSH),--push $(PUSH)) $(if $(SAVE),--save $(SAVE))
 
 # What an image build fetches (Debian's packages for the local base, the wheels), fetched ahead and
 # cached under /var/tmp, so that the image test fetches nothing. Never fails make test: without

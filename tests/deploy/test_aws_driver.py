@@ -19,10 +19,11 @@ import pytest
 from moto import mock_aws
 
 from deploy import steps
-from deploy.aws import AwsEstate
+from deploy.aws import AwsEstate, SsmParameterLock
 from deploy.model import AuditEntry, LockHeld, LockHolder, Probe, StepFailed
 from dev.embedded import ROOT
 from infra import local_aws
+from tests.deploy.lease_cases import MovedClock, a_renewed_lease_holds_and_an_expired_one_goes_to_exactly_one_taker
 
 ESTATE = ROOT / "infra" / "estate.yaml"
 REGION = "us-east-1"  # moto resolves the template's zones in us-east-1
@@ -41,6 +42,17 @@ def estate() -> Iterator[AwsEstate]:
                                         {"ParameterKey": "AllowedCidr", "ParameterValue": "203.0.113.0/24"}])
             estate = AwsEstate.from_stack("deploytest", session=boto3.session.Session(region_name=REGION))
         yield estate
+
+
+def test_the_deploy_refuses_a_production_estate_without_a_certificate(estate: AwsEstate) -> None:
+    # moto ignores the template's Rules, as a stack made before them would: the deploy itself refuses.
+    cf = boto3.client("cloudformation", region_name=REGION)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cf.create_stack(StackName="production", TemplateBody=ESTATE.read_text(), Capabilities=["CAPABILITY_IAM"],
+                        Parameters=[{"ParameterKey": "EnvironmentName", "ParameterValue": "production"}])
+    with pytest.raises(SystemExit, match="production estate without CertificateArn serves plain HTTP"):
+        AwsEstate.from_stack("production", session=boto3.session.Session(region_name=REGION))
 
 
 def forwarded_group(estate: AwsEstate) -> str:
@@ -81,6 +93,14 @@ def test_the_lock_refuses_a_second_holder_and_names_the_first(estate: AwsEstate)
     estate.lock.release(first)
     estate.lock.acquire(second)
     assert estate.lock.break_lock() == second and estate.lock.current() is None
+
+
+def test_the_ssm_lock_lease_renewed_holds_and_once_expired_goes_to_exactly_one_taker(estate: AwsEstate) -> None:
+    clock = MovedClock()
+    lock = SsmParameterLock(estate.ssm, "/deploytest/lending/lease-lock", clock)
+    a_renewed_lease_holds_and_an_expired_one_goes_to_exactly_one_taker(lock, clock)
+    names = [p["Name"] for p in estate.ssm.describe_parameters()["Parameters"]]
+    assert not [n for n in names if "takeover" in n]  # the take-over marker does not outlive the take-over
 
 
 def test_audit_entries_go_to_cloudwatch_logs_in_order(estate: AwsEstate) -> None:

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from deploy.local import LocalEstate
 from deploy.model import LockHeld, LockHolder
 from dev.embedded import ROOT
 from tests.deploy.conftest import Repo, deploy_argv, lb_version, mixed_traffic, run_deploy, version_note
+from tests.deploy.lease_cases import MovedClock, a_renewed_lease_holds_and_an_expired_one_goes_to_exactly_one_taker
 from tests.support.issuer import TestIssuer
 
 HEALTH = "functions/health/handler.py"
@@ -47,6 +49,11 @@ def test_of_many_takers_at_once_exactly_one_holds_the_lock(tmp_path: Path) -> No
     assert lock.current() == won[0]  # only the holder's own token releases it
     lock.release(won[0])
     assert lock.current() is None
+
+
+def test_a_file_lock_lease_renewed_holds_and_once_expired_goes_to_exactly_one_taker(tmp_path: Path) -> None:
+    clock = MovedClock()
+    a_renewed_lease_holds_and_an_expired_one_goes_to_exactly_one_taker(FileLock(tmp_path / "deploy.lock", clock), clock)
 
 
 class _LockOnly:
@@ -150,3 +157,70 @@ def test_a_deploy_stopped_with_sigterm_releases_its_lock_and_says_where_it_stopp
     assert estate.lock.current() is None
     assert estate.audit.last(1)[0].result.startswith("interrupted at ")  # migrations (or ship, if it was quick)
     assert estate.live_color() == live and lb_version(estate) == serving
+
+
+def test_a_deploy_killed_while_holding_the_lock_frees_it_once_its_lease_runs_out(estate: LocalEstate, repo: Repo) -> None:
+    version = repo.commit("new code, deploy to be killed with a short lease", {HEALTH: version_note("lease")})
+    lease = 15  # renewed every 5 s while it lives: the refusal below comes well inside it
+    proc = subprocess.Popen(deploy_argv(estate.dir, repo, "deploy", "--version", version, "--message", "killed",
+                                        "--lock-lease", str(lease)),
+                            cwd=ROOT, env={**os.environ, "DEPLOY_WHO": "frank"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if "[5/8]" in line:
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, "".join(seen)
+    assert "lease 15s renewed while the deploy runs" in "".join(seen)
+
+    refused = run_deploy(estate.dir, repo, "deploy", "--version", version)
+    assert refused.returncode == 3, refused.output  # its lease is still running: no one may take it yet
+    assert "held by frank since" in refused.output and "lease until" in refused.output
+
+    # Waiting is enough: no one breaks the lock; the next deploy takes it once the lease has run out.
+    done = run_deploy(estate.dir, repo, "deploy", "--version", version, "--lock-wait", str(4 * lease))
+    assert done.returncode == 0, done.output
+    assert "took over the lock of frank since" in done.output and "its lease ran out" in done.output
+    assert lb_version(estate) == {"version": version, "note": "lease"}
+    assert [(e.action, e.version) for e in estate.audit.last(2)] == [("take-over", version), ("deploy", version)]
+    assert estate.lock.current() is None
+
+
+def test_a_live_deploy_renews_its_lease_and_a_waiting_one_does_not_take_it_over(estate: LocalEstate, repo: Repo) -> None:
+    # The new code starts slowly (3 s per instance, two instances shipped one after the other), so the
+    # deploy outlives its 2 s lease several times over: only renewing keeps the waiting deploy out.
+    def slow_start(text: str) -> str:
+        return version_note("renewed")(text).replace("\n\nfrom lending.config", "\n\nimport time\n\ntime.sleep(3)"
+                                                                                   "\nfrom lending.config", 1)
+
+    first = repo.commit("new code, a deploy much longer than its lease", {HEALTH: slow_start})
+    second = repo.commit("new code, the deploy that waits", {HEALTH: version_note("waited")})
+    lease = 2.0
+    started = time.monotonic()
+    long_one = subprocess.Popen(deploy_argv(estate.dir, repo, "deploy", "--version", first, "--lock-lease", str(lease)),
+                                cwd=ROOT, env={**os.environ, "DEPLOY_WHO": "gina"}, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+    assert long_one.stdout is not None
+    head = []
+    for line in long_one.stdout:
+        head.append(line)
+        if "[3/8]" in line:  # it holds the lock now
+            break
+    waiting = subprocess.Popen(deploy_argv(estate.dir, repo, "deploy", "--version", second, "--lock-wait", "240",
+                                           "--lock-lease", str(lease)),
+                               cwd=ROOT, env={**os.environ, "DEPLOY_WHO": "hank"}, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    output = "".join(head) + long_one.communicate(timeout=240)[0]
+    took = time.monotonic() - started
+    waited = waiting.communicate(timeout=240)[0]
+    assert long_one.returncode == 0, output
+    assert took > 3 * lease, f"the deploy took {took:.1f}s: too short to show that renewing kept the lock"
+    assert waiting.returncode == 0, waited
+    assert "took over" not in waited and "waiting up to 240s: the deploy lock is held by gina" in waited
+    assert [(e.action, e.version, e.result) for e in estate.audit.last(2)] == [
+        ("deploy", first, "deployed"), ("deploy", second, "deployed")]
+    assert lb_version(estate) == {"version": second, "note": "waited"}

@@ -1,12 +1,18 @@
 """The CI/CD workflow: actionlint (with shellcheck on every run block) clean, and able to fail;
-deploys only from master, after the tests, with OIDC credentials and no stored AWS keys."""
+deploys only from the default branch, after the tests; builds without credentials; pushes and
+deploys under the production environment with OIDC credentials (no stored keys, no installs with
+them); every action pinned by commit sha."""
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml  # type: ignore[import-untyped]
@@ -35,15 +41,78 @@ def test_actionlint_and_shellcheck_pass_on_the_workflow_and_catch_a_broken_copy(
     assert "SC2086" in found.stdout or "shellcheck" in found.stdout, found.stdout  # shellcheck ran on the run block
 
 
-def test_master_only_deploys_after_tests_with_short_lived_credentials() -> None:
+def default_branch() -> str:
+    """The repository's default branch: GitHub's word for it in CI, else origin's HEAD, else the trunk
+    this clone has (main before master), else the branch checked out."""
+    event = os.environ.get("GITHUB_EVENT_PATH")
+    if event and Path(event).is_file():
+        branch = (json.loads(Path(event).read_text()).get("repository") or {}).get("default_branch")
+        if branch:
+            return str(branch)
+
+    def git(*args: str) -> str:
+        run = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=False)
+        return run.stdout.strip() if run.returncode == 0 else ""
+
+    origin = git("symbolic-ref", "--quiet", "refs/remotes/origin/HEAD")
+    if origin:
+        return origin.removeprefix("refs/remotes/origin/")
+    for trunk in ("main", "master"):
+        if git("rev-parse", "--verify", "--quiet", f"refs/heads/{trunk}"):
+            return trunk
+    return git("branch", "--show-current") or "main"
+
+
+def test_the_default_branch_alone_builds_pushes_and_deploys_after_the_tests() -> None:
+    flow = yaml.safe_load(WORKFLOW.read_text())
+    branch = default_branch()
+    assert flow[True]["push"]["branches"] == [branch]  # PyYAML reads the key `on` as True
+    jobs = flow["jobs"]
+    assert jobs["image"]["needs"] == "test" and jobs["push"]["needs"] == "image"
+    assert set(jobs["deploy"]["needs"]) == {"image", "push"}
+    assert jobs["image"]["if"] == f"github.event_name == 'push' && github.ref == 'refs/heads/{branch}'"
+
+
+def _uses(step: dict[str, Any], action: str) -> bool:
+    return str(step.get("uses", "")).split("@")[0] == action
+
+
+def test_only_jobs_under_the_production_environment_hold_credentials_and_none_installs_with_them() -> None:
     text = WORKFLOW.read_text()
     flow = yaml.safe_load(text)
-    jobs = flow["jobs"]
-    assert jobs["image"]["needs"] == "test" and jobs["deploy"]["needs"] == "image"
-    assert "refs/heads/master" in jobs["image"]["if"]
-    for name in ("image", "deploy"):
-        assert jobs[name]["permissions"]["id-token"] == "write"
-        assume = [s for s in jobs[name]["steps"] if "configure-aws-credentials" in s.get("uses", "")]
-        assert assume and "role-to-assume" in assume[0]["with"]
-    assert "secrets." not in text and "aws-access-key-id" not in text  # no stored keys
     assert flow["permissions"] == {"contents": "read"}
+    assert "secrets." not in text and "aws-access-key-id" not in text  # no stored keys
+    credentialed = {name for name, job in flow["jobs"].items()
+                    if any(_uses(s, "aws-actions/configure-aws-credentials") for s in job["steps"])}
+    assert credentialed == {"push", "deploy"}
+    for name, job in flow["jobs"].items():
+        token = job.get("permissions", {}).get("id-token")
+        if name not in credentialed:
+            assert token is None, f"{name} can mint an OIDC token but needs no AWS access"
+            continue
+        assert job["environment"] == "production" and token == "write", name
+        steps = job["steps"]
+        first = next(i for i, s in enumerate(steps) if _uses(s, "aws-actions/configure-aws-credentials"))
+        assert "role-to-assume" in steps[first]["with"]
+        for step in steps[first + 1:]:
+            assert "uses" not in step, f"{name}: an action runs with the credentials: {step['uses']}"
+            assert not re.search(r"\b(pip|npm|apt-get|make venv|make image|setup\.py)\b", step["run"]), \
+                f"{name}: installs or builds with the credentials: {step['run']}"
+    push = flow["jobs"]["push"]
+    assert not any(_uses(s, "actions/checkout") for s in push["steps"]), "push runs no project code"
+    assert "podman push" in push["steps"][-1]["run"]
+    build = flow["jobs"]["image"]
+    assert "SAVE=" in build["steps"][-2]["run"] and _uses(build["steps"][-1], "actions/upload-artifact")
+
+
+PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
+
+
+def test_every_action_is_pinned_by_a_full_commit_sha_with_its_version_beside_it() -> None:
+    lines = [line for line in WORKFLOW.read_text().splitlines() if re.match(r"^\s*-?\s*uses:", line)]
+    assert len(lines) >= 5
+    for line in lines:
+        reference = line.split("uses:", 1)[1].split("#", 1)[0].strip()
+        assert PINNED.match(reference), f"not pinned by a 40-hex commit sha: {line.strip()}"
+        assert re.search(r"#\s*v\d+(\.\d+)*\s*$", line), f"no `# vX` comment naming the version: {line.strip()}"
+    assert not PINNED.match("actions/checkout@v5") and not PINNED.match("actions/checkout@fbc6f39")  # the rule can fail

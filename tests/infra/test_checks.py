@@ -71,6 +71,42 @@ def _unencrypted_database(t: dict[str, Any]) -> None:
     t["Resources"]["Database"]["Properties"]["StorageEncrypted"] = False
 
 
+def _no_production_certificate_rule(t: dict[str, Any]) -> None:
+    del t["Rules"]["ProductionServesHttps"]
+
+
+def _production_rule_on_another_parameter(t: dict[str, Any]) -> None:
+    t["Rules"]["ProductionServesHttps"]["Assertions"][0]["Assert"] = {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "OidcIssuer"}, ""]}]}
+
+
+def _no_hsts(t: dict[str, Any]) -> None:
+    del t["Resources"]["HttpsListener"]["Properties"]["ListenerAttributes"]
+
+
+def _short_hsts(t: dict[str, Any]) -> None:
+    t["Resources"]["HttpsListener"]["Properties"]["ListenerAttributes"][0]["Value"] = "max-age=300"
+
+
+def _http_forwards_even_with_a_certificate(t: dict[str, Any]) -> None:
+    listener = t["Resources"]["HttpListener"]["Properties"]
+    listener["DefaultActions"] = [listener["DefaultActions"][0]["Fn::If"][2]]
+
+
+def _no_https_listener(t: dict[str, Any]) -> None:
+    del t["Resources"]["HttpsListener"]
+
+
+def _app_connects_as_master(t: dict[str, Any]) -> None:
+    t["Resources"]["BlueVm"]["Properties"]["UserData"]["Fn::Base64"]["Fn::Sub"][1]["DatabaseAppSecretRef"] = {
+        "Ref": "DatabaseSecret"}
+
+
+def _app_secret_names_the_master_user(t: dict[str, Any]) -> None:
+    t["Resources"]["DatabaseAppSecret"]["Properties"]["GenerateSecretString"]["SecretStringTemplate"] = \
+        '{"username": "lending", "dbname": "lending"}'
+
+
 BREAKAGES: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     "database open to the world": (_open_database_to_world, "DatabaseSecurityGroup is open to the world (0.0.0.0/0)"),
     "VM port from a parameter CIDR": (_open_vm_port_from_parameter, "VmSecurityGroup is open to the world (parameter"),
@@ -82,6 +118,19 @@ BREAKAGES: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     "public database": (_public_database, "Resources/Database: PubliclyAccessible must be stated false"),
     "replica privacy left implicit": (_replica_without_explicit_privacy, "DatabaseReplica: PubliclyAccessible must be"),
     "unencrypted database": (_unencrypted_database, "Resources/Database: StorageEncrypted must be true"),
+    "production without a certificate rule": (_no_production_certificate_rule,
+                                              "Rules: no rule refuses production without CertificateArn"),
+    "production rule on another parameter": (_production_rule_on_another_parameter,
+                                             "Rules: no rule refuses production without CertificateArn"),
+    "no HSTS": (_no_hsts, "Resources/HttpsListener: the HTTPS listener must send HSTS"),
+    "HSTS for five minutes": (_short_hsts, "Resources/HttpsListener: the HTTPS listener must send HSTS"),
+    "HTTP forwards even with a certificate": (_http_forwards_even_with_a_certificate,
+                                              "Resources/HttpListener: plain HTTP must redirect to HTTPS"),
+    "no HTTPS listener": (_no_https_listener, "Resources: the load balancer has no HTTPS listener"),
+    "app connects as the master": (_app_connects_as_master,
+                                   "Resources/BlueVm: the app connects with Database's master secret (DatabaseSecret)"),
+    "app secret names the master user": (_app_secret_names_the_master_user,
+                                         "Resources/DatabaseAppSecret: the app's secret must name its own user"),
 }
 
 

@@ -30,7 +30,9 @@ REGION = "us-east-1"  # moto resolves !GetAZs "" to us-east-1 zones whatever the
 ALLOWED = "203.0.113.0/24"
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS::SecretsManager")
 MOTO_SKIPS = {"DatabaseSecret": "AWS::SecretsManager::Secret",
-              "DatabaseSecretAttachment": "AWS::SecretsManager::SecretTargetAttachment"}
+              "DatabaseSecretAttachment": "AWS::SecretsManager::SecretTargetAttachment",
+              "DatabaseAppSecret": "AWS::SecretsManager::Secret",
+              "DatabaseAppSecretAttachment": "AWS::SecretsManager::SecretTargetAttachment"}
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +73,7 @@ def test_moto_skips_only_the_secrets_manager_resources_and_says_so(staging: Any)
     for kind in MOTO_SKIPS.values():
         assert any(kind in w for w in moto_warnings), f"moto no longer warns about {kind}: drop the workaround"
     # ... and drops the output that refers to the secret; every other output is there.
-    assert set(template["Outputs"]) - set(outputs) == {"DatabaseSecretArn"}
+    assert set(template["Outputs"]) - set(outputs) == {"DatabaseSecretArn", "DatabaseAppSecretArn"}
     # The template still asks real AWS for a generated secret, used as the master password.
     secret = template["Resources"]["DatabaseSecret"]["Properties"]
     assert secret["GenerateSecretString"]["GenerateStringKey"] == "password"
@@ -120,6 +122,24 @@ def test_with_a_certificate_https_forwards_and_http_redirects(aws: None) -> None
     assert redirect["Type"] == "redirect"
     assert (redirect["RedirectConfig"]["Protocol"], redirect["RedirectConfig"]["Port"]) == ("HTTPS", "443")
     assert outputs["ListenerArn"] == https["ListenerArn"]
+    # HSTS is added by the load balancer to every answer over HTTPS (read back through the ELB API).
+    attributes = {a["Key"]: a["Value"] for a in elb.describe_listener_attributes(ListenerArn=https["ListenerArn"])["Attributes"]}
+    assert attributes["routing.http.response.strict_transport_security.header_value"] == "max-age=31536000"
+
+
+def test_the_template_refuses_production_without_a_certificate_and_plain_http_to_the_world() -> None:
+    from infra.deploy import broken_rules, parameter_values
+
+    template = checks.load(ESTATE)
+
+    def refusals(**given: str) -> list[str]:
+        return [line.split(":")[0] for line in broken_rules(template, parameter_values(template, given, None))]
+
+    assert refusals(EnvironmentName="production", AllowedCidr=ALLOWED) == ["ProductionServesHttps"]
+    assert refusals(EnvironmentName="production") == ["ProductionServesHttps", "NoPlainHttpToTheWorld"]
+    assert refusals(EnvironmentName="staging") == ["NoPlainHttpToTheWorld"]  # the defaults: plain HTTP to the world
+    assert refusals(EnvironmentName="production", CertificateArn="arn:aws:acm:us-east-1:123456789012:certificate/x") == []
+    assert refusals(EnvironmentName="staging", AllowedCidr=ALLOWED) == []
 
 
 def test_one_vm_per_colour_in_private_subnets_with_the_instance_profile(staging: Any) -> None:
@@ -162,6 +182,17 @@ def test_user_data_installs_the_runtime_and_starts_two_instances_with_references
         settings = dict(line.split("=", 1) for line in script.split("<<EOF\n")[1].split("\nEOF")[0].splitlines())
         assert {k for k in settings if "SECRET" in k or "KEY" in k} == {
             "DATABASE_SECRET_ARN", "STRIPE_API_KEY_SECRET_ARN", "STRIPE_WEBHOOK_SECRET_SECRET_ARN"}
+        # TLS verified against the bundle the image ships; the owner's secret only in the migration's file.
+        assert (settings["DATABASE_SSLMODE"], settings["DATABASE_SSLROOTCERT"]) == (
+            "verify-full", "/opt/python/lending_postgres/certs/rds-global-bundle.pem")
+        assert 'echo "DATABASE_OWNER_SECRET_ARN=' in script and "> /etc/lending/migrate.env" in script
+    # moto skips the secrets, so which one each line names is read from the template.
+    variables = checks.load(ESTATE)["Resources"]["BlueVm"]["Properties"]["UserData"]["Fn::Base64"]["Fn::Sub"][1]
+    assert variables["DatabaseAppSecretRef"] == {"Ref": "DatabaseAppSecret"}
+    assert variables["DatabaseSecretRef"] == {"Ref": "DatabaseSecret"}
+    text = checks.load(ESTATE)["Resources"]["BlueVm"]["Properties"]["UserData"]["Fn::Base64"]["Fn::Sub"][0]
+    assert "DATABASE_SECRET_ARN=${DatabaseAppSecretRef}" in text
+    assert "DATABASE_OWNER_SECRET_ARN=${DatabaseSecretRef}" in text and "DATABASE_SECRET_ARN=${DatabaseSecretRef}" not in text
 
 
 def test_the_instance_role_reads_only_this_services_secrets_and_image(staging: Any) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -106,6 +107,77 @@ def test_the_template_wires_each_function_to_exactly_its_layers_and_routes(built
     assert schedule["ScheduleExpression"] == FUNCTIONS["reconcile"]["schedule"]
     assert schedule["Targets"][0]["Arn"] == {"Fn::GetAtt": ["ReconcileFunction", "Arn"]}
     assert "ReconcileIntegration" not in resources
+
+
+def _readable_secrets(resources: dict[str, Any], function: str) -> list[str]:
+    role = resources[f"{package.camel(function)}Role"]["Properties"]
+    statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    readable = [r for s in statements if s["Action"] == "secretsmanager:GetSecretValue" for r in s["Resource"]]
+    return sorted(json.dumps(r) for r in readable)
+
+
+def test_each_function_has_its_own_role_reading_only_the_secrets_it_uses(
+        built: tuple[Path, str, dict[str, Any]]) -> None:
+    _, _, template = built
+    resources = template["Resources"]
+    roles = [resources[f"{package.camel(f)}Function"]["Properties"]["Role"]["Fn::GetAtt"][0] for f in FUNCTIONS]
+    assert len(set(roles)) == len(FUNCTIONS) and "FunctionRole" not in resources
+    webhook_users = {f for f in FUNCTIONS if "stripe_webhook_secret" in (ROOT / "functions" / f / "handler.py").read_text()}
+    assert webhook_users == {"stripe_webhook"}
+    for function, spec in FUNCTIONS.items():
+        props = resources[f"{package.camel(function)}Function"]["Properties"]
+        env = props["Environment"]["Variables"]
+        readable = " ".join(_readable_secrets(resources, function))
+        payments, database = "payments" in spec["layers"], "database" in spec["layers"]
+        assert ("StripeApiKeySecretName" in readable) == payments == ("STRIPE_API_KEY_SECRET_ARN" in env), function
+        assert ("StripeWebhookSecretName" in readable) == (function in webhook_users) == \
+            ("STRIPE_WEBHOOK_SECRET_SECRET_ARN" in env), function
+        assert ("DatabaseAppSecretArn" in readable) == database == ("DATABASE_SECRET_ARN" in env), function
+        assert ("VpcConfig" in props) == database, function
+        if database:
+            assert (env["DATABASE_SSLMODE"], env["DATABASE_SSLROOTCERT"]) == ("verify-full", "/opt/python/lending_postgres/certs/rds-global-bundle.pem")
+        if not payments:
+            assert not [k for k in env if k.startswith("STRIPE_")], function  # it must start without one
+    assert _readable_secrets(resources, "web") == [] == _readable_secrets(resources, "docs")
+    # The one database secret a function can be given is the app's DML-only one: the master's ARN is refused.
+    pattern = template["Parameters"]["DatabaseAppSecretArn"]["AllowedPattern"]
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:production/lending/database{}-AbC123"
+    assert re.match(pattern, arn.format("-app")) and not re.match(pattern, arn.format(""))
+
+
+def test_the_database_layer_carries_the_rds_ca_bundle_folder_where_lambda_puts_it(
+        built: tuple[Path, str, dict[str, Any]]) -> None:
+    out, _, _ = built
+    files = names(out / "layers" / "database.zip")
+    # Extracted to /opt/python/lending_postgres/certs/, beside the bundle once it is committed.
+    assert "python/lending_postgres/certs/README.md" in files
+    assert not [f for f in names(out / "layers" / "core.zip") if "/certs/" in f]
+
+
+@pytest.mark.xfail(strict=True, reason="settings side (layers/core/python/lending/config.py, being rewritten): "
+                                       "DATABASE_URL and STRIPE_API_KEY are still required by every function")
+def test_web_starts_from_its_package_with_no_database_and_no_stripe_setting(
+        built: tuple[Path, str, dict[str, Any]], tmp_path: Path) -> None:
+    out, _, template = built
+    env = {k: v for k, v in template["Resources"]["WebFunction"]["Properties"]["Environment"]["Variables"].items()
+           if isinstance(v, str)}
+    env |= {"PATH": os.environ["PATH"], "OIDC_ISSUER": "https://login.example.org", "OIDC_AUDIENCE": "web",
+            "LENDING_METRICS": "off"}
+    task = tmp_path / "task"
+    with zipfile.ZipFile(out / "functions" / "web.zip") as z:
+        z.extractall(task)
+    paths = [str(task)]
+    for layer in FUNCTIONS["web"]["layers"]:
+        with zipfile.ZipFile(out / "layers" / f"{layer}.zip") as z:
+            z.extractall(tmp_path / layer)
+        paths.append(str(tmp_path / layer / "python"))
+    import site
+
+    probe = PROBE.replace('"/health"', '"/config.json"').replace('sys.argv[2] == "health"', "True")
+    run = subprocess.run([sys.executable, "-S", "-c", f"import sys; sys.path += {site.getsitepackages()!r}\n" + probe,
+                          json.dumps(paths), "web"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert json.loads(run.stdout.strip().splitlines()[-1])["status"] == 200
 
 
 def test_the_generated_template_lints(built: tuple[Path, str, dict[str, Any]]) -> None:
