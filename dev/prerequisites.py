@@ -23,6 +23,7 @@ from pathlib import Path
 PACKAGES = Path(__file__).resolve().parent.parent / ".ci" / "apt-packages"
 VENV_MODULE = "python3 -m venv"  # not a command: the interpreter's venv module with ensurepip
 AFTER_NODEJS = "npm"  # Debian's npm conflicts with NodeSource's nodejs, which brings its own
+SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"  # where apt-get is, even when PATH lacks the sbin directories
 APT_OPTIONS = ["-y", "-qq", "--no-install-recommends", "-o", "DPkg::Lock::Timeout=600"]  # waits for a running apt
 
 
@@ -56,22 +57,19 @@ def missing(packages: list[Package], pythons: list[str], venv: Path | None) -> l
     return [p.name for p in packages if not present(p)]
 
 
-def apt_commands(names: list[str]) -> list[list[str]]:
-    first = [n for n in names if n != AFTER_NODEJS]
-    commands = [["apt-get", "update", "-qq"]]
-    if first:
-        commands.append(["apt-get", "install", *APT_OPTIONS, *first])
-    return commands
+def apt_get() -> str | None:
+    return shutil.which("apt-get") or shutil.which("apt-get", path=SYSTEM_PATH)
 
 
-def install(names: list[str], dry_run: bool) -> None:
+def install(apt: str, names: list[str], dry_run: bool) -> None:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in apt_commands(names):
+    first = [n for n in names if n != AFTER_NODEJS]
+    for command in [[apt, "update", "-qq"], *([[apt, "install", *APT_OPTIONS, *first]] if first else [])]:
         print(("would run: " if dry_run else "+ ") + shlex.join(command), flush=True)
         if not dry_run:
             subprocess.run(command, check=True, env=env)
     if AFTER_NODEJS in names and (dry_run or shutil.which(AFTER_NODEJS) is None):
-        command = ["apt-get", "install", *APT_OPTIONS, AFTER_NODEJS]
+        command = [apt, "install", *APT_OPTIONS, AFTER_NODEJS]
         print(("would run: " if dry_run else "+ ") + shlex.join(command) + ("  (if nodejs brought no npm)" if dry_run else ""),
               flush=True)
         if not dry_run:
@@ -80,7 +78,7 @@ def install(names: list[str], dry_run: bool) -> None:
 
 def advice(names: list[str]) -> str:
     listed = " ".join(names)
-    if shutil.which("apt-get"):
+    if apt_get():
         how = "sudo apt-get install -y --no-install-recommends " + listed
         return f"make test needs these missing Debian packages: {listed} - install them all with: {how}"
     return f"make test needs these missing packages (Debian's names): {listed} - install them with your package manager"
@@ -98,10 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     absent = missing(packages, pythons, args.venv)
     if not absent:
         return 0
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+    apt = apt_get()
+    if os.geteuid() != 0 or apt is None:
         print(advice(absent), file=sys.stderr, flush=True)
         return 1
-    install(absent, args.dry_run)
+    install(apt, absent, args.dry_run)
     if args.dry_run:
         return 0
     still = missing(packages, pythons, args.venv)
