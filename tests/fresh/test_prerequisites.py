@@ -106,3 +106,12 @@ def test_as_root_the_dry_run_prints_the_apt_commands_it_would_run(bare_machine: 
         f"would run: {apt} install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600 {first}",
         f"would run: {apt} install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600 npm  (if nodejs brought no npm)",
     ]
+
+
+def test_make_test_checks_the_machine_before_anything_else_and_stops_when_image_prerequisites_fail() -> None:
+    planned = subprocess.run(["make", "-n", "--no-print-directory", "test"], cwd=ROOT, capture_output=True, text=True,
+                             timeout=60, check=True).stdout.splitlines()
+    assert planned[0].startswith("python3 -m dev.prerequisites")
+    image = next(line for line in planned if "deploy.image prerequisites" in line)
+    assert "exit 1" in image  # and not ignored with make's "-" either:
+    assert "\t-$(PY) -m deploy.image prerequisites" not in (ROOT / "mk" / "deploy.mk").read_text()
