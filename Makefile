@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: help venv run local token test test-unit test-integration test-e2e lint reconcile migrate clean
+.PHONY: help venv run local token test prerequisites test-unit test-integration test-e2e lint reconcile migrate clean
 
 help:
 	@echo "make run        service on embedded defaults (PostgreSQL, localstripe, OIDC mock, demo books)"
@@ -68,8 +68,17 @@ test-e2e: $(STAMP)
 TEST_CHECKS :=
 -include mk/*.mk
 
-test: lint $(TEST_CHECKS)
-	$(PY) -m pytest tests -q
+# First the machine: the Debian packages in .ci/apt-packages (installed as root with apt, else named
+# with the command that installs them). Standard library only, so it runs before the venv exists.
+prerequisites:
+	@python3 -m dev.prerequisites --python $(PYTHON) --venv $(VENV)
+
+# LENDING_NO_SKIPS=1: a skipped test fails the run (tests/support/skips.py), so nothing is left out silently.
+test: prerequisites lint $(TEST_CHECKS)
+	LENDING_NO_SKIPS=1 $(PY) -m pytest tests -q
+ifneq ($(filter test,$(MAKECMDGOALS)),)
+$(STAMP) lint $(TEST_CHECKS): | prerequisites  # the machine first, also under make -j
+endif
 
 clean:
 	rm -rf $(VENV) .run .pytest_cache .mypy_cache .ruff_cache

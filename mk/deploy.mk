@@ -34,10 +34,10 @@ image: $(STAMP) ui-build
 		$(if $(PUSH),--push $(PUSH)) $(if $(SAVE),--save $(SAVE))
 
 # What an image build fetches (Debian's packages for the local base, the wheels), fetched ahead and
-# cached under /var/tmp, so that the image test fetches nothing. Never fails make test: without
-# them (no debootstrap/podman, no registry), the image test says why and skips.
+# cached under /var/tmp, so that the image test fetches nothing. Part of make test: if they cannot be
+# made, make test stops here with the reason (a skipped image test would fail it later anyway).
 image-prerequisites: $(STAMP)
-	-$(PY) -m deploy.image prerequisites
+	@$(PY) -m deploy.image prerequisites || { echo "make image-prerequisites failed (the reason is above): the image test cannot run" >&2; exit 1; }
 
 deploy-lint: $(STAMP)  ## ruff + mypy --strict on deploy/, actionlint (+ shellcheck) on the workflows
 	$(VENV)/bin/ruff check deploy tests/deploy

@@ -168,3 +168,11 @@ def new_book(librarian: Client, **overrides: Any) -> dict[str, Any]:
     r = librarian.post("/books", body)
     assert r.status_code == 201, r.text
     return r.json()
+
+
+from tests.support.skips import (  # noqa: E402,F401 - make test fails on any skip (LENDING_NO_SKIPS=1)
+    pytest_collectreport,
+    pytest_runtest_logreport,
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+)

@@ -6,6 +6,10 @@ API and the built UI on one origin.
 Every browser context may reach loopback only (anything else is aborted before it leaves), and
 at the end of every test it is checked that the ID token went only to the API's origin, never
 into localStorage and never to the console.
+
+What a test cannot do without is checked where it is needed: npm by `ui_stack`, Chromium by
+`browser` (the static-file tests need no browser). Missing, each is a skip with its reason under
+plain pytest, and a failure under make test (tests/support/skips.py).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import time
 import urllib.parse
@@ -29,6 +34,7 @@ import requests
 from dev.demo_users import DEMO_USERS
 from dev.embedded import ROOT, Service, free_port, start_localstripe, start_oidc_provider
 from tests.conftest import Client, create_database
+from tests.support.skips import unavailable
 from tests.support.stack import ChaliceServer
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -39,11 +45,6 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 CLIENT_ID = "library-ui"
 TEST_CARD = "4242424242424242"
 DECLINED_AT_CONFIRM = "4000000000000341"
-
-if not Path(CHROMIUM).exists():
-    if os.environ.get("CI"):
-        raise RuntimeError(f"{CHROMIUM} is missing: .ci/apt-packages installs Debian's chromium")
-    pytest.skip(f"Debian's chromium is not installed at {CHROMIUM}", allow_module_level=True)
 
 
 @dataclass
@@ -94,7 +95,11 @@ class UiStack:
 
 
 def _build_ui() -> None:
-    subprocess.run(["make", "-s", "ui-build"], cwd=ROOT, check=True, capture_output=True, timeout=300)
+    if shutil.which("npm") is None:
+        unavailable("npm is missing, so the web UI cannot be built (make test installs Debian's nodejs and npm)")
+    build = subprocess.run(["make", "-s", "ui-build"], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    if build.returncode != 0:
+        pytest.fail(f"make ui-build failed:\n{(build.stdout + build.stderr)[-3000:]}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -132,6 +137,8 @@ def ui_stack(postgres_server: str, run_dir: Path) -> Iterator[UiStack]:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        unavailable(f"Debian's chromium is not installed at {CHROMIUM} (make test installs it: .ci/apt-packages)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
