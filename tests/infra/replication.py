@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dev.embedded import Service, _as_postgres_user, free_port, postgres_bin, start_postgres
+from dev.embedded import Service, _as_postgres_user, free_port, postgres_bin, postgres_home, start_postgres
 from lending_postgres import ConnectionPool, migrate
 
 SLOT = "lending_test_standby"
@@ -59,15 +59,18 @@ def start_pair(base: Path, dbname: str = "lending") -> Pair:
 def _start_standby(data_dir: Path, primary_url: str) -> Service:
     bindir = postgres_bin()
     prefix, uid, gid = _as_postgres_user()
-    _owned_dir(data_dir, uid, gid)
-    sock = _owned_dir(data_dir / "sock", uid, gid)
-    pgdata = data_dir / "pgdata"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # As root, the standby's files live where the embedded PostgreSQL keeps them (dev.embedded), which its
+    # user can reach whatever the mode of our temp dir.
+    home = data_dir if uid is None else postgres_home(data_dir, uid, gid or 0)
+    sock = _owned_dir(home / "sock", uid, gid)
+    pgdata = home / "pgdata"
     port = int(primary_url.split(":")[-1].split("/")[0])
     # -R writes primary_conninfo + standby.signal; -C -S creates a slot so the primary keeps our WAL.
     subprocess.run([*prefix, str(bindir / "pg_basebackup"), "-D", str(pgdata), "-R", "-X", "stream", "-C", "-S", SLOT,
                     "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "--no-sync", "--checkpoint=fast"],
                    check=True, capture_output=True, timeout=120)
-    log = data_dir / "postgres.log"
+    log = home / "postgres.log"
     log.touch()
     if uid is not None:
         os.chown(log, uid, gid or 0)
