@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 for layer in sorted((HERE / "layers").glob("*/python")):
@@ -20,7 +21,8 @@ from chalice import Chalice, Response  # noqa: E402
 
 from lending_aws import bootstrap  # noqa: E402
 from lending_http.messages import Request  # noqa: E402
-from lending_http.service import Service  # noqa: E402
+from lending_http.routes import NoRoute  # noqa: E402
+from lending_http.service import Service, no_route  # noqa: E402
 from lending_settings import ConfigError  # noqa: E402
 
 try:  # settings held in AWS (secrets, parameters) are read once, before serving; a bad one stops here
@@ -30,10 +32,43 @@ try:  # settings held in AWS (secrets, parameters) are read once, before serving
 except ConfigError as exc:
     sys.exit(f"library-lending: configuration error: {exc}")
 
+
+
+def _answer_unrouted(handler: Any) -> None:
+    """chalice local answers an unknown route with API Gateway's 403 and an unknown method (TRACE) with
+    an HTML 501; answer both as the VM does: 404, or 405 with Allow, as problem+json."""
+    routed = handler._generic_handle
+
+    def generic(self: Any) -> None:
+        path = self.path.split("?", 1)[0]
+        path = path[:-1] if len(path) > 1 and path.endswith("/") else path
+        found = service.match(self.command, path)
+        if not isinstance(found, NoRoute) or (self.command == "OPTIONS" and found.allowed):
+            return routed(self)
+        request = Request.build(method=self.command, path=path, headers={k.lower(): v for k, v in self.headers.items()})
+        response = no_route(request, found.allowed)
+        body = response.encoded()
+        self.send_response(response.status)
+        for name, value in {**response.all_headers(request.request_id), "Content-Length": str(len(body)),
+                            "Connection": "close"}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.close_connection = True  # a body we did not read must not be taken for the next request
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    handler._generic_handle = generic
+    for method in ("GET", "PUT", "POST", "HEAD", "DELETE", "PATCH", "OPTIONS"):
+        setattr(handler, f"do_{method}", generic)
+    handler.__getattr__ = lambda self, name: (generic.__get__(self) if name.startswith("do_") else
+                                              object.__getattribute__(self, name))
+
+
 try:  # chalice local's listen backlog is 5; under concurrent clients connections stall.
-    from chalice.local import ThreadedHTTPServer
+    from chalice.local import ChaliceRequestHandler, ThreadedHTTPServer
 
     ThreadedHTTPServer.request_queue_size = 128
+    _answer_unrouted(ChaliceRequestHandler)
 except ImportError:  # pragma: no cover - not present when packaged
     pass
 

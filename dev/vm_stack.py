@@ -103,12 +103,20 @@ class AppInstance:
             os.killpg(self.proc.pid, signal.SIGKILL)
 
 
+# Here every client is this machine (tests, load benchmarks, a deploy under traffic): the production
+# limits would throttle them all as one client. tests/vm/test_rate_limits.py sets tight ones.
+LOCAL_LIMITS = nginx.RateLimits(client_rate="100000r/s", client_burst=100000, bearer_rate="100000r/s",
+                                bearer_burst=100000)
+
+
 class LocalVM:
     """nginx on `listen_port` balancing two app instances on loopback ports, all on one environment."""
 
     def __init__(self, env: dict[str, str], run_dir: Path, *, listen_port: int | None = None,
-                 app_ports: tuple[int, ...] | None = None, instances: int = 2, cwd: Path = ROOT) -> None:
+                 app_ports: tuple[int, ...] | None = None, instances: int = 2, cwd: Path = ROOT,
+                 limits: nginx.RateLimits = LOCAL_LIMITS) -> None:
         self.env = dict(env)
+        self.limits = limits
         self.run_dir = run_dir
         self.listen_port = listen_port or free_port()
         ports = app_ports or tuple(free_port() for _ in range(instances))
@@ -127,7 +135,7 @@ class LocalVM:
             for instance in self.instances:
                 instance.start()
             site = nginx.render_site(f"{LOOPBACK}:{self.listen_port}", [f"{LOOPBACK}:{i.port}" for i in self.instances],
-                                     str(self.prefix / "logs"))
+                                     str(self.prefix / "logs"), self.limits)
             nginx.prepare_prefix(self.prefix, site)
             with open(self.run_dir / "nginx.log", "ab") as out:
                 self.nginx = subprocess.Popen(nginx.nginx_argv(self.prefix), stdout=out, stderr=subprocess.STDOUT,

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 DEPLOY = Path(__file__).resolve().parent / "deploy" / "nginx"
@@ -22,10 +23,26 @@ PRODUCTION_UPSTREAMS = ("127.0.0.1:8001", "127.0.0.1:8002")  # lending@1, lendin
 MAX_FAILS, FAIL_TIMEOUT = 2, "5s"
 
 
-def render_site(listen: str, upstreams: list[str] | tuple[str, ...], log_dir: str) -> str:
+@dataclass(frozen=True)
+class RateLimits:
+    """nginx limit_req settings: every request per client address; POSTs per bearer token."""
+
+    client_rate: str = "50r/s"
+    client_burst: int = 100
+    bearer_rate: str = "2r/s"
+    bearer_burst: int = 10
+
+
+PRODUCTION_LIMITS = RateLimits()
+
+
+def render_site(listen: str, upstreams: list[str] | tuple[str, ...], log_dir: str,
+                limits: RateLimits = PRODUCTION_LIMITS) -> str:
     servers = "\n".join(f"    server {address} max_fails={MAX_FAILS} fail_timeout={FAIL_TIMEOUT};" for address in upstreams)
     return (TEMPLATE.read_text().replace("@LISTEN@", listen).replace("@UPSTREAM_SERVERS@", servers)
-            .replace("@LOG_DIR@", log_dir))
+            .replace("@LOG_DIR@", log_dir).replace("@CLIENT_RATE@", limits.client_rate)
+            .replace("@CLIENT_BURST@", str(limits.client_burst)).replace("@BEARER_RATE@", limits.bearer_rate)
+            .replace("@BEARER_BURST@", str(limits.bearer_burst)))
 
 
 def prepare_prefix(prefix: Path, site: str) -> None:

@@ -5,6 +5,8 @@ from lending.errors import InvalidRequest
 from lending.model import BookQuery, BookStatus
 from lending_http import Call, Response, fields, operation, views
 
+MAX_OFFSET = 10_000  # deeper pages are refused: no single request scans the catalogue for long
+
 
 @operation("catalogue")
 def handle(call: Call) -> Response:
@@ -18,6 +20,6 @@ def handle(call: Call) -> Response:
     query = BookQuery(
         text=text, status=BookStatus(status) if status else None,
         limit=fields.bounded_int(request.query_one("limit"), "limit", default=20, minimum=1, maximum=100),
-        offset=fields.bounded_int(request.query_one("offset"), "offset", default=0, minimum=0, maximum=1_000_000),
+        offset=fields.bounded_int(request.query_one("offset"), "offset", default=0, minimum=0, maximum=MAX_OFFSET),
     )
     return Response(200, views.page(services.search_books(call.store, query)))

@@ -26,4 +26,5 @@ def _page() -> str:
 def handle(call: Call) -> Response:
     if call.request.path.endswith("/openapi.json"):
         return Response(200, _spec_text())
-    return Response(200, _page(), content_type="text/html; charset=utf-8")
+    return Response(200, _page(), {"Content-Security-Policy": apidocs.CONTENT_SECURITY_POLICY},
+                    content_type="text/html; charset=utf-8")

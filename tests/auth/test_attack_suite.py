@@ -27,7 +27,7 @@ from tests.support.stack import ChaliceServer
 
 STAFF = {"realm_access": {"roles": ["staff"]}}  # librarian rights under this server's rule
 BOOK = {"isbn": "9780141439518", "title": "Attack suite copy", "author": "Nobody", "price_cents": 100,
-        "borrow_fee_cents": 10, "currency": "usd"}
+        "borrow_fee_cents": 50, "currency": "usd"}
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from html import escape
 from typing import Any
@@ -16,6 +18,13 @@ section.op{border:1px solid #ccc;border-radius:6px;padding:.5rem 1rem;margin:1re
 table{border-collapse:collapse;width:100%}td,th{border:1px solid #ddd;padding:.2rem .4rem;text-align:left;vertical-align:top}
 .lock{color:#7f6000}nav a{margin-right:.8rem}
 """
+
+
+# The page's policy: its one inline stylesheet (by hash), nothing else at all, never framed.
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'none'", f"style-src 'sha256-{base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()}'",
+    "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
+])
 
 
 def render(spec_text: str) -> str:

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from lending.errors import BookNotFound, InvalidRequest
+from lending_http import currency as currencies
 
 # PaymentIntents take PaymentMethod, Card or Source ids; a token (tok_) is not a payment method.
 _PAYMENT_METHOD = re.compile(r"^(pm|card|src)_[A-Za-z0-9_]{1,200}\Z")
@@ -20,6 +21,9 @@ def text(body: dict[str, Any], name: str, *, max_length: int = 500) -> str:
         raise InvalidRequest(f"'{name}' is required and must be a non-empty string.", field=name)
     if len(value) > max_length:
         raise InvalidRequest(f"'{name}' must be at most {max_length} characters.", field=name)
+    if any(ord(c) < 0x20 or 0xD800 <= ord(c) <= 0xDFFF or ord(c) == 0x7F for c in value):
+        raise InvalidRequest(f"'{name}' may not contain control characters (such as NUL) or unpaired "
+                             "surrogates.", field=name)
     return value.strip()
 
 
@@ -43,7 +47,12 @@ def currency(body: dict[str, Any], default: str) -> str:
     value = body.get("currency", default)
     if not isinstance(value, str) or not _CURRENCY.match(value.lower()):
         raise InvalidRequest("'currency' must be a three-letter ISO 4217 code.", field="currency")
-    return value.lower()
+    return currencies.check_currency(value.lower())
+
+
+def amount(body: dict[str, Any], name: str, currency_code: str) -> int:
+    """An amount in the currency's minor unit (cents; yen for JPY) that the processor will charge."""
+    return currencies.check_amount(name, cents(body, name), currency_code)
 
 
 def payment_method(body: dict[str, Any]) -> str:

@@ -18,6 +18,9 @@ PROBLEM = "application/problem+json"
 JSON = "application/json"
 MAX_JSON_DEPTH = 32
 _UNREAD: Any = object()
+# On every response, whatever route or error: no MIME sniffing, no referrer, never framed.
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+                    "Content-Security-Policy": "frame-ancestors 'none'"}
 
 
 def request_id_from(header: str | None, host_id: str | None = None) -> str:
@@ -112,4 +115,5 @@ class Response:
         return self.body
 
     def all_headers(self, request_id: str) -> dict[str, str]:
-        return {"Content-Type": self.content_type, "X-Request-ID": request_id, **self.headers}
+        """Every header sent: ours, then the security headers every response carries (unless it set its own)."""
+        return {"Content-Type": self.content_type, "X-Request-ID": request_id, **SECURITY_HEADERS, **self.headers}
