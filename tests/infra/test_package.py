@@ -154,8 +154,6 @@ def test_the_database_layer_carries_the_rds_ca_bundle_folder_where_lambda_puts_i
     assert not [f for f in names(out / "layers" / "core.zip") if "/certs/" in f]
 
 
-@pytest.mark.xfail(strict=True, reason="settings side (layers/core/python/lending/config.py, being rewritten): "
-                                       "DATABASE_URL and STRIPE_API_KEY are still required by every function")
 def test_web_starts_from_its_package_with_no_database_and_no_stripe_setting(
         built: tuple[Path, str, dict[str, Any]], tmp_path: Path) -> None:
     out, _, template = built

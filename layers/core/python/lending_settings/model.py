@@ -22,6 +22,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str = ""
     database_read_url: str | None = None
     database_read_max_lag_seconds: float = 30.0
+    database_sslmode: str | None = None  # added to the database URLs that do not say (verify-full on AWS)
+    database_sslrootcert: str | None = None  # the CA bundle verify-full checks the server against
     oidc_issuer: str = ""
     oidc_audience: str = ""
     oidc_groups_claim: str = "groups"
@@ -93,6 +95,8 @@ def _check_values(s: Settings) -> None:
         raise ConfigError("STRIPE_TIMEOUT_SECONDS must be in (0, 60]")
     if s.stripe_publishable_key and not s.stripe_publishable_key.startswith("pk_"):
         raise ConfigError("STRIPE_PUBLISHABLE_KEY must be a publishable key (pk_…)")
+    if s.database_sslmode not in (None, "disable", "allow", "prefer", "require", "verify-ca", "verify-full"):
+        raise ConfigError("DATABASE_SSLMODE must be one of disable, require, verify-ca, verify-full")
     if s.db_pool_size < 1:
         raise ConfigError("DB_POOL_SIZE must be at least 1")
     for name in ("oidc_jwks_max_stale", "reconcile_retry_first", "reconcile_retry_max", "db_statement_timeout",

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from functools import lru_cache
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import msgspec
 
@@ -76,7 +77,17 @@ def from_env(env: Mapping[str, str], resolve: references.Resolver | None = None,
     missing = [variable(name) for layer in layers for name in REQUIRED_BY_LAYER.get(layer, ()) if not getattr(s, name)]
     if missing:
         raise ConfigError(f"{missing[0]} is required")
-    return msgspec.structs.replace(s, oidc_issuer=s.oidc_issuer.rstrip("/"), default_currency=s.default_currency.lower())
+    return msgspec.structs.replace(
+        s, oidc_issuer=s.oidc_issuer.rstrip("/"), default_currency=s.default_currency.lower(),
+        database_url=_with_tls(s.database_url, s), database_read_url=_with_tls(s.database_read_url, s))
+
+
+def _with_tls(url: str | None, s: Settings) -> Any:
+    """DATABASE_SSLMODE / DATABASE_SSLROOTCERT into a URL that does not name its own sslmode."""
+    if not url or not s.database_sslmode or "sslmode=" in url:
+        return url
+    query = {"sslmode": s.database_sslmode, **({"sslrootcert": s.database_sslrootcert} if s.database_sslrootcert else {})}
+    return url + ("&" if "?" in url else "?") + urlencode(query)
 
 
 @lru_cache(maxsize=8)
