@@ -27,6 +27,7 @@ from lending.model import (
     NewBook,
     Page,
     Payment,
+    PaymentKind,
     PaymentState,
     Purchase,
     User,
@@ -96,6 +97,11 @@ class FakeStore:
 
     def payment_by_intent(self, intent_id: str) -> Payment | None:
         return next((p for p in self.payments.values() if p.intent_id == intent_id), None)
+
+    def payment_for_key(self, payer: User, key: str, kind: PaymentKind) -> Payment | None:
+        with self._lock:  # insertion order is creation order
+            found = [p for p in self.payments.values() if (p.payer.issuer, p.payer.subject) == (payer.issuer, payer.subject) and p.idempotency_key == key and p.kind is kind]
+        return found[-1] if found else None
 
     def _move(self, book_id: str, src: BookStatus, dst: BookStatus) -> None:
         book = self.books.get(book_id)

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from lending.model import BookStatus, NewBook, PaymentState, User
+from lending import payment_flow
+from lending.errors import DatabaseUnavailable
+from lending.model import BookStatus, NewBook, PaymentKind, PaymentState, User
 from lending_http.bootstrap import bootstrap
 from lending_http.messages import Request, Response
 from lending_http.service import Service
@@ -139,3 +141,41 @@ def test_an_unknown_route_and_a_wrong_method_are_problems(world: World) -> None:
 def test_a_function_gets_only_its_declared_layers(world: World) -> None:
     with pytest.raises(LookupError, match="payments"):
         world.service.scope("return").gateway  # noqa: B018 - return has no business with the processor
+
+
+class CommitReplyLost(FakeStore):
+    """The loan's COMMIT reaches the database, its reply does not: the driver reports the database gone."""
+
+    lose_next = True
+
+    def open_loan(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        loan = super().open_loan(*args, **kwargs)
+        if self.lose_next:
+            self.lose_next = False
+            raise DatabaseUnavailable("The database is not reachable.")
+        return loan
+
+
+def test_a_retry_after_a_lost_commit_reply_gets_the_loan_not_a_false_409() -> None:
+    world = World()
+    world.store = store = CommitReplyLost()
+    world.service = Service.of(ROOT / "functions", bootstrap(Settings(loan_days=14), store=store, gateway=world.gateway,
+                                                             verifier=FakeVerifier(ALICE, BOB), observer=world.observer))
+    book = store.add_book(NewBook("9780141439518", "Emma", "Jane Austen", 1500, 200, "usd"))
+    path, body = f"/books/{book.book_id}/borrow", {"payment_method": "pm_card_visa"}
+    first = world.post(path, ALICE, body, idempotency_key="k-lost")
+    assert first.status == 503  # what the patron saw: try again
+    again = world.post(path, ALICE, body, idempotency_key="k-lost")
+    assert again.status == 201, again.json()
+    assert again.json()["loan_id"] == next(iter(store.loans)) and again.json()["payment"]["status"] == "captured"
+    assert len(world.payments(PaymentState.CAPTURED)) == 1 and len(store.payments) == 1
+
+
+def test_a_retry_while_the_first_attempt_is_between_steps_is_told_to_come_back(world: World) -> None:
+    path, body = f"/books/{world.book.book_id}/borrow", {"payment_method": "pm_card_visa"}
+    # The first attempt authorised the card and its answer was lost before the book moved.
+    first = payment_flow.new_payment(PaymentKind.BORROW_FEE, world.book, ALICE, idempotency_key="k-mid", request_id=None)
+    payment_flow.authorize(world.store, world.gateway, first, "pm_card_visa")
+    response = world.post(path, ALICE, body, idempotency_key="k-mid")
+    assert response.status == 409 and response.json()["title"] == "Request In Progress"
+    assert world.store.get_book(world.book.book_id).status is BookStatus.AVAILABLE and world.store.loans == {}

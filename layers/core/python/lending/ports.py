@@ -20,6 +20,7 @@ from lending.model import (
     NewBook,
     Page,
     Payment,
+    PaymentKind,
     PaymentState,
     Purchase,
     User,
@@ -143,6 +144,10 @@ class LendingStore(Protocol):
         ...
 
     def payment_by_intent(self, intent_id: str) -> Payment | None: ...
+
+    def payment_for_key(self, payer: User, key: str, kind: PaymentKind) -> Payment | None:
+        """The newest payment `payer` made with Idempotency-Key `key` for `kind` (a retry's first attempt)."""
+        ...
 
     def ping(self) -> None: ...
 

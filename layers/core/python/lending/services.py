@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from lending import payment_flow
+from lending import payment_flow, resume
 from lending.errors import BookNotFound, BookUnavailable, NotAllowed
 from lending.model import (
     Book,
@@ -55,6 +55,11 @@ def borrow_book(
     payment_method: str, *, loan_days: int, idempotency_key: str | None = None,
     request_id: str | None = None, now: datetime | None = None,
 ) -> Borrowed:
+    earlier = resume.earlier_outcome(
+        store, gateway, borrower, idempotency_key, PaymentKind.BORROW_FEE, book_id,
+        lambda p: next((loan for loan in store.loans_of(borrower) if loan.loan_id == p.loan_id), None))
+    if earlier is not None:
+        return Borrowed(*earlier)
     book = _available(store, book_id)
     payment = payment_flow.new_payment(
         PaymentKind.BORROW_FEE, book, borrower, idempotency_key=idempotency_key, request_id=request_id)
@@ -72,6 +77,12 @@ def buy_book(
     store: LendingStore, gateway: PaymentGateway, buyer: User, book_id: str,
     payment_method: str, *, idempotency_key: str | None = None, request_id: str | None = None,
 ) -> Bought:
+    earlier = resume.earlier_outcome(
+        store, gateway, buyer, idempotency_key, PaymentKind.PURCHASE, book_id,
+        lambda p: next((s for s in store.purchases_of(buyer) if s.purchase_id == p.purchase_id and s.reversed_at is None),
+                       None))
+    if earlier is not None:
+        return Bought(*earlier)
     book = _available(store, book_id)
     payment = payment_flow.new_payment(
         PaymentKind.PURCHASE, book, buyer, idempotency_key=idempotency_key, request_id=request_id)

@@ -28,6 +28,7 @@ from lending.model import (
 )
 from lending.ports import IdempotencyClaim, StoredResponse
 from lending_postgres.connection import ConnectionPool
+from lending_postgres.lookups import LedgerLookups
 from lending_postgres.migrate import pending_migrations
 from lending_postgres.replica import ReplicaPool
 
@@ -121,7 +122,7 @@ def _purchase(r: list[Any]) -> Purchase:
     return Purchase(r[0], r[1], User(r[2], r[3]), r[4], r[5], r[6], r[7])
 
 
-class PostgresStore:
+class PostgresStore(LedgerLookups):
     """The LendingStore port on PostgreSQL.
 
     A method that runs one statement runs it outside BEGIN/COMMIT: a single statement is
