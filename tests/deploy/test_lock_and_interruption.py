@@ -194,8 +194,8 @@ def test_a_live_deploy_renews_its_lease_and_a_waiting_one_does_not_take_it_over(
     # The new code starts slowly (3 s per instance, two instances shipped one after the other), so the
     # deploy outlives its 2 s lease several times over: only renewing keeps the waiting deploy out.
     def slow_start(text: str) -> str:
-        return version_note("renewed")(text).replace("\n\nfrom lending.config", "\n\nimport time\n\ntime.sleep(3)"
-                                                                                   "\nfrom lending.config", 1)
+        return version_note("renewed")(text).replace("\n\nfrom lending.errors", "\n\nimport time\n\ntime.sleep(3)"
+                                                                                   "\nfrom lending.errors", 1)
 
     first = repo.commit("new code, a deploy much longer than its lease", {HEALTH: slow_start})
     second = repo.commit("new code, the deploy that waits", {HEALTH: version_note("waited")})

@@ -19,7 +19,7 @@ import pytest
 
 from lending import services
 from lending.errors import BookUnavailable
-from lending.http import error_response
+from lending_http.problems import error_response
 from lending.model import NewBook, User
 from lending_postgres import ConnectionPool, PostgresStore
 from tests.integration.variants import (
