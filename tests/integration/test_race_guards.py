@@ -19,8 +19,8 @@ import pytest
 
 from lending import services
 from lending.errors import BookUnavailable
-from lending_http.problems import error_response
 from lending.model import NewBook, User
+from lending_http.problems import error_response
 from lending_postgres import ConnectionPool, PostgresStore
 from tests.integration.variants import (
     UNIQUE_COPY_INDEXES,
