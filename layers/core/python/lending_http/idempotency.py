@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 
 from lending import errors
+from lending.correlation import time_left
 from lending.model import User
 from lending.ports import LendingStore, StoredResponse
 from lending_http.messages import Request, Response
@@ -50,7 +51,7 @@ def run_once(store: LendingStore, user: User, request: Request, run: Callable[[]
     if key is None:
         return run()
     mine = fingerprint(request)
-    deadline = time.monotonic() + wait_seconds
+    deadline = time.monotonic() + time_left(wait_seconds)  # never past the request's budget
     while True:
         claim = store.claim_idempotency_key(user, key, mine, stale_after_seconds)
         if claim.fingerprint != mine:

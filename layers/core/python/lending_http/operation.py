@@ -107,7 +107,7 @@ class Operation:
 
     def serve(self, request: Request, deps: Scope) -> Response:
         started = time.perf_counter()
-        with working_for(request.request_id):
+        with working_for(request.request_id, deps.settings.request_budget.total_seconds()):
             try:
                 response = self._call(request, deps)
             except errors.LendingError as exc:

@@ -8,6 +8,7 @@ from urllib.parse import urlparse
 import msgspec
 
 ENVIRONMENTS = ("development", "test", "production")
+LAMBDA_LIMIT = timedelta(seconds=29)  # API Gateway's integration timeout; the functions' Timeout too
 _ASYMMETRIC = {f"{family}{bits}" for family in ("RS", "PS", "ES") for bits in (256, 384, 512)}
 SECRET_FIELDS = frozenset({"database_url", "database_read_url", "stripe_api_key", "stripe_webhook_secret"})
 
@@ -51,6 +52,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     db_timeout_seconds: float = 5.0
     db_statement_timeout: timedelta = timedelta(seconds=5)  # server-side, per connection (0 = none)
     db_lock_timeout: timedelta = timedelta(seconds=2)
+    request_budget: timedelta = timedelta(seconds=25)  # every step of a request ends within it (< nginx 30 s, Lambda 29 s)
     version: str = "dev"
     environment: str = "development"
     service_name: str = "lending"
@@ -103,6 +105,9 @@ def _check_values(s: Settings) -> None:
                  "db_lock_timeout"):
         if getattr(s, name) < timedelta(0):
             raise ConfigError(f"{name.upper()} must not be negative")
+    if not timedelta(0) < s.request_budget < LAMBDA_LIMIT:
+        raise ConfigError("REQUEST_BUDGET must be positive and under 29 s (API Gateway's and Lambda's limit; "
+                          "nginx's proxy_read_timeout is 30 s)")
     if s.loan_period is not None and s.loan_period <= timedelta(0):
         raise ConfigError("LOAN_PERIOD must be positive")
 

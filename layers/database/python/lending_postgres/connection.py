@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 import pg8000.native
 from pg8000.exceptions import DatabaseError, InterfaceError
 
-from lending.correlation import current_request_id
+from lending.correlation import current_request_id, time_left
 from lending.errors import DatabaseUnavailable
 
 T = TypeVar("T")
@@ -194,7 +194,7 @@ class ConnectionPool:
 
     @contextmanager
     def _checked_out(self) -> Iterator[tuple[pg8000.native.Connection, str]]:
-        if not self._slots.acquire(timeout=self._timeout * 2):
+        if not self._slots.acquire(timeout=time_left(self._timeout * 2)):  # within the request's budget
             raise DatabaseUnavailable("All database connections are busy; try again.")
         conn = None
         try:

@@ -8,10 +8,12 @@ from typing import Any, TypeVar
 
 import stripe
 
+from lending.correlation import time_left
 from lending.errors import InvalidRequest, PaymentDeclined, PaymentProcessorUnavailable, ProcessorRefused
 from lending.model import Authorization
 
 T = TypeVar("T")
+MIN_CALL_SECONDS = 0.2  # less than this left in the request's budget: do not start a processor call
 
 
 class PaymentMethodInvalid(InvalidRequest):
@@ -66,6 +68,15 @@ class StripeGateway:
             max_network_retries=max_retries,
         )
         self._intents = self._client.v1.payment_intents
+        self._timeout, self._max_retries = timeout_seconds, max_retries
+
+    def _options(self, idempotency_key: str, action: str) -> dict[str, Any]:
+        """The call's options: its idempotency key, and only as many retries as the request's budget has time for."""
+        left = time_left(self._timeout * (self._max_retries + 1))
+        if left < MIN_CALL_SECONDS:
+            raise PaymentProcessorUnavailable(f"No time was left in this request to {action}; nothing more was done.")
+        return {"idempotency_key": idempotency_key,
+                "max_network_retries": max(0, min(self._max_retries, int(left // self._timeout) - 1))}
 
     def create_authorization(self, *, amount_cents: int, currency: str, payment_method: str,
                              idempotency_key: str, metadata: dict[str, str]) -> str:
@@ -74,7 +85,7 @@ class StripeGateway:
                 intent = self._intents.create(
                     params={"amount": amount_cents, "currency": currency, "payment_method": payment_method,
                             "capture_method": "manual", "confirm": False, "metadata": metadata},
-                    options={"idempotency_key": idempotency_key},
+                    options=self._options(idempotency_key, "create the payment"),  # type: ignore[arg-type]
                 )
         except ProcessorRefused as refused:
             # The payment method is the only part of this call the caller chose: a refusal
@@ -88,7 +99,7 @@ class StripeGateway:
 
     def confirm_authorization(self, intent_id: str, idempotency_key: str) -> Authorization:
         with _translated("authorise the card"):
-            intent = self._intents.confirm(intent_id, options={"idempotency_key": idempotency_key})
+            intent = self._intents.confirm(intent_id, options=self._options(idempotency_key, "authorise the card"))  # type: ignore[arg-type]
         if intent.status != "requires_capture":
             # e.g. requires_action (3-D Secure): this API takes no customer-present step.
             self._call("release the card", lambda: self._intents.cancel(intent_id))
@@ -99,7 +110,8 @@ class StripeGateway:
     def capture(self, intent_id: str, idempotency_key: str) -> Authorization:
         try:
             with _translated("capture the payment"):
-                return _authorization(self._intents.capture(intent_id, options={"idempotency_key": idempotency_key}))
+                return _authorization(self._intents.capture(
+                    intent_id, options=self._options(idempotency_key, "capture the payment")))  # type: ignore[arg-type]
         except ProcessorRefused:
             # Already captured (by a concurrent settler): that is the state we wanted.
             current = self.retrieve(intent_id)
@@ -110,7 +122,8 @@ class StripeGateway:
     def cancel(self, intent_id: str, idempotency_key: str) -> Authorization:
         try:
             with _translated("release the card"):
-                return _authorization(self._intents.cancel(intent_id, options={"idempotency_key": idempotency_key}))
+                return _authorization(self._intents.cancel(
+                    intent_id, options=self._options(idempotency_key, "release the card")))  # type: ignore[arg-type]
         except ProcessorRefused:
             current = self.retrieve(intent_id)
             if current.status == "canceled":
