@@ -74,7 +74,8 @@ def test_retention_deletes_what_is_older_than_its_period_and_keeps_the_rest() ->
     result = jobs.run_job("retention")
     assert result == {"idempotency_keys": 3, "processor_events": 0, "batches": 2, "more": False}
     assert list(store.keys) == [(ALICE.issuer, ALICE.subject, "in-progress")] and "evt_1" in store.events
-    assert observer.jobs[-1][0] == "retention" and observer.jobs[-1][1]["idempotency_keys"] == 3
+    assert observer.jobs[-1][0] == "retention" and observer.jobs[-1][1]["outcome"] == "finished"
+    assert observer.jobs[-1][1]["idempotency_keys"] == 3
 
 
 def test_a_run_while_another_holds_the_jobs_lock_skips_and_says_so() -> None:
@@ -83,7 +84,8 @@ def test_a_run_while_another_holds_the_jobs_lock_skips_and_says_so() -> None:
     jobs = service(store, observer, MovableClock(timedelta(days=3)))
     with store.job_turn("retention"):
         assert jobs.run_job("retention") == {"skipped": LOCKED}
-    assert len(store.keys) == 1 and observer.jobs[-1] == ("retention", {"skipped": LOCKED, "duration_ms": observer.jobs[-1][1]["duration_ms"]})
+    told = observer.jobs[-1][1]
+    assert len(store.keys) == 1 and (told["outcome"], told["reason"]) == ("skipped", LOCKED)
     assert jobs.run_job("retention")["idempotency_keys"] == 1
 
 
@@ -108,13 +110,14 @@ def test_a_failing_job_logs_its_failure_releases_its_lock_and_raises() -> None:
 
     with pytest.raises(RuntimeError):
         Job("retention", broken).run_once(scope)
-    assert observer.jobs[-1][1]["failed"] == "RuntimeError" and "retention" not in store.job_runs
+    assert (observer.jobs[-1][1]["outcome"], observer.jobs[-1][1]["error"]) == ("failed", "RuntimeError")
+    assert "retention" not in store.job_runs
     assert not store.job_locks
 
 
 def test_a_run_logs_one_line_with_its_counts_and_one_emf_record(capsys: pytest.CaptureFixture[str]) -> None:
     observer = Observer("jobs-unit-test", "INFO", "LibraryLending", metrics=True)
-    observer.job_done("retention", {"idempotency_keys": 3, "processor_events": 1, "batches": 1, "more": False,
+    observer.job_done("retention", {"outcome": "finished", "idempotency_keys": 3, "processor_events": 1, "batches": 1, "more": False,
                                     "duration_ms": 4.2})
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
     logs = [line for line in lines if "message" in line]
@@ -125,3 +128,9 @@ def test_a_run_logs_one_line_with_its_counts_and_one_emf_record(capsys: pytest.C
     declared = {m["Name"] for m in metrics[0]["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
     assert {"Runs", "idempotency_keys", "processor_events", "batches", "JobDuration"} <= declared
     assert metrics[0]["idempotency_keys"] in (3, [3], [3.0]) and metrics[0]["Runs"] in (1, [1], [1.0])
+
+
+def test_a_job_whose_counts_would_pass_for_the_frameworks_own_fields_is_refused() -> None:
+    scope = service(FakeStore(), RecordingObserver()).scope("retention")
+    with pytest.raises(ValueError, match="reserved"):
+        Job("retention", lambda deps: {"outcome": 1}).run_once(scope)

@@ -137,14 +137,16 @@ def operation(name: str, *, caller: Caller = ANYONE, idempotent: bool = False) -
 
 DUE_SLACK = 0.1  # a run this much of its period early still counts as due (timers drift, hosts take turns)
 LOCKED, NOT_DUE = "another run holds the lock", "not due"
+RESERVED = frozenset({"outcome", "reason", "error", "duration_ms", "skipped", "job"})  # what the framework adds
 
 
 @dataclass(frozen=True)
 class Job:
     """A scheduled operation (no HTTP): reconcile, retention, expire holds, ...
 
-    `run(deps, **options)` does the work and returns its counts; it must be idempotent (a run that
-    finds nothing to do does nothing). `run_once` makes it one run at a time on the whole estate.
+    `run(deps, **options)` does the work and returns its counts (no key of RESERVED); it must be
+    idempotent (a run that finds nothing to do does nothing). `run_once` makes it one run at a time
+    on the whole estate, and tells the observer `{"outcome": "finished" | "skipped" | "failed", ...}`.
     """
 
     name: str
@@ -161,9 +163,14 @@ class Job:
             try:
                 result = self._turn(deps, due_every, options)
             except Exception as exc:
-                deps.job_done(self.name, {"failed": type(exc).__name__, "duration_ms": _ms_since(started)})
+                deps.job_done(self.name, {"outcome": "failed", "error": type(exc).__name__,
+                                          "duration_ms": _ms_since(started)})
                 raise
-            deps.job_done(self.name, {**result, "duration_ms": _ms_since(started)})
+            if "skipped" in result:
+                told = {"outcome": "skipped", "reason": result["skipped"]}
+            else:
+                told = {"outcome": "finished", **result}
+            deps.job_done(self.name, {**told, "duration_ms": _ms_since(started)})
         return result
 
     def _turn(self, deps: Scope, due_every: timedelta | None, options: dict[str, Any]) -> dict[str, Any]:
@@ -174,6 +181,9 @@ class Job:
             if due_every is not None and last is not None and deps.clock.now() - last < due_every * (1 - DUE_SLACK):
                 return {"skipped": NOT_DUE, "last_finished": last.isoformat()}
             result = self.run(deps, **options)
+            clash = RESERVED & set(result)
+            if clash:
+                raise ValueError(f"job {self.name}'s result uses reserved key(s) {sorted(clash)}")
             turn.finished(json.dumps(result, default=str))
             return result
 

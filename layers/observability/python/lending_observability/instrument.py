@@ -59,22 +59,23 @@ class Observer:
             self._emit({"operation": operation}, request.request_id, latency_ms=elapsed_ms)
 
     def job_done(self, job: str, result: dict[str, object]) -> None:
-        """One line per run (finished, skipped and why, or failed) and one EMF record of its counts, by job."""
+        """One line per run (finished with its counts, skipped and why, or failed) and one EMF record, by job."""
+        outcome = result.get("outcome", "finished")
         fields = {"job": job, **result}
-        if "failed" in result:
-            self.logger.error(f"{job} failed", extra=fields)
-        elif "skipped" in result:
-            self.logger.info(f"{job} skipped: {result['skipped']}", extra=fields)
+        if outcome == "failed":
+            self.logger.error(f"{job} failed: {result.get('error')}", extra=fields)
+        elif outcome == "skipped":
+            self.logger.info(f"{job} skipped: {result.get('reason')}", extra=fields)
         else:
             self.logger.info(f"{job} finished", extra=fields)
         if self.metrics_on:
-            self._emit_job(job, result)
+            self._emit_job(job, str(outcome), result)
 
-    def _emit_job(self, job: str, result: dict[str, object]) -> None:
+    def _emit_job(self, job: str, outcome: str, result: dict[str, object]) -> None:
         record = EphemeralMetrics(namespace=self.namespace, service=self.service)
         record.add_dimension("job", job)
-        outcome = "Failed" if "failed" in result else "Skipped" if "skipped" in result else "Runs"
-        record.add_metric(name=outcome, unit=MetricUnit.Count, value=1)
+        record.add_metric(name={"failed": "Failed", "skipped": "Skipped"}.get(outcome, "Runs"), unit=MetricUnit.Count,
+                          value=1)
         for name, value in result.items():
             if name == "duration_ms" and isinstance(value, int | float):
                 record.add_metric(name="JobDuration", unit=MetricUnit.Milliseconds, value=value)
