@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import queue
+import signal
 import subprocess
 import sys
+import threading
+import time
 from typing import Any
 
 from dev.embedded import ROOT
@@ -107,3 +111,35 @@ def test_two_make_jobs_at_once_do_the_work_once(store: PostgresStore, service_en
     assert left(store, "idempotency_keys", "old-") == 0 and left(store, "processor_events", "evt_old_") == 0
     assert left(store, "idempotency_keys", "new-") == 10
     print("the second retention run:", [d["retention"].get("skipped") for d in done if "skipped" in d["retention"]])
+
+
+def test_make_runs_scheduler_runs_the_jobs_by_itself(store: PostgresStore, service_env: dict[str, str]) -> None:
+    """dev.run's scheduler (dev/scheduler.py), alone in its own process, with JOBS_INTERVAL=PT1S: nobody
+    asks it anything, and within a bounded wait the retention job has logged its line and done its work."""
+    keys(store, "old-", 7, "3 days")
+    keys(store, "new-", 2, "1 hour")
+    proc = subprocess.Popen([sys.executable, "-m", "dev.scheduler"], cwd=ROOT, env=job_env(service_env, JOBS_INTERVAL="PT1S"),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout or []], daemon=True).start()
+    seen: list[str] = []
+    try:
+        deadline = time.monotonic() + 30
+        finished = None
+        while finished is None and time.monotonic() < deadline:
+            try:
+                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            seen.append(line)
+            if '"retention finished"' in line:
+                finished = json.loads(line)
+        assert finished is not None, "".join(seen)
+        assert finished["idempotency_keys"] == 7 and finished["outcome"] == "finished"
+        assert "jobs scheduled: reconcile every 0:00:01, retention every 0:00:01" in "".join(seen)
+        assert left(store, "idempotency_keys", "old-") == 0 and left(store, "idempotency_keys", "new-") == 2
+        assert sql(store.pool, "SELECT job FROM job_runs WHERE job = 'retention'") == [["retention"]]
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    assert proc.returncode == 0, "".join(seen)
