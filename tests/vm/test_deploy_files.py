@@ -102,7 +102,8 @@ def test_the_timer_fires_at_the_shortest_schedule_and_runs_the_images_ops_jobs_w
     argv = service["ExecStart"].split()
     assert argv[:2] == ["/usr/bin/podman", "run"] and "--env-file" in argv
     assert argv[argv.index("--env-file") + 1] == service["EnvironmentFile"]
-    assert argv[-4:] == ["python", "${LENDING_IMAGE}", "-m", "ops.jobs"] and argv[-5] == "--entrypoint"
+    image = argv.index("${LENDING_IMAGE}")
+    assert argv[image - 2:image] == ["--entrypoint", command.JOBS[0]] and argv[image + 1:] == command.JOBS[1:]
     assert "\nCOPY ops/ ops/\n" in checks.DOCKERFILE.read_text()  # the image has the runner
     estate = (Path(command.__file__).parents[1] / "infra" / "estate.yaml").read_text()
     assert estate.count("systemctl enable --now lending-jobs.timer") == 2  # on each VM
