@@ -47,7 +47,8 @@ def test_the_jobs_are_the_functions_that_declare_a_schedule() -> None:
     jobs = scheduled(ROOT / "functions")
     assert jobs["reconcile"] == timedelta(minutes=5) and jobs["retention"] == timedelta(hours=1)
     for name in jobs:
-        assert isinstance(Service.of(ROOT / "functions", only=[name]).handler(name), Job)
+        handler = Service.of(ROOT / "functions", only=[name]).handler(name)
+        assert isinstance(handler, Job) and handler.name == name  # one name for the function, the lock, job_runs
 
 
 @pytest.mark.parametrize(("schedule", "every"), [("rate(1 minute)", timedelta(minutes=1)),
