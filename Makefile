@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: help venv run local token test prerequisites test-unit test-integration test-e2e lint reconcile migrate clean
+.PHONY: help venv run local token test prerequisites test-unit test-integration test-e2e lint reconcile jobs migrate clean
 
 help:
 	@echo "make run        service on embedded defaults (PostgreSQL, localstripe, OIDC mock, demo books)"
@@ -17,6 +17,7 @@ help:
 	@echo "make local      plain 'chalice local' with your own settings"
 	@echo "make token USER=alice [LIBRARIAN=1]   an ID token from the local OIDC provider"
 	@echo "make reconcile  settle payments left between steps"
+	@echo "make jobs [JOBS='reconcile retention']   run every due job once (or the named ones now)"
 	@echo "make migrate    apply database migrations to DATABASE_URL"
 
 $(STAMP): requirements.txt requirements-dev.txt layers/*/requirements.txt
@@ -44,6 +45,11 @@ migrate: $(STAMP)
 reconcile: $(STAMP)
 	@if [ -z "$$DATABASE_URL" ] && [ -f .run/dev.env ]; then set -a; . ./.run/dev.env; set +a; fi; \
 	$(PY) -m ops.reconcile $(if $(GRACE),--grace-seconds $(GRACE),)
+
+# The scheduled jobs (docs/jobs.md), once: every due one, or JOBS="retention ..." now. Settings as for reconcile.
+jobs: $(STAMP)
+	@if [ -z "$$DATABASE_URL" ] && [ -f .run/dev.env ]; then set -a; . ./.run/dev.env; set +a; fi; \
+	$(PY) -m ops.jobs $(JOBS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -15,8 +15,10 @@ read from there, only from the load balancer.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -24,6 +26,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -37,6 +40,7 @@ from deploy.release import make_release, release_env
 from deploy.steps import ROOT, take_version
 from dev.embedded import wait_for_http, wait_for_port
 from dev.vm_stack import LocalVM
+from vm_runtime.command import jobs_argv
 
 ESTATE_DIR = Path(os.environ.get("ESTATE_DIR") or ROOT / ".run" / "estate")
 COLORS = ("blue", "green")
@@ -69,11 +73,14 @@ def _http(method: str, url: str, body: dict[str, Any] | None = None, timeout: fl
 
 # -- the VMs' agent (in the estate's process) ----------------------------------------------------------
 class Agent:
-    """Runs commands on the local VMs for the deploy: migrate from a release, ship a release."""
+    """Runs commands on the local VMs for the deploy: migrate from a release, ship a release; and what
+    lending-jobs.timer starts on a real VM (there is no systemd here): the scheduled jobs, once."""
 
     def __init__(self, vms: dict[str, LocalVM], env: dict[str, str], port: int) -> None:
         self.vms, self.env = vms, env
         self.locks = {color: threading.Lock() for color in vms}
+        self.commands: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
+            "ship": self.ship, "migrate": self.migrate, "jobs": self.run_jobs}
         agent = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -81,9 +88,8 @@ class Agent:
                 parts = self.path.strip("/").split("/")
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
-                if len(parts) == 3 and parts[0] == "vms" and parts[1] in agent.vms and parts[2] in ("ship", "migrate"):
-                    result = agent.ship(parts[1], body) if parts[2] == "ship" else agent.migrate(parts[1], body)
-                    status = 200
+                if len(parts) == 3 and parts[0] == "vms" and parts[1] in agent.vms and parts[2] in agent.commands:
+                    result, status = agent.commands[parts[2]](parts[1], body), 200
                 else:
                     result, status = {"ok": False, "error": f"no command {self.path}"}, 404
                 payload = json.dumps(result).encode()
@@ -136,6 +142,37 @@ class Agent:
         finally:
             self.locks[color].release()
         return restarted
+
+    def run_jobs(self, color: str, body: dict[str, Any]) -> dict[str, Any]:
+        """One pass of lending-jobs.service on `color`, as its timer would start it: the unit's command
+        (vm_runtime.command.JOBS, `python -m ops.jobs`) in the release the VM's instances run, with their
+        settings. No systemd here, so no podman either: the release directory stands in for the image."""
+        instance = self.vms[color].instances[0]
+        env = {**os.environ, **instance.env, **{k: str(v) for k, v in (body.get("env") or {}).items()}}
+        result = subprocess.run(jobs_argv(sys.executable), cwd=instance.cwd, env=env, capture_output=True, text=True,
+                                timeout=900, check=False)
+        jobs = {}
+        for line in result.stdout.splitlines():
+            with contextlib.suppress(ValueError):
+                record = json.loads(line)
+                if isinstance(record, dict) and "job" in record and "message" not in record and "_aws" not in record:
+                    jobs[str(record.pop("job"))] = record
+        return {"ok": result.returncode == 0, "exit": result.returncode, "release": str(instance.cwd),
+                "version": instance.env.get("APP_VERSION", ""), "jobs": jobs,
+                "output": (result.stdout + result.stderr)[-4000:]}
+
+    def timer(self, every: float, stop: threading.Event, say: Callable[[str], None]) -> None:
+        """lending-jobs.timer on each VM: a pass every `every` seconds after the last one ended."""
+        while not stop.wait(every):
+            for color in self.vms:
+                try:
+                    done = self.run_jobs(color, {})
+                except (OSError, subprocess.SubprocessError) as exc:
+                    say(f"  VM {color}: lending-jobs pass could not run: {exc}")
+                    continue
+                ran = ", ".join(f"{job} {'skipped: ' + str(r['skipped']) if 'skipped' in r else 'ran'}"
+                                for job, r in done["jobs"].items())
+                say(f"  VM {color}: lending-jobs pass (as its timer would; no systemd here), exit {done['exit']}: {ran}")
 
     def migrate(self, color: str, body: dict[str, Any]) -> dict[str, Any]:
         release = Path(body["release"])
@@ -257,6 +294,10 @@ class LocalEstate:
             raise StepFailed(f"the VM agent did not run {command} on {color}: {answer.status} {answer.body[:300]}")
         return answer.json()
 
+    def run_jobs(self, color: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+        """One pass of the VM's jobs timer now (see Agent.run_jobs); `env` adds settings for this pass."""
+        return self._agent(color, "jobs", {"env": env or {}}, timeout=930)
+
     def migrate(self, color: str, artefact: str) -> list[str]:
         result = self._agent(color, "migrate", {"release": artefact}, timeout=330)
         if result.get("refused"):
@@ -290,6 +331,14 @@ class LocalEstate:
 
 
 # -- make estate-local ----------------------------------------------------------------------------------
+def timer_seconds(unit: Path = ROOT / "vm_runtime" / "deploy" / "systemd" / "lending-jobs.timer") -> float:
+    """The jobs timer's OnUnitInactiveSec (e.g. 5min), in seconds."""
+    found = re.search(r"^OnUnitInactiveSec=(\d+)(s|min|h)$", unit.read_text(), re.M)
+    if found is None:
+        raise RuntimeError(f"{unit}: no OnUnitInactiveSec=N(s|min|h)")
+    return int(found.group(1)) * {"s": 1, "min": 60, "h": 3600}[found.group(2)]
+
+
 def main() -> int:
     from dev.embedded import Service, stop_all, supervised
     from dev.run import RUN_DIR, prepare_database, start_defaults
@@ -307,6 +356,12 @@ def main() -> int:
         estate = LocalEstateRunner(env, ESTATE_DIR, ports)
         stack.callback(estate.stop)
         estate.start()
+        stop_timer = threading.Event()
+        stack.callback(stop_timer.set)
+        every = timer_seconds()
+        if estate.agent is not None:
+            threading.Thread(target=estate.agent.timer, args=(every, stop_timer, lambda line: print(line, flush=True)),
+                             daemon=True).start()
         print(f"\nLocal estate up: release {estate.version} on both VMs.\n", flush=True)
         print(f"  load balancer           http://{LOOPBACK}:{ports.lb}   -> blue (GET /version, /books)")
         for color, (vm_port, one, two) in ports.vms.items():
@@ -314,6 +369,8 @@ def main() -> int:
                   f"   logs .run/estate/vm-{color}/")
         print(*lines, sep="\n")
         print(f"  demo books added        {seeded}")
+        print(f"  jobs                    each VM every {every:.0f}s as lending-jobs.timer would (no systemd here:"
+              " python -m ops.jobs in its release)")
         print("\n  Deploy the working tree's commit:   make deploy-vm DEPLOY_TARGET=local")
         print("  See it:   make deploy-status DEPLOY_TARGET=local      Back:   make rollback-vm DEPLOY_TARGET=local")
         print("  Stop:     Ctrl-C\n", flush=True)

@@ -1,7 +1,8 @@
 """`make run`: the service on embedded defaults, one command, nothing left behind.
 
 Every default steps aside when its setting is given: DATABASE_URL, STRIPE_API_KEY
-(+ STRIPE_API_BASE), OIDC_ISSUER + OIDC_AUDIENCE. Ctrl-C or SIGTERM stops
+(+ STRIPE_API_BASE), OIDC_ISSUER + OIDC_AUDIENCE. The scheduled jobs run in the background
+(dev/scheduler.py; JOBS_INTERVAL overrides every period). Ctrl-C or SIGTERM stops
 everything this started, the daemonised PostgreSQL included.
 """
 
@@ -25,6 +26,8 @@ from dev.embedded import (
     supervised,
     wait_for_http,
 )
+from dev.scheduler import describe
+from dev.scheduler import start as scheduler_start
 
 RUN_DIR = ROOT / ".run"
 STATE = RUN_DIR / "dev.env"
@@ -63,11 +66,14 @@ def main() -> int:
         if "STRIPE_API_BASE" in env and env.get("STRIPE_WEBHOOK_SECRET", "").startswith("whsec_"):
             _register_webhook(env["STRIPE_API_BASE"], f"http://{host}:{port}/webhooks/stripe",
                               env["STRIPE_WEBHOOK_SECRET"])
+        scheduler, periods = scheduler_start(env)  # the jobs, in the background of this process
+        stack.callback(scheduler.shutdown, wait=False)
         print("\nLibrary lending service is up.\n", flush=True)
         print(f"  Web UI                  http://{host}:{port}/   (test card 4242 4242 4242 4242)")
         print(f"  API                     http://{host}:{port}   (try GET /books)")
         print(*lines, sep="\n")
         print(f"  demo books added        {seeded}")
+        print(f"  jobs (docs/jobs.md)     {describe(periods)}   (make jobs: every due one now)")
         if local_oidc:
             print("\n  Sign in on the web UI as alice or bob (patrons) or libby (librarian).")
             print("  Get a token:   make token USER=alice      (librarian: make token USER=libby LIBRARIAN=1)")

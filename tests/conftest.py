@@ -22,7 +22,7 @@ from tests.support import contract
 from tests.support.issuer import TestIssuer
 from tests.support.stack import ChaliceServer
 
-TABLES = "idempotency_keys, processor_events, book_status_history, loans, purchases, payments, books"
+TABLES = "job_runs, idempotency_keys, processor_events, book_status_history, loans, purchases, payments, books"
 
 
 @pytest.fixture(scope="session")

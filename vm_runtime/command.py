@@ -1,8 +1,15 @@
-"""The one command that starts an app instance: the container's ENTRYPOINT and the local runner's."""
+"""The one command that starts an app instance: the container's ENTRYPOINT and the local runner's;
+and the one that runs the scheduled jobs: lending-jobs.service's, in the image, and the local estate's."""
 
 from __future__ import annotations
 
 SERVE = ["python", "-m", "gunicorn", "--config", "python:vm_runtime.gunicorn_conf", "vm_runtime.wsgi:application"]
+
+JOBS = ["python", "-m", "ops.jobs"]  # every due job once (docs/jobs.md)
+
+
+def jobs_argv(python: str = "python") -> list[str]:
+    return [python, *JOBS[1:]]
 
 
 def serve_argv(python: str = "python") -> list[str]:

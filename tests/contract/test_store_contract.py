@@ -179,3 +179,52 @@ def test_an_event_is_seen_only_with_the_settlement_step_that_applies_it(any_stor
         assert replay.remember_event("evt_with_nothing_to_do")
     assert not any_store.remember_event("evt_applied_later")
     assert not any_store.remember_event("evt_with_nothing_to_do")  # seen when its settlement ended
+
+
+def _after_the_clock_ticks(than: datetime | None = None) -> datetime:
+    """A time strictly after `than` (or now): rows written before and after it fall on either side."""
+    start = than or datetime.now(UTC)
+    while (now := datetime.now(UTC)) <= start:
+        pass
+    return now
+
+
+def test_a_purge_deletes_finished_keys_and_events_older_than_its_cutoffs_in_batches(any_store: LendingStore) -> None:
+    for key in ("old-1", "old-2"):
+        any_store.claim_idempotency_key(ALICE, key, "fp", 300)
+        any_store.finish_idempotency_key(ALICE, key, StoredResponse(201, "{}", "application/json"))
+    any_store.claim_idempotency_key(ALICE, "old-unfinished", "fp", 300)
+    any_store.remember_event("evt_old_1")
+    any_store.remember_event("evt_old_2")
+    cutoff = _after_the_clock_ticks()
+    _after_the_clock_ticks(cutoff)
+    any_store.claim_idempotency_key(ALICE, "new", "fp", 300)
+    any_store.finish_idempotency_key(ALICE, "new", StoredResponse(201, "{}", "application/json"))
+    any_store.remember_event("evt_new")
+
+    first = any_store.purge(keys_finished_before=cutoff, events_received_before=cutoff, limit=1)
+    assert (first.idempotency_keys, first.processor_events) == (1, 1)
+    rest = any_store.purge(keys_finished_before=cutoff, events_received_before=cutoff, limit=10)
+    assert (rest.idempotency_keys, rest.processor_events) == (1, 1)
+    assert any_store.purge(keys_finished_before=cutoff, events_received_before=cutoff, limit=10) == type(rest)(0, 0)
+
+    assert any_store.claim_idempotency_key(ALICE, "old-1", "fp", 300).owned  # forgotten: a new request
+    assert not any_store.claim_idempotency_key(ALICE, "old-unfinished", "fp", 300).owned  # still in progress: kept
+    assert any_store.claim_idempotency_key(ALICE, "new", "fp", 300).response is not None  # newer: still replays
+    assert any_store.remember_event("evt_old_1") and not any_store.remember_event("evt_new")
+
+
+def test_a_job_turn_is_held_by_one_run_at_a_time_and_remembers_the_last_finish(any_store: LendingStore) -> None:
+    with any_store.job_turn("tidy") as first:
+        assert first is not None and first.last_finished is None
+        with any_store.job_turn("tidy") as second:
+            assert second is None  # another run holds the lock
+        with any_store.job_turn("other") as unrelated:
+            assert unrelated is not None
+        first.finished('{"deleted": 3}')
+    before = datetime.now(UTC)
+    with any_store.job_turn("tidy") as again:
+        assert again is not None and again.last_finished is not None
+        assert before - timedelta(seconds=5) < again.last_finished <= before
+    with any_store.job_turn("tidy") as after_release:
+        assert after_release is not None  # the lock went with the block

@@ -103,10 +103,26 @@ def test_the_template_wires_each_function_to_exactly_its_layers_and_routes(built
         if spec["routes"]:
             integration = resources[f"{logical}Integration"]["Properties"]
             assert integration["PayloadFormatVersion"] == "1.0"  # the proxy event our handlers take
-    schedule = resources["ReconcileSchedule"]["Properties"]
-    assert schedule["ScheduleExpression"] == FUNCTIONS["reconcile"]["schedule"]
-    assert schedule["Targets"][0]["Arn"] == {"Fn::GetAtt": ["ReconcileFunction", "Arn"]}
     assert "ReconcileIntegration" not in resources
+
+
+def test_every_job_runs_on_its_schedule_through_an_eventbridge_rule(built: tuple[Path, str, dict[str, Any]]) -> None:
+    _, _, template = built
+    resources = template["Resources"]
+    jobs = {name: spec["schedule"] for name, spec in FUNCTIONS.items() if spec.get("schedule")}
+    assert {"reconcile", "retention"} <= set(jobs)
+    rules = {k: v["Properties"] for k, v in resources.items() if v["Type"] == "AWS::Events::Rule"}
+    assert set(rules) == {f"{package.camel(name)}Schedule" for name in jobs}
+    for name, schedule in jobs.items():
+        logical = package.camel(name)
+        rule = rules[f"{logical}Schedule"]
+        assert rule["ScheduleExpression"] == schedule and rule["State"] == "ENABLED"
+        assert rule["Targets"] == [{"Id": name, "Arn": {"Fn::GetAtt": [f"{logical}Function", "Arn"]}}]
+        permission = resources[f"{logical}SchedulePermission"]["Properties"]
+        assert permission["Principal"] == "events.amazonaws.com" and permission["FunctionName"] == {"Ref": f"{logical}Function"}
+        assert permission["SourceArn"] == {"Fn::GetAtt": [f"{logical}Schedule", "Arn"]}
+        assert resources[f"{logical}Function"]["Properties"]["Timeout"] > 29  # a job is no API call
+    assert resources["RetentionSchedule"]["Properties"]["ScheduleExpression"] == "rate(1 hour)"
 
 
 def _readable_secrets(resources: dict[str, Any], function: str) -> list[str]:

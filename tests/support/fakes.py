@@ -32,7 +32,7 @@ from lending.model import (
     Purchase,
     User,
 )
-from lending.ports import IdempotencyClaim, StoredResponse
+from lending.ports import IdempotencyClaim, Purged, StoredResponse
 from tests.support.fake_gateway import DECLINING, FakeGateway
 
 __all__ = ["DECLINING", "FakeGateway", "FakeStore"]
@@ -52,7 +52,10 @@ class FakeStore:
         self.payments: dict[str, Payment] = {}
         self.updated: dict[str, datetime] = {}
         self.keys: dict[tuple[str, str, str], tuple[str, StoredResponse | None, datetime]] = {}
-        self.events: set[str] = set()
+        self.events: dict[str, datetime] = {}  # processor event id -> when it was seen
+        self.finished: dict[tuple[str, str, str], datetime] = {}  # idempotency key -> when it finished
+        self.job_locks: set[str] = set()
+        self.job_runs: dict[str, tuple[datetime, str]] = {}  # job -> (last finished, its summary)
         self.locked: set[str] = set()
         self.deferred: dict[str, tuple[int, datetime]] = {}  # payment id -> (failed attempts, not before)
         self.intent_checked: set[str] = set()
@@ -218,6 +221,7 @@ class FakeStore:
         with self._lock:
             fp, _, started = self.keys[(user.issuer, user.subject, key)]
             self.keys[(user.issuer, user.subject, key)] = (fp, response, started)
+            self.finished[(user.issuer, user.subject, key)] = _now()
 
     def release_idempotency_key(self, user: User, key: str) -> None:
         with self._lock:
@@ -229,8 +233,35 @@ class FakeStore:
         with self._lock:
             if event_id in self.events:
                 return False
-            self.events.add(event_id)
+            self.events[event_id] = _now()
             return True
+
+    @contextmanager
+    def job_turn(self, job: str) -> Iterator[_FakeJobTurn | None]:
+        with self._lock:
+            if job in self.job_locks:
+                held = False
+            else:
+                self.job_locks.add(job)
+                held = True
+        if not held:
+            yield None
+            return
+        try:
+            last = self.job_runs.get(job)
+            yield _FakeJobTurn(self, job, last[0] if last else None)
+        finally:
+            self.job_locks.discard(job)
+
+    def purge(self, *, keys_finished_before: datetime, events_received_before: datetime, limit: int) -> Purged:
+        with self._lock:
+            keys = [k for k, at in self.finished.items() if at < keys_finished_before][:limit]
+            for k in keys:
+                del self.keys[k], self.finished[k]
+            events = [e for e, at in self.events.items() if at < events_received_before][:limit]
+            for e in events:
+                del self.events[e]
+            return Purged(len(keys), len(events))
 
     def ping(self) -> None:
         return None
@@ -261,7 +292,7 @@ class _FakeSettlement:
 
     def record_event(self) -> None:
         if self._event_id is not None:
-            self._store.events.add(self._event_id)
+            self._store.events[self._event_id] = _now()
             self._event_id = None
 
     def reverse_loan(self, reason: str) -> None:
@@ -276,3 +307,11 @@ class _FakeSettlement:
         self._store.purchases[sale.purchase_id] = replace(sale, reversed_at=_now())
         self._store._move(sale.book_id, BookStatus.SOLD, BookStatus.AVAILABLE)
         self.sale_standing = False
+
+
+class _FakeJobTurn:
+    def __init__(self, store: FakeStore, job: str, last_finished: datetime | None) -> None:
+        self._store, self._job, self.last_finished = store, job, last_finished
+
+    def finished(self, summary: str) -> None:
+        self._store.job_runs[self._job] = (_now(), summary)

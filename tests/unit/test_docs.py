@@ -14,7 +14,7 @@ README = ROOT / "README.md"
 DOCS = ROOT / "docs"
 TOPICS = ["README.md", "architecture.md", "data-and-races.md", "money-safety.md", "identity.md", "web-ui.md",
           "vm-runtime.md", "deploying.md", "infrastructure.md", "api-and-observability.md", "benchmarks.md",
-          "settings.md", "testing.md"]
+          "settings.md", "testing.md", "jobs.md"]
 MAX_README_LINES = 200
 
 # [text](target) and ![alt](target), the target up to whitespace or ")"; an optional "title" after it.

@@ -63,3 +63,13 @@ def test_a_scheduled_event_runs_the_functions_job_and_reports_it() -> None:
     result = entry("reconcile", FakeStore(), observer)({"source": "aws.events", "detail-type": "Scheduled Event"})
     assert result["examined"] == 0 and result["errors"] == 0
     assert [job for job, _ in observer.jobs] == ["reconcile"]
+
+
+def test_a_scheduled_event_runs_retention_under_its_lock_and_reports_it() -> None:
+    observer, store = RecordingObserver(), FakeStore()
+    result = entry("retention", store, observer)({"source": "aws.events", "detail-type": "Scheduled Event"})
+    assert result == {"idempotency_keys": 0, "processor_events": 0, "batches": 1, "more": False}
+    assert [(job, told["outcome"]) for job, told in observer.jobs] == [("retention", "finished")]
+    with store.job_turn("retention"):
+        skipped = entry("retention", store, observer)({"source": "aws.events", "detail-type": "Scheduled Event"})
+    assert skipped == {"skipped": "another run holds the lock"}

@@ -66,3 +66,45 @@ def test_the_image_runs_the_local_runners_command_as_a_non_root_user_with_a_heal
     assert "HEALTHCHECK" in text and "vm_runtime.healthcheck" in text
     assert "/opt/python" in text  # the layers where Lambda puts them
     assert not re.search(r"^(ENV|ARG) .*(SECRET|PASSWORD|API_KEY|TOKEN|DATABASE_URL)", text, re.M | re.I)
+
+
+def _parse(path: Path) -> configparser.RawConfigParser:
+    parser = configparser.RawConfigParser(strict=False)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read_string(path.read_text().replace("\\\n", " "))
+    return parser
+
+
+def test_the_jobs_timer_and_service_pass_systemd_analyze_verify_silently_and_a_bad_key_is_caught(tmp_path: Path) -> None:
+    assert checks.systemd_jobs() == (True, "")
+    broken = tmp_path / "lending-jobs.timer"
+    broken.write_text(checks.JOBS_TIMER.read_text().replace("OnBootSec=2min", "OnBootSec=2min\nOnBootSecs=3min"))
+    ok, output = checks.systemd_jobs(timer=broken)
+    assert not ok and "OnBootSecs" in output
+    bad_service = tmp_path / "lending-jobs.service"
+    bad_service.write_text(checks.JOBS_SERVICE.read_text().replace("Type=oneshot", "Type=oneshoot"))
+    ok, output = checks.systemd_jobs(service=bad_service)
+    assert not ok and "oneshoot" in output
+
+
+def test_the_timer_fires_at_the_shortest_schedule_and_runs_the_images_ops_jobs_with_the_instances_settings() -> None:
+    from datetime import timedelta
+
+    from lending_http.jobs import scheduled
+
+    timer, service = _parse(checks.JOBS_TIMER), _parse(checks.JOBS_SERVICE)["Service"]
+    every = re.fullmatch(r"(\d+)min", timer["Timer"]["OnUnitInactiveSec"])
+    assert every is not None
+    assert timedelta(minutes=int(every.group(1))) == min(scheduled(Path(command.__file__).parents[1] / "functions").values())
+    assert timer["Timer"]["Unit"] == checks.JOBS_SERVICE.name and timer["Install"]["WantedBy"] == "timers.target"
+    assert service["Type"] == "oneshot"
+    assert service["EnvironmentFile"] == _unit()["Service"]["EnvironmentFile"]  # lending@N's settings
+    argv = service["ExecStart"].split()
+    assert argv[:2] == ["/usr/bin/podman", "run"] and "--env-file" in argv
+    assert argv[argv.index("--env-file") + 1] == service["EnvironmentFile"]
+    image = argv.index("${LENDING_IMAGE}")
+    assert argv[image - 2:image] == ["--entrypoint", command.JOBS[0]] and argv[image + 1:] == command.JOBS[1:]
+    assert "\nCOPY ops/ ops/\n" in checks.DOCKERFILE.read_text()  # the image has the runner
+    estate = (Path(command.__file__).parents[1] / "infra" / "estate.yaml").read_text()
+    assert estate.count("systemctl enable --now lending-jobs.timer") == 2  # on each VM
+    assert estate.count("/var/task/vm_runtime/deploy/systemd/lending-jobs.timer") == 2

@@ -43,6 +43,24 @@ class IdempotencyClaim:
     response: StoredResponse | None = None  # set when the first request finished
 
 
+@dataclass(frozen=True)
+class Purged:
+    """How many rows one retention pass deleted from each table."""
+
+    idempotency_keys: int
+    processor_events: int
+
+
+class JobTurn(Protocol):
+    """One run's hold on a job's estate-wide lock (see LendingStore.job_turn)."""
+
+    last_finished: datetime | None  # when a run of this job last finished, on any host
+
+    def finished(self, summary: str) -> None:
+        """Record that this run finished now, with a one-line summary of what it did."""
+        ...
+
+
 class PaymentSettlement(Protocol):
     """A payment row locked for settling by reconcile; released on exit."""
 
@@ -137,6 +155,20 @@ class LendingStore(Protocol):
     def finish_idempotency_key(self, user: User, key: str, response: StoredResponse) -> None: ...
 
     def release_idempotency_key(self, user: User, key: str) -> None: ...
+
+    # jobs and retention
+    def job_turn(self, job: str) -> AbstractContextManager[JobTurn | None]:
+        """Take `job`'s lock for the whole estate for the block; None when another run holds it.
+
+        The lock goes with the block (or with the connection, if the process dies), never stays.
+        """
+        ...
+
+    def purge(self, *, keys_finished_before: datetime, events_received_before: datetime, limit: int) -> Purged:
+        """Delete up to `limit` idempotency keys that finished before `keys_finished_before`, and up to
+        `limit` processor events received before `events_received_before`. A key still in progress is
+        never deleted. Rows another purge is deleting at the same moment are skipped, not waited for."""
+        ...
 
     # webhooks
     def remember_event(self, event_id: str) -> bool:

@@ -10,10 +10,12 @@ problem+json answer, and tells the observer. Handlers never build their dependen
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import Enum
 from typing import Any, Protocol
 
@@ -133,19 +135,61 @@ def operation(name: str, *, caller: Caller = ANYONE, idempotent: bool = False) -
     return declare
 
 
+DUE_SLACK = 0.1  # a run this much of its period early still counts as due (timers drift, hosts take turns)
+LOCKED, NOT_DUE = "another run holds the lock", "not due"
+RESERVED = frozenset({"outcome", "reason", "error", "duration_ms", "skipped", "job"})  # what the framework adds
+
+
 @dataclass(frozen=True)
 class Job:
-    """A scheduled operation (no HTTP): reconcile, expire holds, ..."""
+    """A scheduled operation (no HTTP): reconcile, retention, expire holds, ...
+
+    `run(deps, **options)` does the work and returns its counts (no key of RESERVED); it must be
+    idempotent (a run that finds nothing to do does nothing). `run_once` makes it one run at a time
+    on the whole estate, and tells the observer `{"outcome": "finished" | "skipped" | "failed", ...}`.
+    """
 
     name: str
     run: Callable[..., dict[str, Any]]  # run(deps, **options)
 
-    def run_once(self, deps: Scope, **options: Any) -> dict[str, Any]:
-        """One run, logged as one line (and a metric where the observer emits one)."""
+    def run_once(self, deps: Scope, *, due_every: timedelta | None = None, **options: Any) -> dict[str, Any]:
+        """One run under the job's lock (the store's `job_turn`), logged as one line with a metric.
+
+        A second run at the same moment, from any host, skips and says so (`{"skipped": ...}`). With
+        `due_every`, a run within that period of the last finished one skips as not due.
+        """
         with working_for(f"job-{self.name}-{time.time_ns()}"):
-            result = self.run(deps, **options)
-        deps.job_done(self.name, result)
+            started = time.monotonic()
+            try:
+                result = self._turn(deps, due_every, options)
+            except Exception as exc:
+                deps.job_done(self.name, {"outcome": "failed", "error": type(exc).__name__,
+                                          "duration_ms": _ms_since(started)})
+                raise
+            if "skipped" in result:
+                told = {"outcome": "skipped", "reason": result["skipped"]}
+            else:
+                told = {"outcome": "finished", **result}
+            deps.job_done(self.name, {**told, "duration_ms": _ms_since(started)})
         return result
+
+    def _turn(self, deps: Scope, due_every: timedelta | None, options: dict[str, Any]) -> dict[str, Any]:
+        with deps.store.job_turn(self.name) as turn:
+            if turn is None:
+                return {"skipped": LOCKED}
+            last = turn.last_finished
+            if due_every is not None and last is not None and deps.clock.now() - last < due_every * (1 - DUE_SLACK):
+                return {"skipped": NOT_DUE, "last_finished": last.isoformat()}
+            result = self.run(deps, **options)
+            clash = RESERVED & set(result)
+            if clash:
+                raise ValueError(f"job {self.name}'s result uses reserved key(s) {sorted(clash)}")
+            turn.finished(json.dumps(result, default=str))
+            return result
+
+
+def _ms_since(started: float) -> float:
+    return round((time.monotonic() - started) * 1000, 2)
 
 
 def job(name: str) -> Callable[[Callable[..., dict[str, Any]]], Job]:

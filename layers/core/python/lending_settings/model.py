@@ -48,6 +48,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     reconcile_grace_seconds: float = 120.0
     reconcile_retry_first: timedelta = timedelta(minutes=5)  # backoff for a payment reconcile could not settle
     reconcile_retry_max: timedelta = timedelta(hours=6)
+    idempotency_retention: timedelta = timedelta(days=2)  # a finished key replays its answer this long, then goes
+    processor_event_retention: timedelta = timedelta(days=30)  # a seen processor event id is kept this long
+    retention_batch_size: int = 1000  # rows per DELETE of the retention job
+    jobs_interval: timedelta | None = None  # make run's scheduler: every job at this period instead of its schedule
     db_pool_size: int = 8
     db_timeout_seconds: float = 5.0
     db_statement_timeout: timedelta = timedelta(seconds=5)  # server-side, per connection (0 = none)
@@ -110,6 +114,13 @@ def _check_values(s: Settings) -> None:
                           "nginx's proxy_read_timeout is 30 s)")
     if s.loan_period is not None and s.loan_period <= timedelta(0):
         raise ConfigError("LOAN_PERIOD must be positive")
+    for name in ("idempotency_retention", "processor_event_retention"):
+        if getattr(s, name) <= timedelta(0):
+            raise ConfigError(f"{name.upper()} must be positive")
+    if s.retention_batch_size < 1:
+        raise ConfigError("RETENTION_BATCH_SIZE must be at least 1")
+    if s.jobs_interval is not None and s.jobs_interval <= timedelta(0):
+        raise ConfigError("JOBS_INTERVAL must be positive")
 
 
 def _check_production(s: Settings) -> None:

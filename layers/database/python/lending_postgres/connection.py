@@ -234,9 +234,10 @@ class ConnectionPool:
             raise
 
     @contextmanager
-    def dedicated(self, *, statement_timeout_ms: int, lock_timeout_ms: int) -> Iterator[pg8000.native.Connection]:
+    def dedicated(self, *, statement_timeout_ms: int, lock_timeout_ms: int,
+                  purpose: str = "migrate") -> Iterator[pg8000.native.Connection]:
         """One connection of its own (not from the pool) with other bounds, e.g. for migrations; closed after."""
-        params = connect_params(self._url, timeout=self._timeout, application_name=f"{self._name} migrate"[:63],
+        params = connect_params(self._url, timeout=self._timeout, application_name=f"{self._name} {purpose}"[:63],
                                 statement_timeout_ms=statement_timeout_ms, lock_timeout_ms=lock_timeout_ms)
         try:
             conn = pg8000.native.Connection(**params)

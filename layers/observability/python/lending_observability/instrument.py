@@ -1,8 +1,9 @@
 """Request-scoped logging and per-operation metrics, through AWS Lambda Powertools.
 
 One JSON log line per request (`request`, with operation, status, outcome and duration) and EMF
-metrics (Requests by outcome, Latency). Every log line written while a request or job runs carries
-its request id, taken from `lending.correlation` by a logging filter.
+metrics (Requests by outcome, Latency); one line and one EMF record per job run (Runs, Skipped or
+Failed, JobDuration and the job's counts, by job). Every log line written while a request or job
+runs carries its request id, taken from `lending.correlation` by a logging filter.
 """
 
 from __future__ import annotations
@@ -58,7 +59,29 @@ class Observer:
             self._emit({"operation": operation}, request.request_id, latency_ms=elapsed_ms)
 
     def job_done(self, job: str, result: dict[str, object]) -> None:
-        self.logger.info(f"{job} finished", extra={"job": job, **result})
+        """One line per run (finished with its counts, skipped and why, or failed) and one EMF record, by job."""
+        outcome = result.get("outcome", "finished")
+        fields = {"job": job, **result}
+        if outcome == "failed":
+            self.logger.error(f"{job} failed: {result.get('error')}", extra=fields)
+        elif outcome == "skipped":
+            self.logger.info(f"{job} skipped: {result.get('reason')}", extra=fields)
+        else:
+            self.logger.info(f"{job} finished", extra=fields)
+        if self.metrics_on:
+            self._emit_job(job, str(outcome), result)
+
+    def _emit_job(self, job: str, outcome: str, result: dict[str, object]) -> None:
+        record = EphemeralMetrics(namespace=self.namespace, service=self.service)
+        record.add_dimension("job", job)
+        record.add_metric(name={"failed": "Failed", "skipped": "Skipped"}.get(outcome, "Runs"), unit=MetricUnit.Count,
+                          value=1)
+        for name, value in result.items():
+            if name == "duration_ms" and isinstance(value, int | float):
+                record.add_metric(name="JobDuration", unit=MetricUnit.Milliseconds, value=value)
+            elif isinstance(value, int) and not isinstance(value, bool):  # the job's counts
+                record.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        record.flush_metrics()
 
     def _emit(self, dimensions: dict[str, str], request_id: str, *, latency_ms: float, requests: int = 0) -> None:
         """One EMF record; the request id rides along as a property (searchable, not a dimension)."""
