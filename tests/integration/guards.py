@@ -142,6 +142,8 @@ CASES: tuple[Case, ...] = (
          "INSERT INTO idempotency_keys (user_iss, user_sub, key, fingerprint) VALUES ('https://issuer.test', 'seed', :key, 'g')"),
     Case("processor_events_pkey", "23505", "one processor event remembered twice",
          "INSERT INTO processor_events (event_id) VALUES (:event)"),
+    Case("job_runs_pkey", "23505", "one job with two last-run rows",
+         "INSERT INTO job_runs (job, last_finished_at) VALUES ('seed-job', now())"),
     Case("schema_migrations_pkey", "23505", "a migration applied twice",
          "INSERT INTO schema_migrations (name) SELECT name FROM schema_migrations LIMIT 1"),
 )

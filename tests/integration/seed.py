@@ -44,4 +44,5 @@ def seed(c: pg8000.native.Connection) -> dict[str, str]:
     c.run("INSERT INTO idempotency_keys (user_iss, user_sub, key, fingerprint) VALUES ('https://issuer.test', 'seed', :k, 'f')",
           k=ids["key"])
     c.run("INSERT INTO processor_events (event_id) VALUES (:e)", e=ids["event"])
+    c.run("INSERT INTO job_runs (job, last_finished_at) VALUES ('seed-job', now())")
     return ids
