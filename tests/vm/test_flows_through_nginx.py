@@ -23,7 +23,8 @@ from tests.support.issuer import TestIssuer
 from tests.support.stack import ChaliceServer
 
 RACERS = 50
-E2E_ON_API_ALONE = ("test_lending_flows", "test_races", "test_bad_input", "test_idempotency", "test_stripe_webhooks")
+E2E_ON_API_ALONE = ("test_lending_flows", "test_races", "test_bad_input", "test_idempotency", "test_stripe_webhooks",
+                    "test_circulation")
 
 for _name in E2E_ON_API_ALONE:
     try:
