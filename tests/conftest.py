@@ -22,7 +22,8 @@ from tests.support import contract
 from tests.support.issuer import TestIssuer
 from tests.support.stack import ChaliceServer
 
-TABLES = "job_runs, idempotency_keys, processor_events, book_status_history, loans, purchases, payments, books"
+TABLES = ("job_runs, idempotency_keys, processor_events, book_status_history, holds, renewals, loans, purchases, "
+          "payments, books, titles")
 
 
 @pytest.fixture(scope="session")
@@ -136,6 +137,9 @@ class Client:
 
     def get(self, path: str, **kw: Any) -> requests.Response:
         return self.session.get(self.base + path, headers=self.headers(kw.pop("headers", None)), timeout=30, **kw)
+
+    def delete(self, path: str, **kw: Any) -> requests.Response:
+        return self.session.delete(self.base + path, headers=self.headers(kw.pop("headers", None)), timeout=30, **kw)
 
     def post(self, path: str, json: Any = None, **kw: Any) -> requests.Response:
         return self.session.post(self.base + path, json=json, headers=self.headers(kw.pop("headers", None)),

@@ -1,12 +1,20 @@
-"""POST /books/{book_id}/borrow: authorise the borrow fee, move the book, capture."""
+"""POST /books/{book_id}/borrow (this copy) and POST /titles/{title_id}/borrow (any free copy):
+authorise the borrow fee, move the copy, capture."""
 
-from lending import services
+from lending import circulation, services
 from lending_http import SIGNED_IN, Call, Response, fields, operation, views
 
 
 @operation("borrow", caller=SIGNED_IN, idempotent=True)
 def handle(call: Call) -> Response:
-    done = services.borrow_book(
-        call.store, call.gateway, call.caller, fields.book_id(call.path_params), fields.payment_method(call.json()),
-        loan_days=call.settings.loan_days, idempotency_key=call.idempotency_key, request_id=call.request.request_id)
-    return Response(201, {**views.loan(done.loan), "payment": views.payment(done.payment)})
+    method = fields.payment_method(call.json())
+    if "title_id" in call.path_params:
+        done = circulation.borrow_title(
+            call.store, call.gateway, call.caller, fields.title_id(call.path_params), method, clock=call.clock,
+            loan_period=call.settings.loan, idempotency_key=call.idempotency_key, request_id=call.request.request_id)
+    else:
+        done = services.borrow_book(
+            call.store, call.gateway, call.caller, fields.book_id(call.path_params), method,
+            loan_period=call.settings.loan, now=call.clock.now(), idempotency_key=call.idempotency_key,
+            request_id=call.request.request_id)
+    return Response(201, {**views.loan(done.loan, call.settings.max_renewals), "payment": views.payment(done.payment)})

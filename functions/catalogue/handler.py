@@ -15,7 +15,8 @@ def handle(call: Call) -> Response:
         return Response(200, views.book(services.find_book(call.store, fields.book_id(request.path_params))))
     status = request.query_one("status")
     if status and status not in {s.value for s in BookStatus}:
-        raise InvalidRequest("'status' must be one of available, borrowed, sold.", field="status")
+        statuses = ", ".join(s.value for s in BookStatus)
+        raise InvalidRequest(f"'status' must be one of {statuses}.", field="status")
     text = (request.query_one("q") or "").strip()[:200] or None
     query = BookQuery(
         text=text, status=BookStatus(status) if status else None,

@@ -1,4 +1,7 @@
-"""POST /books/{book_id}/return: close the open loan (borrower or librarian). No payments."""
+"""POST /books/{book_id}/return: close the open loan (borrower or librarian). No payments.
+
+A copy of a title someone is waiting for goes to the hold shelf for them, in the same transaction.
+"""
 
 from lending import services
 from lending_http import SIGNED_IN, Call, Response, fields, operation, views
@@ -6,4 +9,6 @@ from lending_http import SIGNED_IN, Call, Response, fields, operation, views
 
 @operation("return", caller=SIGNED_IN, idempotent=True)
 def handle(call: Call) -> Response:
-    return Response(200, views.loan(services.return_book(call.store, call.caller, fields.book_id(call.path_params))))
+    loan = services.return_book(call.store, call.caller, fields.book_id(call.path_params), now=call.clock.now(),
+                                pickup_period=call.settings.hold_pickup_period)
+    return Response(200, views.loan(loan, call.settings.max_renewals))

@@ -44,6 +44,15 @@ CAN_ANSWER = {
     "isbn": {400}, "text": {400}, "cents": {400}, "currency": {400}, "bounded_int": {400},
     "InvalidRequest": {400},
     "verify_event": {400},
+    # circulation (lending.circulation)
+    "title_id": {404}, "loan_id": {404}, "hold_id": {404},   # fields: not a UUID
+    "query_text": {400}, "flag": {400}, "optional_int": {400}, "optional_text": {400},
+    "find_title": {404},
+    "borrow_title": {400, 402, 404, 409, 502, 503},
+    "place_hold": {404, 409},
+    "cancel_hold": {404},
+    "title_queue": {403, 404},
+    "renew_loan": {400, 402, 404, 409, 502, 503},
     "apply_event": {502, 503},
 }
 # Routes of a handler that, by their path, never reach some of its calls.
@@ -52,6 +61,12 @@ NOT_REACHED = {
     ("GET", "/books/{book_id}"): {400},                        # no query parameters read
     ("GET", "/books"): {404},                                  # no book id
     ("GET", "/loans"): {400, 409, 422},                        # no body, no Idempotency-Key
+    ("GET", "/titles/{title_id}"): {400},                      # no query parameters read
+    ("GET", "/titles"): {404},                                 # no title id
+    ("GET", "/me/holds"): {400, 403, 404, 409, 422},           # no id, no body, no Idempotency-Key
+    ("GET", "/titles/{title_id}/holds"): {400, 409, 422},      # no body, no Idempotency-Key
+    ("POST", "/titles/{title_id}/holds"): {403},               # only the queue is for librarians
+    ("DELETE", "/me/holds/{hold_id}"): {403},
 }
 
 

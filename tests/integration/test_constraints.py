@@ -13,7 +13,7 @@ import pg8000.native
 import pytest
 from pg8000.exceptions import DatabaseError
 
-from lending_postgres.store import refusal
+from lending_postgres.refusals import refusal
 from tests.integration.guards import CASES, Case
 
 Db = tuple[pg8000.native.Connection, dict[str, str]]

@@ -93,8 +93,10 @@ def violations(method: str, path: str, status: int, headers: dict[str, str], bod
     for name, header in (declared.get("headers") or {}).items():
         if resolve(header).get("required") and name.lower() not in lower:
             problems.append(f"{where}: required header {name} is missing")
-    content_type = lower.get("content-type", "").split(";")[0].strip()
     content = declared.get("content") or {}
+    if not content:  # e.g. 204: nothing may follow
+        return problems + ([f"{where}: a body where none is declared"] if body.strip() else [])
+    content_type = lower.get("content-type", "").split(";")[0].strip()
     if content_type not in content:
         return [*problems, f"{where}: content type {content_type!r} not declared ({sorted(content)})"]
     if content_type.endswith("json"):

@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from lending.errors import (
     BookUnavailable,
     NotOnLoan,
-    NotYourLoan,
     PaymentReleased,
 )
 from lending.model import (
@@ -33,6 +32,7 @@ from lending.model import (
     User,
 )
 from lending.ports import IdempotencyClaim, Purged, StoredResponse
+from tests.support.fake_circulation import FakeCirculation
 from tests.support.fake_gateway import DECLINING, FakeGateway
 
 __all__ = ["DECLINING", "FakeGateway", "FakeStore"]
@@ -42,7 +42,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class FakeStore:
+class FakeStore(FakeCirculation):
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self.books: dict[str, Book] = {}
@@ -59,11 +59,12 @@ class FakeStore:
         self.locked: set[str] = set()
         self.deferred: dict[str, tuple[int, datetime]] = {}  # payment id -> (failed attempts, not before)
         self.intent_checked: set[str] = set()
+        self._circulation_init()
 
     def add_book(self, new: NewBook) -> Book:
         with self._lock:
             book = Book(str(uuid.uuid4()), new.isbn, new.title, new.author, new.price_cents, new.borrow_fee_cents,
-                        new.currency, BookStatus.AVAILABLE, _now())
+                        new.currency, BookStatus.AVAILABLE, _now(), self._title_for(new))
             self.books[book.book_id] = book
             self.history.append((book.book_id, book.status))
             return book
@@ -121,30 +122,8 @@ class FakeStore:
         if book is None or book.status is not BookStatus.AVAILABLE:
             raise BookUnavailable("Someone else has just borrowed or bought this book.")
         p = self.payments.get(payment_id)
-        if p is None or p.state is not PaymentState.AUTHORIZED or p.loan_id or p.purchase_id:
+        if p is None or p.state is not PaymentState.AUTHORIZED or p.loan_id or p.purchase_id or p.renewal_id:
             raise PaymentReleased("The payment authorisation was released before the book could be reserved.")
-
-    def open_loan(self, book_id: str, borrower: User, payment_id: str, due_at: datetime) -> Loan:
-        with self._lock:
-            self._reserve(book_id, payment_id)
-            self._move(book_id, BookStatus.AVAILABLE, BookStatus.BORROWED)
-            loan = Loan(str(uuid.uuid4()), book_id, borrower, _now(), due_at, payment_id=payment_id,
-                        title=self.books[book_id].title)
-            self.loans[loan.loan_id] = loan
-            self.payments[payment_id] = replace(self.payments[payment_id], loan_id=loan.loan_id)
-            return loan
-
-    def close_loan(self, book_id: str, caller: User) -> Loan:
-        with self._lock:
-            loan = next((x for x in self.loans.values() if x.book_id == book_id and x.returned_at is None), None)
-            if loan is None:
-                raise NotOnLoan("This book is not on loan.")
-            if (loan.borrower.issuer, loan.borrower.subject) != (caller.issuer, caller.subject) and not caller.is_librarian:
-                raise NotYourLoan("Only the borrower or a librarian may return this loan.")
-            closed = replace(loan, returned_at=_now(), closed_reason="returned")
-            self.loans[loan.loan_id] = closed
-            self._move(book_id, BookStatus.BORROWED, BookStatus.AVAILABLE)
-            return closed
 
     def record_sale(self, book_id: str, buyer: User, payment_id: str) -> Purchase:
         with self._lock:
@@ -166,10 +145,12 @@ class FakeStore:
     def open_loans(self) -> list[Loan]:
         return sorted((x for x in self.loans.values() if x.returned_at is None), key=lambda x: x.due_at)
 
-    def _owned(self, p: Payment) -> tuple[bool, bool]:
+    def _owned(self, p: Payment) -> tuple[bool, bool, bool]:
         loan = self.loans.get(p.loan_id or "")
         sale = self.purchases.get(p.purchase_id or "")
-        return (loan is not None and loan.closed_reason != "reversed", sale is not None and sale.reversed_at is None)
+        renewal = self.renewals.get(p.renewal_id or "")
+        return (loan is not None and loan.closed_reason != "reversed", sale is not None and sale.reversed_at is None,
+                renewal is not None and not renewal.reversed)
 
     def _unsettled(self, p: Payment) -> bool:
         return (p.state in (PaymentState.PENDING, PaymentState.AUTHORIZED) or not p.processor_synced
@@ -274,7 +255,7 @@ class _FakeSettlement:
     def __init__(self, store: FakeStore, payment: Payment) -> None:
         self._store = store
         self.payment = payment
-        self.loan_open, self.sale_standing = store._owned(payment)
+        self.loan_open, self.sale_standing, self.renewal_standing = store._owned(payment)
         self._event_id: str | None = None
 
     def mark(self, state: PaymentState, *, reason: str | None = None, synced: bool = True) -> None:
@@ -301,6 +282,10 @@ class _FakeSettlement:
         if self._store.books[loan.book_id].status is BookStatus.BORROWED:
             self._store._move(loan.book_id, BookStatus.BORROWED, BookStatus.AVAILABLE)
         self.loan_open = False
+
+    def reverse_renewal(self, reason: str) -> None:
+        self._store.reverse_renewal(self.payment.renewal_id or "")
+        self.renewal_standing = False
 
     def reverse_sale(self, reason: str) -> None:
         sale = self._store.purchases[self.payment.purchase_id or ""]

@@ -82,3 +82,37 @@ class RequestInProgress(LendingError):
 
 class WebhookSignatureInvalid(LendingError):
     pass
+
+
+# -- circulation: every refusal carries a `reason` (put in the problem body by its extra) -----------
+class TitleNotFound(LendingError):
+    pass
+
+
+class LoanNotFound(LendingError):
+    """No loan with this id among the caller's own."""
+
+
+class HoldNotFound(LendingError):
+    """No hold with this id among the caller's own."""
+
+
+class NoCopyAvailable(LendingError):
+    """Every copy of the title is out (reason `no_copy_available`): the caller may place a hold."""
+
+
+class HeldForAnother(BookUnavailable):
+    """The copy waits on the hold shelf for another patron (reason `on_hold_shelf`)."""
+
+
+class HoldRefused(LendingError):
+    """reason: duplicate_hold | already_on_loan | copy_available | hold_limit."""
+
+
+class RenewalRefused(LendingError):
+    """reason: renewal_limit | on_hold | not_on_loan."""
+
+
+# Every `reason` a problem body may carry (the OpenAPI contract's enum lists exactly these).
+REASONS = ("no_copy_available", "on_hold_shelf", "duplicate_hold", "already_on_loan", "copy_available",
+           "hold_limit", "renewal_limit", "on_hold", "not_on_loan")

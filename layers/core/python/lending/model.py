@@ -10,12 +10,16 @@ from datetime import datetime
 class BookStatus(str, enum.Enum):
     AVAILABLE = "available"
     BORROWED = "borrowed"
+    ON_HOLD_SHELF = "on_hold_shelf"  # waits for the patron first in its title's queue
     SOLD = "sold"
+    LOST = "lost"
+    WITHDRAWN = "withdrawn"
 
 
 class PaymentKind(str, enum.Enum):
     BORROW_FEE = "borrow_fee"
     PURCHASE = "purchase"
+    RENEWAL = "renewal"
 
 
 class PaymentState(str, enum.Enum):
@@ -47,6 +51,9 @@ class NewBook:
     price_cents: int
     borrow_fee_cents: int
     currency: str
+    publication_year: int | None = None  # these three describe the title, if it is new
+    language: str | None = None
+    description: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,7 @@ class Book:
     currency: str
     status: BookStatus
     created_at: datetime
+    title_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,7 @@ class Payment:
     failure_reason: str | None = None
     request_id: str | None = None
     processor_synced: bool = True
+    renewal_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +116,7 @@ class Loan:
     payment_id: str | None = None
     closed_reason: str | None = None
     title: str | None = None
+    renewals: int = 0
 
 
 @dataclass(frozen=True)

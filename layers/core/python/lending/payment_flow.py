@@ -1,4 +1,4 @@
-"""The money steps shared by borrowing and buying.
+"""The money steps shared by borrowing, renewing and buying.
 
 Order of events, each written to the ledger before or with the step it records:
 
@@ -27,7 +27,7 @@ log = logging.getLogger("lending.payment_flow")
 
 def new_payment(kind: PaymentKind, book: Book, payer: User, *, idempotency_key: str | None,
                 request_id: str | None) -> Payment:
-    amount = book.borrow_fee_cents if kind is PaymentKind.BORROW_FEE else book.price_cents
+    amount = book.price_cents if kind is PaymentKind.PURCHASE else book.borrow_fee_cents  # a renewal costs the fee again
     return Payment(
         payment_id=str(uuid.uuid4()), kind=kind, book_id=book.book_id, payer=payer,
         amount_cents=amount, currency=book.currency, state=PaymentState.PENDING,

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
+from lending.circulation_model import Hold, ShelfMove, TitleDetail, TitlePage, TitleQuery
 from lending.model import (
     Authorization,
     Book,
@@ -67,12 +68,17 @@ class PaymentSettlement(Protocol):
     payment: Payment
     loan_open: bool
     sale_standing: bool
+    renewal_standing: bool
 
     def mark(self, state: PaymentState, *, reason: str | None = None, synced: bool = True) -> None: ...
 
     def reverse_loan(self, reason: str) -> None: ...
 
     def reverse_sale(self, reason: str) -> None: ...
+
+    def reverse_renewal(self, reason: str) -> None:
+        """The renewal this payment paid for cannot stand: the loan's due date goes back."""
+        ...
 
     def intent_closed(self) -> None:
         """Record that this failed payment's intent holds nothing and never will: reconcile looks no more."""
@@ -127,8 +133,59 @@ class LendingStore(Protocol):
         """
         ...
 
-    def close_loan(self, book_id: str, caller: User) -> Loan:
-        """Return the book. Raises NotOnLoan, or NotYourLoan unless caller borrowed it or is a librarian."""
+    def close_loan(self, book_id: str, caller: User, *, now: datetime | None = None,
+                   pickup_period: timedelta = timedelta(days=7)) -> Loan:
+        """Return the book. Raises NotOnLoan, or NotYourLoan unless caller borrowed it or is a librarian.
+
+        In the same transaction, a copy of a title with a waiting hold goes to the hold shelf for the
+        first patron in line, whose hold is ready until now + pickup_period.
+        """
+        ...
+
+    # circulation: titles, holds, renewals (serialised per title by a lock on the title)
+    def search_titles(self, query: TitleQuery) -> TitlePage: ...
+
+    def get_title(self, title_id: str) -> TitleDetail | None: ...
+
+    def copy_to_lend(self, title_id: str, borrower: User) -> Book | None:
+        """The copy borrow_title would lend now: the one waiting for `borrower`, else a free one."""
+        ...
+
+    def holder_of(self, book_id: str) -> User | None:
+        """The patron a copy on the hold shelf waits for."""
+        ...
+
+    def lend_copy_of_title(self, title_id: str, borrower: User, payment_id: str, due_at: datetime) -> Loan:
+        """open_loan for any copy of the title this borrower may have. Raises NoCopyAvailable, PaymentReleased."""
+        ...
+
+    def place_hold(self, title_id: str, patron: User, *, now: datetime, max_holds: int) -> Hold:
+        """Raises HoldRefused (duplicate_hold, already_on_loan, copy_available, hold_limit)."""
+        ...
+
+    def holds_of(self, patron: User) -> list[Hold]: ...
+
+    def title_holds(self, title_id: str) -> list[Hold]:
+        """The title's active holds (ready first, then waiting in order)."""
+        ...
+
+    def cancel_hold(self, hold_id: str, patron: User, *, now: datetime, pickup_period: timedelta) -> None:
+        """Raises HoldNotFound unless it is the patron's; a hold no longer active is left as it is."""
+        ...
+
+    def expire_ready_holds(self, *, now: datetime, pickup_period: timedelta) -> list[ShelfMove]: ...
+
+    def check_renewal(self, loan_id: str, patron: User, *, max_renewals: int) -> Loan:
+        """The patron's open loan if it could be renewed now; raises LoanNotFound or RenewalRefused."""
+        ...
+
+    def renew_loan(self, loan_id: str, patron: User, payment_id: str, *, now: datetime,
+                   loan_period: timedelta, max_renewals: int) -> Loan:
+        """Extend the loan to max(now, due) + loan_period and attach the authorised renewal payment.
+
+        Raises LoanNotFound, RenewalRefused (renewal_limit, on_hold, not_on_loan) or PaymentReleased;
+        nothing is written then.
+        """
         ...
 
     def record_sale(self, book_id: str, buyer: User, payment_id: str) -> Purchase: ...

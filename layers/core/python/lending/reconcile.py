@@ -1,6 +1,6 @@
 """Settle every payment left between steps, so the money rule holds after any crash.
 
-The rule: no money moves without the matching loan or sale, no loan or sale stands
+The rule: no money moves without the matching loan, renewal or sale, no loan or sale stands
 without its payment, and no card is left with a hold on it.
 
 Safe at any time: each payment is settled under a row lock that concurrent
@@ -99,7 +99,7 @@ def _settle(s: PaymentSettlement, gateway: PaymentGateway) -> str | None:
         s.mark(PaymentState.FAILED, reason="abandoned before authorisation")
         return "abandoned"
     intent = gateway.retrieve(p.intent_id)
-    owned = s.loan_open or s.sale_standing
+    owned = s.loan_open or s.sale_standing or s.renewal_standing
 
     if p.state in (PaymentState.PENDING, PaymentState.AUTHORIZED):
         if owned:
@@ -153,6 +153,8 @@ def _capture_or_reverse(s: PaymentSettlement, gateway: PaymentGateway, intent: A
         s.reverse_loan(reason)
     if s.sale_standing:
         s.reverse_sale(reason)
+    if s.renewal_standing:
+        s.reverse_renewal(reason)
     s.mark(PaymentState.CANCELED, reason=reason)
     return "reversed"
 

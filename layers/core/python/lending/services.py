@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from lending import payment_flow, resume
-from lending.errors import BookNotFound, BookUnavailable, NotAllowed
+from lending.errors import BookNotFound, BookUnavailable, HeldForAnother, NotAllowed
 from lending.model import (
     Book,
     BookQuery,
@@ -52,19 +52,19 @@ def search_books(store: LendingStore, query: BookQuery) -> Page:
 
 def borrow_book(
     store: LendingStore, gateway: PaymentGateway, borrower: User, book_id: str,
-    payment_method: str, *, loan_days: int, idempotency_key: str | None = None,
-    request_id: str | None = None, now: datetime | None = None,
+    payment_method: str, *, loan_days: int = 21, idempotency_key: str | None = None,
+    request_id: str | None = None, now: datetime | None = None, loan_period: timedelta | None = None,
 ) -> Borrowed:
     earlier = resume.earlier_outcome(
         store, gateway, borrower, idempotency_key, PaymentKind.BORROW_FEE, book_id,
         lambda p: next((loan for loan in store.loans_of(borrower) if loan.loan_id == p.loan_id), None))
     if earlier is not None:
         return Borrowed(*earlier)
-    book = _available(store, book_id)
+    book = _lendable(store, book_id, borrower)
     payment = payment_flow.new_payment(
         PaymentKind.BORROW_FEE, book, borrower, idempotency_key=idempotency_key, request_id=request_id)
     payment = payment_flow.authorize(store, gateway, payment, payment_method)
-    due_at = (now or datetime.now(UTC)) + timedelta(days=loan_days)
+    due_at = (now or datetime.now(UTC)) + (loan_period or timedelta(days=loan_days))
     try:
         loan = store.open_loan(book_id, borrower, payment.payment_id, due_at)
     except BookUnavailable:
@@ -95,9 +95,11 @@ def buy_book(
     return Bought(purchase, payment_flow.capture(store, gateway, payment))
 
 
-def return_book(store: LendingStore, caller: User, book_id: str) -> Loan:
+def return_book(store: LendingStore, caller: User, book_id: str, *, now: datetime | None = None,
+                pickup_period: timedelta = timedelta(days=7)) -> Loan:
+    """Close the loan; the copy goes to the hold shelf for the first patron waiting for its title."""
     find_book(store, book_id)
-    return store.close_loan(book_id, caller)
+    return store.close_loan(book_id, caller, now=now or datetime.now(UTC), pickup_period=pickup_period)
 
 
 def loans_of(store: LendingStore, user: User) -> list[Loan]:
@@ -119,6 +121,20 @@ def _available(store: LendingStore, book_id: str) -> Book:
     This is only a courtesy: the conditional update in the store decides races.
     """
     book = find_book(store, book_id)
+    if book.status is not BookStatus.AVAILABLE:
+        raise BookUnavailable(f"The book is {book.status.value}.", book_status=book.status.value)
+    return book
+
+
+def _lendable(store: LendingStore, book_id: str, borrower: User) -> Book:
+    """As _available, but a copy on the hold shelf may be lent to the patron it waits for."""
+    book = find_book(store, book_id)
+    if book.status is BookStatus.ON_HOLD_SHELF:
+        holder = store.holder_of(book_id)
+        if holder is None or (holder.issuer, holder.subject) != (borrower.issuer, borrower.subject):
+            raise HeldForAnother("This copy waits on the hold shelf for another patron.",
+                                 book_status=book.status.value, reason="on_hold_shelf")
+        return book
     if book.status is not BookStatus.AVAILABLE:
         raise BookUnavailable(f"The book is {book.status.value}.", book_status=book.status.value)
     return book

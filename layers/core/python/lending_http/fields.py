@@ -6,7 +6,7 @@ import re
 import uuid
 from typing import Any
 
-from lending.errors import BookNotFound, InvalidRequest
+from lending.errors import BookNotFound, HoldNotFound, InvalidRequest, LendingError, LoanNotFound, TitleNotFound
 from lending_http import currency as currencies
 
 # PaymentIntents take PaymentMethod, Card or Source ids; a token (tok_) is not a payment method.
@@ -70,6 +70,61 @@ def book_id(path_params: dict[str, str]) -> str:
         return str(uuid.UUID(value))
     except ValueError:
         raise BookNotFound(f"No book with id {value[:64]}.") from None
+
+
+def _uuid(path_params: dict[str, str], name: str, missing: type[LendingError], what: str) -> str:
+    value = path_params.get(name, "")
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise missing(f"No {what} with id {value[:64]}.") from None
+
+
+def title_id(path_params: dict[str, str]) -> str:
+    return _uuid(path_params, "title_id", TitleNotFound, "title")
+
+
+def loan_id(path_params: dict[str, str]) -> str:
+    return _uuid(path_params, "loan_id", LoanNotFound, "loan")
+
+
+def hold_id(path_params: dict[str, str]) -> str:
+    return _uuid(path_params, "hold_id", HoldNotFound, "hold")
+
+
+def optional_int(body: dict[str, Any], name: str, *, minimum: int, maximum: int) -> int | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise InvalidRequest(f"'{name}' must be an integer between {minimum} and {maximum}.", field=name)
+    return value
+
+
+def optional_text(body: dict[str, Any], name: str, *, max_length: int = 500, pattern: str | None = None) -> str | None:
+    if body.get(name) is None:
+        return None
+    value = text(body, name, max_length=max_length)
+    if pattern and not re.match(pattern, value):
+        raise InvalidRequest(f"'{name}' is not in the expected form.", field=name)
+    return value
+
+
+def flag(raw: str | None, name: str) -> bool | None:
+    if raw is None or raw == "":
+        return None
+    if raw.lower() in ("true", "1", "yes"):
+        return True
+    if raw.lower() in ("false", "0", "no"):
+        return False
+    raise InvalidRequest(f"'{name}' must be true or false.", field=name)
+
+
+def query_text(raw: str | None, name: str, *, max_length: int = 200) -> str | None:
+    value = (raw or "").strip()
+    if len(value) > max_length:
+        raise InvalidRequest(f"'{name}' must be at most {max_length} characters.", field=name)
+    return value or None
 
 
 def bounded_int(raw: str | None, name: str, *, default: int, minimum: int, maximum: int) -> int:

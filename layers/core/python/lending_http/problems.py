@@ -27,6 +27,13 @@ PROBLEMS: dict[type[errors.LendingError], Problem] = {
     errors.NotOnLoan: Problem(409, "Not On Loan", "client_error"),
     errors.PaymentReleased: Problem(409, "Payment Released", "released"),
     errors.RequestInProgress: Problem(409, "Request In Progress", "in_progress"),
+    errors.TitleNotFound: Problem(404, "Title Not Found", "client_error"),
+    errors.LoanNotFound: Problem(404, "Loan Not Found", "client_error"),
+    errors.HoldNotFound: Problem(404, "Hold Not Found", "client_error"),
+    errors.NoCopyAvailable: Problem(409, "No Copy Available", "no_copy"),
+    errors.HeldForAnother: Problem(409, "Copy On Hold Shelf", "lost_race"),
+    errors.HoldRefused: Problem(409, "Hold Refused", "refused"),
+    errors.RenewalRefused: Problem(409, "Renewal Refused", "refused"),
     errors.IdempotencyKeyReused: Problem(422, "Idempotency Key Reused", "client_error"),
     errors.ProcessorRefused: Problem(502, "Payment Processor Refused", "server_error"),
     errors.PaymentProcessorUnavailable: Problem(503, "Payment Processor Unavailable", "processor_down"),
@@ -82,5 +89,5 @@ def outcome_of(operation: str, response: Response) -> str:
     if response.headers.get("Idempotent-Replayed") == "true":
         return "replayed"
     if response.status < 400:
-        return "won" if response.status == 201 and operation in ("borrow", "purchase") else "ok"
+        return "won" if response.status == 201 and operation in ("borrow", "purchase", "borrow_title") else "ok"
     return response.outcome or ("client_error" if response.status < 500 else "server_error")

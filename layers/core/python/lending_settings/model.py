@@ -45,6 +45,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     default_currency: str = "usd"
     loan_days: int = 21
     loan_period: timedelta | None = None  # LOAN_PERIOD (ISO 8601, e.g. P21D) wins over LOAN_DAYS
+    max_holds_per_patron: int = 10  # waiting or ready holds one patron may have at once
+    hold_pickup_period: timedelta = timedelta(days=7)  # how long a copy waits on the hold shelf
+    max_renewals: int = 2  # per loan
     reconcile_grace_seconds: float = 120.0
     reconcile_retry_first: timedelta = timedelta(minutes=5)  # backoff for a payment reconcile could not settle
     reconcile_retry_max: timedelta = timedelta(hours=6)
@@ -112,6 +115,12 @@ def _check_values(s: Settings) -> None:
     if not timedelta(0) < s.request_budget < LAMBDA_LIMIT:
         raise ConfigError("REQUEST_BUDGET must be positive and under 29 s (API Gateway's and Lambda's limit; "
                           "nginx's proxy_read_timeout is 30 s)")
+    if s.max_holds_per_patron < 1:
+        raise ConfigError("MAX_HOLDS_PER_PATRON must be at least 1")
+    if s.hold_pickup_period <= timedelta(0):
+        raise ConfigError("HOLD_PICKUP_PERIOD must be positive")
+    if s.max_renewals < 0:
+        raise ConfigError("MAX_RENEWALS must not be negative")
     if s.loan_period is not None and s.loan_period <= timedelta(0):
         raise ConfigError("LOAN_PERIOD must be positive")
     for name in ("idempotency_retention", "processor_event_retention"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from lending.model import Payment, PaymentKind, User
+from lending_postgres.rows import PAYMENT, payment_row
 
 
 class LedgerLookups:
@@ -12,10 +13,8 @@ class LedgerLookups:
 
     def payment_for_key(self, payer: User, key: str, kind: PaymentKind) -> Payment | None:
         """The newest payment this payer made with this Idempotency-Key for this kind of thing."""
-        from lending_postgres.store import _PAYMENT, _payment  # the one row shape
-
         with self.pool.connection() as c:
-            rows = c.run(f"SELECT {_PAYMENT} FROM payments WHERE payer_iss = :iss AND payer_sub = :sub "
+            rows = c.run(f"SELECT {PAYMENT} FROM payments WHERE payer_iss = :iss AND payer_sub = :sub "
                          "AND idempotency_key = :key AND kind = :kind ORDER BY created_at DESC LIMIT 1",
                          iss=payer.issuer, sub=payer.subject, key=key, kind=kind.value)
-        return _payment(rows[0]) if rows else None
+        return payment_row(rows[0]) if rows else None

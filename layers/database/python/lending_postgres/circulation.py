@@ -1,0 +1,173 @@
+"""Lending and returning copies, with the hold shelf: PostgresStore's moves of a copy.
+
+Every transaction here that moves a copy first locks its title's row (FOR NO KEY UPDATE, so
+foreign-key checks against the title are not blocked): holds, returns, renewals and loans of one
+title take turns, and always lock in the same order (title, then hold, loan or copy), so they
+cannot deadlock with each other.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any, TypeAlias
+
+import pg8000.native
+from pg8000.exceptions import DatabaseError
+
+from lending.errors import BookUnavailable, HeldForAnother, NoCopyAvailable, NotOnLoan, NotYourLoan
+from lending.model import Book, BookStatus, Loan, User
+from lending_postgres.refusals import refusals
+from lending_postgres.connection import ConnectionPool
+from lending_postgres.rows import (
+    BOOK,
+    FK_VIOLATION,
+    LOAN,
+    UNIQUE_VIOLATION,
+    attach_payment,
+    book_row,
+    loan_row,
+    move_book,
+    sqlstate,
+)
+
+CHECK_VIOLATION = "23514"  # also raised by the triggers that guard the hold shelf
+Conn: TypeAlias = pg8000.native.Connection
+
+
+def lock_title_of_book(c: Conn, book_id: str) -> str | None:
+    rows = c.run("SELECT t.title_id::text FROM books b JOIN titles t USING (title_id) "
+                 "WHERE b.book_id = CAST(:b AS uuid) FOR NO KEY UPDATE OF t", b=book_id)
+    return rows[0][0] if rows else None
+
+
+def lock_title(c: Conn, title_id: str) -> bool:
+    return bool(c.run("SELECT 1 FROM titles WHERE title_id = CAST(:t AS uuid) FOR NO KEY UPDATE", t=title_id))
+
+
+def lend(c: Conn, book_id: str, borrower: User, payment_id: str, due_at: datetime) -> str:
+    """Move the copy to `borrower` (from the shelf, or from the hold shelf if it waits for them),
+    open the loan, fulfil the hold it waited for, attach the payment. Returns the loan id."""
+    held = c.run("SELECT hold_id::text, patron_iss, patron_sub FROM holds WHERE book_id = CAST(:b AS uuid) "
+                 "AND status = 'ready' FOR UPDATE", b=book_id)
+    if held:
+        hold_id, iss, sub = held[0]
+        if (iss, sub) != (borrower.issuer, borrower.subject):
+            raise HeldForAnother("This copy waits on the hold shelf for another patron.",
+                                 book_status="on_hold_shelf", reason="on_hold_shelf")
+        move_book(c, book_id, BookStatus.ON_HOLD_SHELF, BookStatus.BORROWED)
+    else:
+        move_book(c, book_id, BookStatus.AVAILABLE, BookStatus.BORROWED)
+    loan_id = str(uuid.uuid4())
+    try:
+        c.run("INSERT INTO loans (loan_id, book_id, borrower_iss, borrower_sub, borrower_name, payment_id, due_at) "
+              "VALUES (:id, :book, :iss, :sub, :name, :pay, :due)",
+              id=loan_id, book=book_id, iss=borrower.issuer, sub=borrower.subject,
+              name=borrower.name or borrower.handle, pay=payment_id, due=due_at)
+    except DatabaseError as exc:
+        if sqlstate(exc) in (UNIQUE_VIOLATION, FK_VIOLATION, CHECK_VIOLATION):
+            raise BookUnavailable("Someone else has just borrowed or bought this book.") from exc
+        raise
+    if held:
+        c.run("UPDATE holds SET status = 'fulfilled', loan_id = CAST(:l AS uuid), closed_at = now() "
+              "WHERE hold_id = CAST(:h AS uuid)", l=loan_id, h=held[0][0])
+    attach_payment(c, payment_id, "loan_id", loan_id)
+    return loan_id
+
+
+def shelve(c: Conn, book_id: str, title_id: str, from_status: BookStatus, *, now: datetime,
+           pickup_period: timedelta) -> str | None:
+    """Put a copy back: on the hold shelf for the first patron waiting for its title (returned: that
+    hold's id), else on the open shelf. The caller holds the title's lock."""
+    waiting = c.run("SELECT hold_id::text FROM holds WHERE title_id = CAST(:t AS uuid) AND status = 'waiting' "
+                    "ORDER BY seq LIMIT 1 FOR UPDATE", t=title_id)
+    to = BookStatus.ON_HOLD_SHELF if waiting else BookStatus.AVAILABLE
+    moved = c.run("UPDATE books SET status = :to WHERE book_id = CAST(:b AS uuid) AND status = :from RETURNING 1",
+                  b=book_id, to=to.value, **{"from": from_status.value})
+    if not moved:
+        raise NotOnLoan("This book is not on loan.")
+    if not waiting:
+        return None
+    c.run("UPDATE holds SET status = 'ready', book_id = CAST(:b AS uuid), ready_at = :now, "
+          "ready_until = :until WHERE hold_id = CAST(:h AS uuid)",
+          b=book_id, now=now, until=now + pickup_period, h=waiting[0][0])
+    return str(waiting[0][0])
+
+
+def _loan(c: Conn, loan_id: str) -> Loan:
+    rows = c.run(f"SELECT {LOAN} FROM loans l JOIN books b USING (book_id) WHERE l.loan_id = CAST(:id AS uuid)",
+                 id=loan_id)
+    return loan_row(rows[0])
+
+
+class CirculationMoves:
+    """open_loan, close_loan and lending by title, aware of the hold shelf."""
+
+    pool: ConnectionPool
+
+    def open_loan(self, book_id: str, borrower: User, payment_id: str, due_at: datetime) -> Loan:
+        with refusals(), self.pool.transaction() as c:
+            if lock_title_of_book(c, book_id) is None:
+                raise BookUnavailable("No such book to lend.")
+            return _loan(c, lend(c, book_id, borrower, payment_id, due_at))
+
+    def lend_copy_of_title(self, title_id: str, borrower: User, payment_id: str, due_at: datetime) -> Loan:
+        with refusals(), self.pool.transaction() as c:
+            if not lock_title(c, title_id):
+                raise NoCopyAvailable("No such title.", reason="no_copy_available")
+            paid = c.run("SELECT amount_cents, currency FROM payments WHERE payment_id = CAST(:p AS uuid)",
+                         p=payment_id)
+            book_id = _waiting_for(c, title_id, borrower) or (_free_copy(c, title_id, *paid[0]) if paid else None)
+            if not book_id:
+                raise NoCopyAvailable("Every copy of this title was taken a moment ago; place a hold to be next.",
+                                      reason="no_copy_available", place_hold=f"/titles/{title_id}/holds")
+            # The fee was authorised for a copy like this one: the ledger names the copy it pays for.
+            c.run("UPDATE payments SET book_id = CAST(:b AS uuid) WHERE payment_id = CAST(:p AS uuid)",
+                  b=book_id, p=payment_id)
+            return _loan(c, lend(c, book_id, borrower, payment_id, due_at))
+
+    def close_loan(self, book_id: str, caller: User, *, now: datetime | None = None,
+                   pickup_period: timedelta = timedelta(days=7)) -> Loan:
+        with self.pool.transaction() as c:
+            title_id = lock_title_of_book(c, book_id)
+            rows = c.run(
+                "SELECT loan_id::text, borrower_iss, borrower_sub FROM loans "
+                "WHERE book_id = CAST(:b AS uuid) AND returned_at IS NULL FOR UPDATE", b=book_id)
+            if not rows or title_id is None:
+                raise NotOnLoan("This book is not on loan.")
+            loan_id, iss, sub = rows[0]
+            if (iss, sub) != (caller.issuer, caller.subject) and not caller.is_librarian:
+                raise NotYourLoan("Only the borrower or a librarian may return this loan.")
+            c.run("UPDATE loans SET returned_at = now(), closed_reason = 'returned' WHERE loan_id = CAST(:id AS uuid)",
+                  id=loan_id)
+            when = now or c.run("SELECT now()")[0][0]
+            shelve(c, book_id, title_id, BookStatus.BORROWED, now=when, pickup_period=pickup_period)
+            return _loan(c, loan_id)
+
+    def copy_to_lend(self, title_id: str, borrower: User) -> Book | None:
+        with self.pool.connection() as c:
+            book_id = _waiting_for(c, title_id, borrower)
+            where = "book_id = CAST(:b AS uuid)" if book_id else "title_id = CAST(:t AS uuid) AND status = 'available'"
+            rows = c.run(f"SELECT {BOOK} FROM books WHERE {where} ORDER BY created_at, book_id LIMIT 1",
+                         **({"b": book_id} if book_id else {"t": title_id}))
+        return book_row(rows[0]) if rows else None
+
+    def holder_of(self, book_id: str) -> User | None:
+        with self.pool.connection() as c:
+            rows = c.run("SELECT patron_iss, patron_sub, patron_name FROM holds WHERE book_id = CAST(:b AS uuid) "
+                         "AND status = 'ready'", b=book_id)
+        return User(rows[0][0], rows[0][1], name=rows[0][2]) if rows else None
+
+
+def _waiting_for(c: Conn, title_id: str, patron: User) -> str | None:
+    rows = c.run("SELECT book_id::text FROM holds WHERE title_id = CAST(:t AS uuid) AND status = 'ready' "
+                 "AND patron_iss = :iss AND patron_sub = :sub", t=title_id, iss=patron.issuer, sub=patron.subject)
+    return rows[0][0] if rows else None
+
+
+def _free_copy(c: Conn, title_id: str, amount_cents: Any, currency: Any) -> str | None:
+    """A free copy whose fee is what was authorised; one another transaction is taking is skipped."""
+    rows = c.run("SELECT book_id::text FROM books WHERE title_id = CAST(:t AS uuid) AND status = 'available' "
+                 "AND borrow_fee_cents = :fee AND currency = :cur ORDER BY created_at, book_id LIMIT 1 "
+                 "FOR UPDATE SKIP LOCKED", t=title_id, fee=amount_cents, cur=currency)
+    return rows[0][0] if rows else None
