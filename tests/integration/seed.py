@@ -45,4 +45,20 @@ def seed(c: pg8000.native.Connection) -> dict[str, str]:
           k=ids["key"])
     c.run("INSERT INTO processor_events (event_id) VALUES (:e)", e=ids["event"])
     c.run("INSERT INTO job_runs (job, last_finished_at) VALUES ('seed-job', now())")
+    # Circulation: the title the copies belong to (made by the copies' trigger), a hold in its queue,
+    # and a renewal of B's loan with its own fee (and a spare renewal fee).
+    ids["T"] = c.run("SELECT title_id::text FROM books WHERE book_id = CAST(:a AS uuid)", a=ids["A"])[0][0]
+    ids["hold"], ids["renewal"], ids["fee_R"], ids["fee_R2"] = (str(uuid.uuid4()) for _ in range(4))
+    c.run("INSERT INTO holds (hold_id, title_id, patron_iss, patron_sub, placed_at) VALUES "
+          "(CAST(:h AS uuid), CAST(:t AS uuid), 'https://issuer.test', 'seed-holder', now())", h=ids["hold"], t=ids["T"])
+    for name in ("fee_R", "fee_R2"):
+        c.run(_PAYMENT, id=ids[name], kind="renewal", book=ids["B"], state="captured", intent=None)
+    c.run("INSERT INTO renewals (renewal_id, loan_id, number, payment_id, renewed_at, previous_due_at, due_at) VALUES "
+          "(CAST(:r AS uuid), CAST(:l AS uuid), 1, CAST(:p AS uuid), now(), now(), now() + interval '21 days')",
+          r=ids["renewal"], l=ids["loan_B"], p=ids["fee_R"])
+    c.run("UPDATE payments SET renewal_id = CAST(:r AS uuid) WHERE payment_id = CAST(:p AS uuid)",
+          r=ids["renewal"], p=ids["fee_R"])
+    # Deferred checks on what was written fire now, so that a test may alter a table afterwards.
+    c.run("SET CONSTRAINTS ALL IMMEDIATE")
+    c.run("SET CONSTRAINTS ALL DEFERRED")
     return ids

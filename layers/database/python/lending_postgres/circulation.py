@@ -17,8 +17,8 @@ from pg8000.exceptions import DatabaseError
 
 from lending.errors import BookUnavailable, HeldForAnother, NoCopyAvailable, NotOnLoan, NotYourLoan
 from lending.model import Book, BookStatus, Loan, User
-from lending_postgres.refusals import refusals
 from lending_postgres.connection import ConnectionPool
+from lending_postgres.refusals import refusals
 from lending_postgres.rows import (
     BOOK,
     FK_VIOLATION,

@@ -24,6 +24,7 @@ from lending_postgres.connection import ConnectionPool
 from lending_postgres.holds import HoldQueries
 from lending_postgres.lookups import LedgerLookups
 from lending_postgres.migrate import pending_migrations
+from lending_postgres.refusals import refusals
 from lending_postgres.renewals import RenewalQueries
 from lending_postgres.replica import ReplicaPool
 from lending_postgres.rows import (
@@ -44,7 +45,6 @@ from lending_postgres.rows import (
     sqlstate,
     update_payment_row,
 )
-from lending_postgres.refusals import refusals
 from lending_postgres.settlement import Settlement
 from lending_postgres.upkeep import Upkeep
 
