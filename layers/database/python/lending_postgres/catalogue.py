@@ -90,7 +90,8 @@ class TitleCatalogue:
 
         def search(c: pg8000.native.Connection) -> tuple[Any, Any]:
             if not s.text:
-                return c.run(page_sql, limit=query.limit, offset=query.offset, **s.params), c.run(facets_sql)[0]
+                return (c.run(page_sql, limit=query.limit, offset=query.offset, **s.params),
+                        c.run(facets_sql, **s.params)[0])
             c.run("BEGIN")  # for SET LOCAL: the settings end with this search
             try:
                 c.run(f"SET LOCAL pg_trgm.word_similarity_threshold = {WORD_SIMILARITY}")
