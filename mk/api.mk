@@ -12,3 +12,8 @@ api-contract: $(STAMP)
 	@$(PY) -c "import json; from openapi_spec_validator import validate; validate(json.load(open('functions/docs/openapi.json'))); print('functions/docs/openapi.json: valid OpenAPI 3.1')"
 
 TEST_CHECKS += api-contract
+
+# Seed N titles (default 100000) into DATABASE_URL (or a running `make run`'s) and time the catalogue search.
+.PHONY: seed-titles
+seed-titles: $(STAMP)
+	$(PY) -m bench.seed_titles $(or $(N),100000)

@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"
-TOPICS = ["README.md", "architecture.md", "data-and-races.md", "money-safety.md", "identity.md", "web-ui.md",
+TOPICS = ["README.md", "architecture.md", "data-and-races.md", "circulation.md", "money-safety.md", "identity.md", "web-ui.md",
           "vm-runtime.md", "deploying.md", "infrastructure.md", "api-and-observability.md", "benchmarks.md",
           "settings.md", "testing.md", "jobs.md"]
 MAX_README_LINES = 200

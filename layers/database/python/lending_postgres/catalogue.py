@@ -89,10 +89,19 @@ class TitleCatalogue:
             f"(SELECT count(*) FILTER (WHERE NOT avail) FROM matched WHERE a_ok AND l_ok)")
 
         def search(c: pg8000.native.Connection) -> tuple[Any, Any]:
-            if "q" in s.params:
-                c.run(f"SELECT set_config('pg_trgm.word_similarity_threshold', '{WORD_SIMILARITY}', false)")
-            rows = c.run(page_sql, limit=query.limit, offset=query.offset, **s.params)
-            return rows, c.run(facets_sql, **s.params)[0]
+            if not s.text:
+                return (c.run(page_sql, limit=query.limit, offset=query.offset, **s.params),
+                        c.run(facets_sql, **s.params)[0])
+            c.run("BEGIN")  # for SET LOCAL: the settings end with this search
+            try:
+                c.run(f"SET LOCAL pg_trgm.word_similarity_threshold = {WORD_SIMILARITY}")
+                # Statements are prepared: plan each search for its own words, not for any words.
+                c.run("SET LOCAL plan_cache_mode = force_custom_plan")
+                rows = c.run(page_sql, limit=query.limit, offset=query.offset, **s.params)
+                found = c.run(facets_sql, **s.params)[0]
+            finally:
+                c.run("COMMIT")
+            return rows, found
 
         rows, (total, authors, languages, available, unavailable) = self.reader.read(search)
         facets = Facets([FacetCount(a, int(n)) for a, n in authors], [FacetCount(lang, int(n)) for lang, n in languages],
