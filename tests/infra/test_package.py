@@ -110,7 +110,7 @@ def test_every_job_runs_on_its_schedule_through_an_eventbridge_rule(built: tuple
     _, _, template = built
     resources = template["Resources"]
     jobs = {name: spec["schedule"] for name, spec in FUNCTIONS.items() if spec.get("schedule")}
-    assert {"reconcile", "retention"} <= set(jobs)
+    assert {"expire_holds", "reconcile", "retention"} <= set(jobs)
     rules = {k: v["Properties"] for k, v in resources.items() if v["Type"] == "AWS::Events::Rule"}
     assert set(rules) == {f"{package.camel(name)}Schedule" for name in jobs}
     for name, schedule in jobs.items():

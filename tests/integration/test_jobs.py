@@ -101,7 +101,7 @@ def test_two_make_jobs_at_once_do_the_work_once(store: PostgresStore, service_en
     outputs = [run.communicate(timeout=180)[0] for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
     done = [summaries(output) for output in outputs]
-    for job in ("reconcile", "retention"):
+    for job in ("expire_holds", "reconcile", "retention"):
         ran = [d[job] for d in done if "skipped" not in d[job]]
         skipped = [d[job]["skipped"] for d in done if "skipped" in d[job]]
         assert len(ran) == 1, (job, outputs)  # one did it; the other found it locked, or done and not yet due again
@@ -136,7 +136,7 @@ def test_make_runs_scheduler_runs_the_jobs_by_itself(store: PostgresStore, servi
                 finished = json.loads(line)
         assert finished is not None, "".join(seen)
         assert finished["idempotency_keys"] == 7 and finished["outcome"] == "finished"
-        assert "jobs scheduled: reconcile every 0:00:01, retention every 0:00:01" in "".join(seen)
+        assert "jobs scheduled: expire_holds every 0:00:01, reconcile every 0:00:01, retention every 0:00:01" in "".join(seen)
         assert left(store, "idempotency_keys", "old-") == 0 and left(store, "idempotency_keys", "new-") == 2
         assert sql(store.pool, "SELECT job FROM job_runs WHERE job = 'retention'") == [["retention"]]
     finally:
