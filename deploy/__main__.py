@@ -16,7 +16,7 @@ import signal
 import sys
 from pathlib import Path
 
-from deploy import steps
+from deploy import rollback, steps
 from deploy.estate import Estate
 
 INTERRUPTED = 130
@@ -69,11 +69,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "deploy":
             return steps.deploy(estate, opts)
         if args.command == "rollback":
-            return steps.rollback(estate, opts, force=args.force)
+            return rollback.rollback(estate, opts, force=args.force)
         if args.command == "break-lock":
             steps.break_lock(estate, opts.who, print)
             return 0
-        return steps.status(estate)
+        return rollback.status(estate)
     except KeyboardInterrupt:
         return INTERRUPTED
 
