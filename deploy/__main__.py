@@ -28,7 +28,8 @@ def _terminate(signum: int, _frame: object) -> None:
 
 def estate_for(args: argparse.Namespace) -> Estate:
     if args.target == "local":
-        from deploy.local import ESTATE_DIR, LocalEstate
+        from deploy.local import LocalEstate
+        from deploy.local_layout import ESTATE_DIR
 
         return LocalEstate(Path(args.estate_dir) if args.estate_dir else ESTATE_DIR)
     from deploy.aws import AwsEstate
