@@ -19,7 +19,8 @@ import pytest
 from moto import mock_aws
 
 from deploy import gates
-from deploy.aws import AwsEstate, SsmParameterLock
+from deploy.aws import AwsEstate
+from deploy.aws_records import SsmParameterLock
 from deploy.model import AuditEntry, LockHeld, LockHolder, Probe, StepFailed
 from dev.embedded import ROOT
 from infra import local_aws
