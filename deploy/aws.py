@@ -2,11 +2,8 @@
 
 - live colour: the ELBv2 listener's forward action (ListenerArn output), switched with
   modify_listener; nothing is read from a local file;
-- lock: the SSM parameter /<env>/lending/deploy-lock, created with Overwrite=False (atomic:
-  exactly one of any number of machines creates it), deleted by its holder's token, renewed by
-  a live deploy, taken over by one taker once its lease has run out;
-- audit: CloudWatch Logs group /<env>/lending/deploys, stream `audit`, one JSON event per entry
-  (the lock and the audit: deploy/aws_records.py);
+- lock and audit: the SSM parameter /<env>/lending/deploy-lock and the CloudWatch Logs group
+  /<env>/lending/deploys (deploy/aws_records.py);
 - artefact: the image <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<version> (CI pushed it);
 - on the VMs (private, no SSH): SSM Run Command (AWS-RunShellScript) runs the migration inside
   the new image (as the schema owner, from /etc/lending/migrate.env; it also keeps the app's
