@@ -16,7 +16,7 @@ import signal
 import sys
 from pathlib import Path
 
-from deploy import steps
+from deploy import rollback, steps
 from deploy.estate import Estate
 
 INTERRUPTED = 130
@@ -28,7 +28,8 @@ def _terminate(signum: int, _frame: object) -> None:
 
 def estate_for(args: argparse.Namespace) -> Estate:
     if args.target == "local":
-        from deploy.local import ESTATE_DIR, LocalEstate
+        from deploy.local import LocalEstate
+        from deploy.local_layout import ESTATE_DIR
 
         return LocalEstate(Path(args.estate_dir) if args.estate_dir else ESTATE_DIR)
     from deploy.aws import AwsEstate
@@ -69,11 +70,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "deploy":
             return steps.deploy(estate, opts)
         if args.command == "rollback":
-            return steps.rollback(estate, opts, force=args.force)
+            return rollback.rollback(estate, opts, force=args.force)
         if args.command == "break-lock":
             steps.break_lock(estate, opts.who, print)
             return 0
-        return steps.status(estate)
+        return rollback.status(estate)
     except KeyboardInterrupt:
         return INTERRUPTED
 

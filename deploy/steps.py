@@ -6,6 +6,7 @@
 
 Before the switch nothing touches the load balancer: a failure there leaves the live VM serving.
 Exit status: 0 deployed, 1 failed before the switch, 2 rolled back, 3 refused (lock held).
+The gates and probes are in deploy/gates.py; rollback and status in deploy/rollback.py.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from pathlib import Path
 from typing import TextIO
 
 from deploy.estate import Estate
+from deploy.gates import find_idle, health_gate, smoke_test, verify_through_lb, vm_version
 from deploy.lease import Lease, lease_seconds
 from deploy.lease import break_lock as break_lock
 from deploy.lease import take_lock as take_lock
-from deploy.model import AuditEntry, LockHeld, LockHolder, Probe, StepFailed, lease_end, now, who_am_i
+from deploy.model import AuditEntry, LockHeld, LockHolder, StepFailed, lease_end, now, who_am_i
 
 ROOT = Path(__file__).resolve().parent.parent
 STEPS = ("version and artefact", "deploy lock", "find the idle VM", "database migrations", "ship to the idle VM",
@@ -77,105 +79,6 @@ def uncommitted_changes(source: Path) -> bool:
     result = subprocess.run(["git", "-C", str(source), "status", "--porcelain", "--untracked-files=no"],
                             capture_output=True, text=True, check=False)
     return bool(result.stdout.strip())
-
-
-# -- 3 -------------------------------------------------------------------------------------------
-def find_idle(estate: Estate) -> tuple[str, str]:
-    """(live, idle), the live colour as the load balancer itself reports it."""
-    live = estate.live_color()
-    if live not in estate.colors:
-        raise StepFailed(f"the load balancer forwards to {live!r}, which is neither of {estate.colors}")
-    idle = estate.colors[1] if live == estate.colors[0] else estate.colors[0]
-    return live, idle
-
-
-def vm_version(estate: Estate, color: str) -> str:
-    probe = estate.vm_probe(color, "/version")
-    return str(probe.json().get("version", f"unknown (/version {probe.status or 'no answer'})"))
-
-
-# -- 6 -------------------------------------------------------------------------------------------
-def _brief(probe: Probe) -> str:
-    return f"{probe.status or 'no answer'} {probe.body[:160].strip()}".strip()
-
-
-def health_gate(estate: Estate, color: str, version: str, timeout: float, say: Callable[[str], None]) -> None:
-    """Until `timeout`: every instance of `color` answers /ready 200 and /version `version`, and so does its nginx."""
-    started = time.monotonic()
-    deadline = started + timeout
-    last_line, last_said = "", 0.0
-    while True:
-        ready, new = [], []
-        for index in range(1, estate.instances + 1):
-            ready.append(estate.instance_probe(color, index, "/ready"))
-            new.append(estate.instance_probe(color, index, "/version"))
-        front_ready, front_version = estate.vm_probe(color, "/ready"), estate.vm_probe(color, "/version")
-        n_ready = sum(p.status == 200 for p in ready)
-        n_new = sum(p.json().get("version") == version for p in new)
-        elapsed = time.monotonic() - started
-        line = (f"{color}: /ready 200 on {n_ready}/{estate.instances} instances, /version {version} on "
-                f"{n_new}/{estate.instances}, nginx /ready {front_ready.status or '-'}")
-        if line != last_line or time.monotonic() - last_said > 5:
-            say(f"{line}  ({elapsed:.0f}s of {timeout:.0f}s)")
-            last_line, last_said = line, time.monotonic()
-        if (n_ready == n_new == estate.instances and front_ready.status == 200
-                and front_version.json().get("version") == version):
-            return
-        if time.monotonic() >= deadline:
-            for index in range(1, estate.instances + 1):
-                r, v = ready[index - 1], new[index - 1]
-                if r.status != 200 or v.json().get("version") != version:
-                    raise StepFailed(f"{color} instance {index} not ready with version {version} within {timeout:.0f}s: "
-                                     f"/ready {_brief(r)}; /version {_brief(v)}", estate.instance_log(color, index))
-            raise StepFailed(f"{color} nginx not ready within {timeout:.0f}s: /ready {_brief(front_ready)}; "
-                             f"/version {_brief(front_version)}")
-        time.sleep(0.5)
-
-
-def smoke_test(estate: Estate, color: str) -> list[str]:
-    """Through `color`'s nginx: a catalogue read, the payment and identity configuration, sign-in enforced."""
-    problems, passed = [], []
-    books = estate.vm_probe(color, "/books?limit=1")
-    if books.status == 200 and isinstance(books.json().get("items"), list):
-        passed.append(f"catalogue read ({books.json().get('total', '?')} books)")
-    else:
-        problems.append(f"GET /books: {_brief(books)}")
-    config = estate.vm_probe(color, "/config.json").json()
-    oidc, stripe = config.get("oidc") or {}, config.get("stripe") or {}
-    if str(oidc.get("authority", "")).startswith(("http://", "https://")) and oidc.get("client_id"):
-        passed.append(f"identity configured ({oidc['authority']})")
-    else:
-        problems.append(f"GET /config.json: no usable OIDC issuer/audience ({oidc})")
-    if str(stripe.get("js_url", "")).startswith(("http://", "https://")):
-        passed.append("payment configured")
-    else:
-        problems.append(f"GET /config.json: no usable payment configuration ({stripe})")
-    me = estate.vm_probe(color, "/me")
-    if me.status == 401:
-        passed.append("sign-in enforced (/me 401)")
-    else:
-        problems.append(f"GET /me without a token: expected 401, got {_brief(me)}")
-    if problems:
-        raise StepFailed("smoke test through " + color + ": " + "; ".join(problems))
-    return passed
-
-
-# -- 7 -------------------------------------------------------------------------------------------
-def verify_through_lb(estate: Estate, version: str, timeout: float, say: Callable[[str], None], streak: int = 5) -> None:
-    """`streak` answers in a row from the load balancer with /version `version` and /ready 200."""
-    deadline = time.monotonic() + timeout
-    run, last = 0, Probe(0, "")
-    while True:
-        last = estate.lb_probe("/version")
-        ready = estate.lb_probe("/ready")
-        run = run + 1 if last.json().get("version") == version and ready.status == 200 else 0
-        if run >= streak:
-            say(f"load balancer serves {version} ({streak} answers in a row)")
-            return
-        if time.monotonic() >= deadline:
-            raise StepFailed(f"through the load balancer /version is not {version} after {timeout:.0f}s: "
-                             f"/version {_brief(last)}; /ready {_brief(ready)}")
-        time.sleep(0.2)
 
 
 # -- the whole deploy ------------------------------------------------------------------------------
@@ -297,58 +200,3 @@ def _roll_back(estate: Estate, p: Progress, failure: StepFailed, live: str, idle
     record(f"{outcome}: {failure.reason}")
     p.line(f"ROLLED BACK: live {live} ({old_version}); {idle} keeps the failed version for inspection")
     return ROLLED_BACK
-
-
-# -- rollback and status -----------------------------------------------------------------------------
-def rollback(estate: Estate, opts: Options, progress: Progress | None = None, force: bool = False) -> int:
-    """Switch the load balancer to the other VM at once (it must answer /ready unless `force`)."""
-    p = progress or Progress()
-    holder = LockHolder(opts.who, "-", opts.message or "switch to the other VM", action="rollback",
-                        expires=lease_end(opts.lock_lease))
-    try:
-        if opts.break_lock:
-            break_lock(estate, opts.who, p.say)
-        take_lock(estate, holder, opts.lock_wait, p.say)
-    except LockHeld as held:
-        p.line(f"ROLLBACK REFUSED: {held}; BREAK_LOCK=1 to break it")
-        return REFUSED
-    lease = Lease(estate.lock, holder, opts.lock_lease).start()
-    try:
-        live, other = find_idle(estate)
-        ready, version = estate.vm_probe(other, "/ready"), vm_version(estate, other)
-        if ready.status != 200 and not force:
-            p.line(f"ROLLBACK REFUSED: {other} is not ready (/ready {_brief(ready)}); FORCE=1 switches anyway")
-            return FAILED
-        started = time.monotonic()
-        estate.switch_to(other)
-        p.line(f"switched {live} -> {other} in {time.monotonic() - started:.2f}s")
-        try:
-            verify_through_lb(estate, version, opts.verify_timeout, p.say)
-        except StepFailed as failure:
-            estate.audit.append(AuditEntry(now(), opts.who, "rollback", version, live, other,
-                                           f"switched to {other}, verification failed: {failure.reason}"))
-            p.line(f"ROLLBACK VERIFY FAILED: live {other}, but {failure.reason}; `make rollback-vm` again returns to {live}")
-            return FAILED
-        estate.audit.append(AuditEntry(now(), opts.who, "rollback", version, live, other, f"rolled back to {other}"))
-        p.line(f"ROLLED BACK: live {other} ({version}); {live} idle")
-        return OK
-    finally:
-        estate.lock.release(lease.stop())
-
-
-def status(estate: Estate, out: TextIO = sys.stdout, entries: int = 5) -> int:
-    live, idle = find_idle(estate)
-    print(f"environment {estate.environment}", file=out)
-    for role, color in (("live", live), ("idle", idle)):
-        ready = estate.vm_probe(color, "/ready")
-        instances = ", ".join(
-            f"#{i} {estate.instance_probe(color, i, '/version').json().get('version', '-')}"
-            f" /ready {estate.instance_probe(color, i, '/ready').status or '-'}" for i in range(1, estate.instances + 1))
-        print(f"  {role:<5} {color:<6} version {vm_version(estate, color):<14} /ready {ready.status or '-'}   "
-              f"instances: {instances}", file=out)
-    holder = estate.lock.current()
-    print(f"  lock  {'free' if holder is None else 'held by ' + holder.describe()}", file=out)
-    print("  last audit entries:", file=out)
-    for entry in estate.audit.last(entries) or []:
-        print(f"    {entry.line()}", file=out)
-    return 0

@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from deploy.local import LocalEstate, LocalEstateRunner, Ports
+from deploy.local import LocalEstate
+from deploy.local_layout import Ports
+from deploy.local_vms import LocalEstateRunner
 from dev.embedded import ROOT, free_port
 from tests.conftest import Client, new_book
 from tests.support.issuer import TestIssuer

@@ -18,8 +18,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from deploy import steps
-from deploy.aws import AwsEstate, SsmParameterLock
+from deploy import gates
+from deploy.aws import AwsEstate
+from deploy.aws_records import SsmParameterLock
 from deploy.model import AuditEntry, LockHeld, LockHolder, Probe, StepFailed
 from dev.embedded import ROOT
 from infra import local_aws
@@ -63,12 +64,12 @@ def forwarded_group(estate: AwsEstate) -> str:
 def test_finds_the_idle_target_group_from_the_listener_and_switches_it(estate: AwsEstate) -> None:
     assert estate.environment == "deploytest"
     assert forwarded_group(estate) == estate.target_groups["blue"]  # LiveColor's default
-    assert steps.find_idle(estate) == ("blue", "green")
+    assert gates.find_idle(estate) == ("blue", "green")
     estate.switch_to("green")
     assert forwarded_group(estate) == estate.target_groups["green"]  # as AWS itself now reports it
-    assert steps.find_idle(estate) == ("green", "blue")
+    assert gates.find_idle(estate) == ("green", "blue")
     estate.switch_to("blue")
-    assert steps.find_idle(estate) == ("blue", "green")
+    assert gates.find_idle(estate) == ("blue", "green")
 
 
 def test_a_weighted_split_is_not_mistaken_for_a_colour(estate: AwsEstate) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from infra import checks, package
+from infra import checks, lambda_template, lambda_zips
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = {p.parent.name: json.loads(p.read_text()) for p in sorted((ROOT / "functions").glob("*/function.json"))}
@@ -80,10 +80,10 @@ def test_return_carries_no_stripe_and_borrow_does(built: tuple[Path, str, dict[s
     assert not [f for f in package_of(out, "return") if "stripe" in f.lower()]
     assert any(f.startswith("python/lending_stripe/") for f in package_of(out, "borrow"))
     # With dependencies, stripe can only arrive through the payments layer's requirements.
-    assert any(r.startswith("stripe==") for r in package.layer_requirements("payments"))
+    assert any(r.startswith("stripe==") for r in lambda_zips.layer_requirements("payments"))
     others = [layer for layer in FUNCTIONS["return"]["layers"]]
-    assert not [r for layer in others for r in package.layer_requirements(layer) if "stripe" in r]
-    assert package.layer_requirements("aws") == []  # boto3 comes with Lambda's runtime
+    assert not [r for layer in others for r in lambda_zips.layer_requirements(layer) if "stripe" in r]
+    assert lambda_zips.layer_requirements("aws") == []  # boto3 comes with Lambda's runtime
 
 
 def test_the_template_wires_each_function_to_exactly_its_layers_and_routes(built: tuple[Path, str, dict[str, Any]]) -> None:
@@ -92,9 +92,9 @@ def test_the_template_wires_each_function_to_exactly_its_layers_and_routes(built
     lambdas = {k: v for k, v in resources.items() if v["Type"] == "AWS::Lambda::Function"}
     assert len(lambdas) == len(FUNCTIONS)
     for function, spec in FUNCTIONS.items():
-        logical = package.camel(function)
+        logical = lambda_template.camel(function)
         props = resources[f"{logical}Function"]["Properties"]
-        assert props["Layers"] == [{"Ref": f"{package.camel(layer)}Layer"} for layer in spec["layers"]]
+        assert props["Layers"] == [{"Ref": f"{lambda_template.camel(layer)}Layer"} for layer in spec["layers"]]
         assert props["Handler"] == "lending_aws.entry.handle" and props["Runtime"] == "python3.11"
         assert props["Code"]["S3Key"] == {"Fn::Sub": f"${{ArtifactPrefix}}/functions/{function}.zip"}
         routes = {r["Properties"]["RouteKey"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Route"
@@ -112,9 +112,9 @@ def test_every_job_runs_on_its_schedule_through_an_eventbridge_rule(built: tuple
     jobs = {name: spec["schedule"] for name, spec in FUNCTIONS.items() if spec.get("schedule")}
     assert {"expire_holds", "reconcile", "retention"} <= set(jobs)
     rules = {k: v["Properties"] for k, v in resources.items() if v["Type"] == "AWS::Events::Rule"}
-    assert set(rules) == {f"{package.camel(name)}Schedule" for name in jobs}
+    assert set(rules) == {f"{lambda_template.camel(name)}Schedule" for name in jobs}
     for name, schedule in jobs.items():
-        logical = package.camel(name)
+        logical = lambda_template.camel(name)
         rule = rules[f"{logical}Schedule"]
         assert rule["ScheduleExpression"] == schedule and rule["State"] == "ENABLED"
         assert rule["Targets"] == [{"Id": name, "Arn": {"Fn::GetAtt": [f"{logical}Function", "Arn"]}}]
@@ -126,7 +126,7 @@ def test_every_job_runs_on_its_schedule_through_an_eventbridge_rule(built: tuple
 
 
 def _readable_secrets(resources: dict[str, Any], function: str) -> list[str]:
-    role = resources[f"{package.camel(function)}Role"]["Properties"]
+    role = resources[f"{lambda_template.camel(function)}Role"]["Properties"]
     statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
     readable = [r for s in statements if s["Action"] == "secretsmanager:GetSecretValue" for r in s["Resource"]]
     return sorted(json.dumps(r) for r in readable)
@@ -136,12 +136,12 @@ def test_each_function_has_its_own_role_reading_only_the_secrets_it_uses(
         built: tuple[Path, str, dict[str, Any]]) -> None:
     _, _, template = built
     resources = template["Resources"]
-    roles = [resources[f"{package.camel(f)}Function"]["Properties"]["Role"]["Fn::GetAtt"][0] for f in FUNCTIONS]
+    roles = [resources[f"{lambda_template.camel(f)}Function"]["Properties"]["Role"]["Fn::GetAtt"][0] for f in FUNCTIONS]
     assert len(set(roles)) == len(FUNCTIONS) and "FunctionRole" not in resources
     webhook_users = {f for f in FUNCTIONS if "stripe_webhook_secret" in (ROOT / "functions" / f / "handler.py").read_text()}
     assert webhook_users == {"stripe_webhook"}
     for function, spec in FUNCTIONS.items():
-        props = resources[f"{package.camel(function)}Function"]["Properties"]
+        props = resources[f"{lambda_template.camel(function)}Function"]["Properties"]
         env = props["Environment"]["Variables"]
         readable = " ".join(_readable_secrets(resources, function))
         payments, database = "payments" in spec["layers"], "database" in spec["layers"]
