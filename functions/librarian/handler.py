@@ -2,10 +2,10 @@
 
 from lending import services
 from lending.model import NewBook
-from lending_http import SIGNED_IN, Call, Response, fields, operation, views
+from lending_http import LIBRARIAN, Call, Response, fields, operation, views
 
 
-@operation("librarian", caller=SIGNED_IN, idempotent=True)
+@operation("librarian", caller=LIBRARIAN, idempotent=True)
 def handle(call: Call) -> Response:
     if call.request.method == "GET":
         loans = services.books_on_loan(call.store, call.caller)

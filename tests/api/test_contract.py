@@ -31,6 +31,7 @@ MANIFESTS = sorted((ROOT / "functions").glob("*/function.json"))
 # What a handler declares or calls -> the statuses it can answer with (see lending_http.problems.STATUS_OF).
 CAN_ANSWER = {
     "SIGNED_IN": {401, 503},               # caller=SIGNED_IN: AuthenticationRequired, IdentityProviderUnavailable
+    "LIBRARIAN": {401, 403, 503},          # caller=LIBRARIAN: as SIGNED_IN, and NotAllowed for anyone else
     "store": {503},                        # call.store: DatabaseUnavailable
     "idempotent": {400, 409, 422},         # idempotent=True: bad Idempotency-Key, in progress, key reused
     "json": {400},                         # request.json(): not a JSON object
@@ -132,7 +133,7 @@ def test_state_changing_posts_take_an_idempotency_key_and_signed_in_routes_need_
         calls = _names_used(ROOT / "functions" / function / "handler.py")
         if "idempotent" in calls and method == "POST":
             assert "Idempotency-Key" in names, (method, path)
-        assert bool(op["security"]) == ("SIGNED_IN" in calls), (method, path)
+        assert bool(op["security"]) == bool({"SIGNED_IN", "LIBRARIAN"} & calls), (method, path)
 
 
 # -- the validator itself catches drift -------------------------------------------------------

@@ -2,6 +2,6 @@
 the route table, operations and the composition root. The business (`lending`) never imports it."""
 
 from lending_http.messages import Request, Response
-from lending_http.operation import ANYONE, SIGNED_IN, Call, Job, Operation, job, operation
+from lending_http.operation import ANYONE, LIBRARIAN, SIGNED_IN, Call, Job, Operation, job, operation
 
-__all__ = ["ANYONE", "SIGNED_IN", "Call", "Job", "Operation", "Request", "Response", "job", "operation"]
+__all__ = ["ANYONE", "LIBRARIAN", "SIGNED_IN", "Call", "Job", "Operation", "Request", "Response", "job", "operation"]

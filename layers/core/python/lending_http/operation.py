@@ -35,9 +35,10 @@ log = logging.getLogger("lending.http")
 class Caller(Enum):
     ANYONE = "anyone"
     SIGNED_IN = "signed_in"
+    LIBRARIAN = "librarian"  # signed in, and a librarian: anyone else is 403 before the request is read
 
 
-ANYONE, SIGNED_IN = Caller.ANYONE, Caller.SIGNED_IN
+ANYONE, SIGNED_IN, LIBRARIAN = Caller.ANYONE, Caller.SIGNED_IN, Caller.LIBRARIAN
 
 
 class Scope(Protocol):
@@ -121,7 +122,9 @@ class Operation:
         return response
 
     def _call(self, request: Request, deps: Scope) -> Response:
-        caller = deps.authenticate(request.headers.get("authorization")) if self.caller is SIGNED_IN else None
+        caller = deps.authenticate(request.headers.get("authorization")) if self.caller is not ANYONE else None
+        if self.caller is LIBRARIAN and caller is not None and not caller.is_librarian:
+            raise errors.NotAllowed("Only librarians may do this.")
         call = Call(request, deps, caller)
         if self.idempotent and caller is not None and request.method not in ("GET", "HEAD"):
             return idempotency.run_once(deps.store, caller, request, lambda: self.run(call))
