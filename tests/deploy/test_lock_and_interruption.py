@@ -99,7 +99,10 @@ def test_a_deploy_killed_between_steps_leaves_a_healthy_live_vm_and_a_lock_to_br
         estate: LocalEstate, repo: Repo, issuer: TestIssuer, kill_at: str) -> None:
     version = repo.commit(f"new code, deploy to be killed at {kill_at}", {HEALTH: version_note(f"killed {kill_at}")})
     live, serving = estate.live_color(), lb_version(estate)
-    with mixed_traffic(estate, issuer) as traffic:
+    # Killed before the ship, only the live VM ever serves; killed after the switch, both do.
+    other = "green" if live == "blue" else "blue"
+    served_by = {live} if kill_at == "[5/8]" else {live, other}
+    with mixed_traffic(estate, issuer, at_least=50, served_by=served_by) as traffic:
         proc = subprocess.Popen(deploy_argv(estate.dir, repo, "deploy", "--version", version, "--message", "to be killed"),
                                 cwd=ROOT, env={**os.environ, "DEPLOY_WHO": "carol"}, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
