@@ -82,12 +82,18 @@ def estate(estate_dir: Path) -> LocalEstate:
     return LocalEstate(estate_dir)
 
 
+# A load balancer switch rewrites live.conf, runs `nginx -t`, reloads and waits for the old workers to
+# exit: a few tenths of a second here; far longer means old workers hung on (balancer.switch gives up at 30 s).
+SWITCH_SECONDS_LIMIT = 10.0
+
+
 @dataclass
 class DeployRun:
     returncode: int
     output: str
 
     def switch_seconds(self) -> float:
+        """How long the switch took, as the deploy reported it; -1 if it reported no switch."""
         found = re.search(r"switched (?:\w+ -> \w+ )?in ([0-9.]+)s", self.output)
         return float(found.group(1)) if found else -1.0
 

@@ -8,13 +8,15 @@ colours the test expects to serve (mixed_traffic fails the test otherwise).
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from deploy.local import LocalEstate
-from tests.deploy.conftest import Repo, lb_version, mixed_traffic, run_deploy, version_note, vm_version
+from tests.deploy.conftest import SWITCH_SECONDS_LIMIT, Repo, lb_version, mixed_traffic, run_deploy, version_note, vm_version
 from tests.support.issuer import TestIssuer
 
 HEALTH = "functions/health/handler.py"
@@ -46,6 +48,7 @@ def test_a_deploy_of_new_code_under_load_drops_nothing(estate: LocalEstate, repo
           f"({traffic.count('borrow', 'return')} borrows/returns), {len(failures)} failed; "
           f"load balancer switch took {run.switch_seconds():.2f}s; served by {dict(served_by)}")
     assert served_by[live] > 0 and served_by[other_than(estate, live)] > 0
+    assert 0 < run.switch_seconds() < SWITCH_SECONDS_LIMIT, run.output
     assert failures == [], failures[:5]
     assert traffic.count("borrow") > 0 and traffic.count("return") > 0
     assert lb_version(estate) == {"version": new, "note": "v2"}  # the new code, not just a new label
@@ -64,16 +67,26 @@ def test_rollback_vm_switches_to_the_other_vm_at_once_under_load(estate: LocalEs
     other = "green" if live == "blue" else "blue"
     assert estate.vm_probe(other, "/ready").status == 200
     other_version = vm_version(estate, other)
+    began = datetime.now(UTC).replace(microsecond=0)
     with mixed_traffic(estate, issuer, at_least=100, served_by={live, other}) as traffic:
         run = run_deploy(estate.dir, repo, "rollback")
+        ended = datetime.now(UTC)
+        time.sleep(0.5)  # answers from after the switch: the last ones must all come from `other`
     assert run.returncode == 0, run.output
     failures = traffic.failures()
     report(capsys, f"{len(traffic.answers)} requests during the rollback, {len(failures)} failed; "
                    f"load balancer switch took {run.switch_seconds():.2f}s")
-    assert run.switch_seconds() >= 0
+    # The switch happened, during this run: measured (a switch that does nothing is not 0.0x s: it
+    # rewrites live.conf, runs `nginx -t`, reloads and waits for the old workers to exit), audited
+    # in this run's time, and the traffic went from one colour to the other.
+    assert 0 < run.switch_seconds() < SWITCH_SECONDS_LIMIT, run.output
+    assert f"switched {live} -> {other} in " in run.output
     assert failures == [], failures[:5]
     assert estate.live_color() == other and lb_version(estate) == other_version
-    assert estate.audit.last(1)[0].action == "rollback"
+    entry = estate.audit.last(1)[0]
+    assert (entry.action, entry.from_vm, entry.to_vm, entry.result) == ("rollback", live, other, f"rolled back to {other}")
+    assert began <= datetime.strptime(entry.time, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) <= ended
+    assert traffic.answers[0].vm == live and traffic.answers[-1].vm == other, (traffic.answers[0], traffic.answers[-1])
 
 
 def never_ready(text: str) -> str:
