@@ -9,7 +9,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,12 +84,18 @@ def estate(estate_dir: Path) -> LocalEstate:
     return LocalEstate(estate_dir)
 
 
+# A load balancer switch rewrites live.conf, runs `nginx -t`, reloads and waits for the old workers to
+# exit: a few tenths of a second here; far longer means old workers hung on (balancer.switch gives up at 30 s).
+SWITCH_SECONDS_LIMIT = 10.0
+
+
 @dataclass
 class DeployRun:
     returncode: int
     output: str
 
     def switch_seconds(self) -> float:
+        """How long the switch took, as the deploy reported it; -1 if it reported no switch."""
         found = re.search(r"switched (?:\w+ -> \w+ )?in ([0-9.]+)s", self.output)
         return float(found.group(1)) if found else -1.0
 
@@ -112,8 +118,15 @@ def lb_client_factory(estate: LocalEstate, issuer: TestIssuer) -> Callable[[], C
 
 
 @contextmanager
-def mixed_traffic(estate: LocalEstate, issuer: TestIssuer, patrons: int = 3, readers: int = 2) -> Iterator[Traffic]:
-    """Catalogue readers and patrons cycling borrow -> return, all through the load balancer."""
+def mixed_traffic(estate: LocalEstate, issuer: TestIssuer, *, at_least: int, served_by: Collection[str],
+                  borrows_returns: int = 10, patrons: int = 3, readers: int = 2) -> Iterator[Traffic]:
+    """Catalogue readers and patrons cycling borrow -> return, all through the load balancer.
+
+    It fails the test unless the traffic really ran: every patron and reader answered within 10 s of
+    the start, and by the end at least `at_least` answers (`borrows_returns` of them borrows or
+    returns) came from exactly the colours `served_by`, so that a test's `failures == []` is about
+    requests that were sent.
+    """
     base = estate.layout["lb_url"]
     librarian = Client(base, issuer.token("libby", librarian=True))
     traffic = Traffic(base, deadline_seconds=240)
@@ -123,12 +136,16 @@ def mixed_traffic(estate: LocalEstate, issuer: TestIssuer, patrons: int = 3, rea
     for _ in range(readers):
         traffic.start(traffic.reader, "/books?limit=5")
     deadline = time.monotonic() + 10
-    while traffic.count("borrow", "return") < patrons and time.monotonic() < deadline:
-        time.sleep(0.05)
     try:
+        while (traffic.count("borrow", "return") < patrons or traffic.count("GET") < readers) \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert traffic.count("borrow", "return") >= patrons and traffic.count("GET") >= readers, \
+            f"background traffic did not start within 10 s: {len(traffic.answers)} answers"
         yield traffic
     finally:
         traffic.finish()
+    traffic.assert_ran(at_least, borrows_returns=borrows_returns, served_by=served_by)
 
 
 def lb_version(estate: LocalEstate) -> dict[str, object]:

@@ -1,22 +1,29 @@
 """Blue/green on the local estate, under real mixed traffic through the load balancer.
 
 Each test starts from whatever colour is live (they run in order on one estate) and asserts
-0 failed requests: every answer 2xx, none missing.
+0 failed requests: every answer 2xx, none missing, out of a stated minimum of answers from the
+colours the test expects to serve (mixed_traffic fails the test otherwise).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from deploy.local import LocalEstate
-from tests.deploy.conftest import Repo, lb_version, mixed_traffic, run_deploy, version_note, vm_version
+from tests.deploy.conftest import SWITCH_SECONDS_LIMIT, Repo, lb_version, mixed_traffic, run_deploy, version_note, vm_version
 from tests.support.issuer import TestIssuer
 
 HEALTH = "functions/health/handler.py"
+
+
+def other_than(estate: LocalEstate, color: str) -> str:
+    return estate.colors[1] if color == estate.colors[0] else estate.colors[0]
 
 
 def report(capsys: pytest.CaptureFixture[str], line: str) -> None:
@@ -32,7 +39,7 @@ def test_a_deploy_of_new_code_under_load_drops_nothing(estate: LocalEstate, repo
     assert old["version"] != new
     log = Path(estate.layout["lb_prefix"]) / "logs" / "lb.access.log"
     seen_before = len(log.read_text().splitlines())
-    with mixed_traffic(estate, issuer) as traffic:
+    with mixed_traffic(estate, issuer, at_least=200, served_by={live, other_than(estate, live)}) as traffic:
         run = run_deploy(estate.dir, repo, "deploy", "--version", new, "--message", "zero-downtime test")
         assert run.returncode == 0, run.output
     failures = traffic.failures()
@@ -40,7 +47,8 @@ def test_a_deploy_of_new_code_under_load_drops_nothing(estate: LocalEstate, repo
     report(capsys, f"{len(traffic.answers)} requests during the deploy "
           f"({traffic.count('borrow', 'return')} borrows/returns), {len(failures)} failed; "
           f"load balancer switch took {run.switch_seconds():.2f}s; served by {dict(served_by)}")
-    assert served_by[live] > 0 and served_by[estate.colors[1] if live == estate.colors[0] else estate.colors[0]] > 0
+    assert served_by[live] > 0 and served_by[other_than(estate, live)] > 0
+    assert 0 < run.switch_seconds() < SWITCH_SECONDS_LIMIT, run.output
     assert failures == [], failures[:5]
     assert traffic.count("borrow") > 0 and traffic.count("return") > 0
     assert lb_version(estate) == {"version": new, "note": "v2"}  # the new code, not just a new label
@@ -59,16 +67,26 @@ def test_rollback_vm_switches_to_the_other_vm_at_once_under_load(estate: LocalEs
     other = "green" if live == "blue" else "blue"
     assert estate.vm_probe(other, "/ready").status == 200
     other_version = vm_version(estate, other)
-    with mixed_traffic(estate, issuer) as traffic:
+    began = datetime.now(UTC).replace(microsecond=0)
+    with mixed_traffic(estate, issuer, at_least=100, served_by={live, other}) as traffic:
         run = run_deploy(estate.dir, repo, "rollback")
+        ended = datetime.now(UTC)
+        time.sleep(0.5)  # answers from after the switch: the last ones must all come from `other`
     assert run.returncode == 0, run.output
     failures = traffic.failures()
     report(capsys, f"{len(traffic.answers)} requests during the rollback, {len(failures)} failed; "
                    f"load balancer switch took {run.switch_seconds():.2f}s")
-    assert run.switch_seconds() >= 0
+    # The switch happened, during this run: measured (a switch that does nothing is not 0.0x s: it
+    # rewrites live.conf, runs `nginx -t`, reloads and waits for the old workers to exit), audited
+    # in this run's time, and the traffic went from one colour to the other.
+    assert 0 < run.switch_seconds() < SWITCH_SECONDS_LIMIT, run.output
+    assert f"switched {live} -> {other} in " in run.output
     assert failures == [], failures[:5]
     assert estate.live_color() == other and lb_version(estate) == other_version
-    assert estate.audit.last(1)[0].action == "rollback"
+    entry = estate.audit.last(1)[0]
+    assert (entry.action, entry.from_vm, entry.to_vm, entry.result) == ("rollback", live, other, f"rolled back to {other}")
+    assert began <= datetime.strptime(entry.time, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) <= ended
+    assert traffic.answers[0].vm == live and traffic.answers[-1].vm == other, (traffic.answers[0], traffic.answers[-1])
 
 
 def never_ready(text: str) -> str:
@@ -80,7 +98,7 @@ def test_a_build_that_never_gets_ready_never_reaches_the_load_balancer(estate: L
                                                                        issuer: TestIssuer, capsys: pytest.CaptureFixture[str]) -> None:
     broken = repo.commit("broken build: /ready never 200", {HEALTH: never_ready})
     live, serving = estate.live_color(), lb_version(estate)
-    with mixed_traffic(estate, issuer) as traffic:
+    with mixed_traffic(estate, issuer, at_least=200, served_by={live}) as traffic:  # never the broken build
         run = run_deploy(estate.dir, repo, "deploy", "--version", broken, "--gate-timeout", "6")
     assert run.returncode == 1, run.output
     assert "DEPLOY FAILED at step 6/8 (health gate)" in run.output
@@ -136,7 +154,7 @@ def test_a_failed_verification_after_the_switch_rolls_back_by_itself(estate: Loc
                                                                      issuer: TestIssuer, capsys: pytest.CaptureFixture[str]) -> None:
     buggy = repo.commit("a bug only behind the load balancer", {HEALTH: lb_bug})
     live, serving = estate.live_color(), lb_version(estate)
-    with mixed_traffic(estate, issuer) as traffic:
+    with mixed_traffic(estate, issuer, at_least=200, served_by={live, other_than(estate, live)}) as traffic:
         run = run_deploy(estate.dir, repo, "deploy", "--version", buggy, "--verify-timeout", "4")
     assert run.returncode == 2, run.output
     assert "[7/8] switch the load balancer" in run.output

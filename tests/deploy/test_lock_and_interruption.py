@@ -99,7 +99,10 @@ def test_a_deploy_killed_between_steps_leaves_a_healthy_live_vm_and_a_lock_to_br
         estate: LocalEstate, repo: Repo, issuer: TestIssuer, kill_at: str) -> None:
     version = repo.commit(f"new code, deploy to be killed at {kill_at}", {HEALTH: version_note(f"killed {kill_at}")})
     live, serving = estate.live_color(), lb_version(estate)
-    with mixed_traffic(estate, issuer) as traffic:
+    # Killed before the ship, only the live VM ever serves; killed after the switch, both do.
+    other = "green" if live == "blue" else "blue"
+    served_by = {live} if kill_at == "[5/8]" else {live, other}
+    with mixed_traffic(estate, issuer, at_least=50, served_by=served_by) as traffic:
         proc = subprocess.Popen(deploy_argv(estate.dir, repo, "deploy", "--version", version, "--message", "to be killed"),
                                 cwd=ROOT, env={**os.environ, "DEPLOY_WHO": "carol"}, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
@@ -111,6 +114,7 @@ def test_a_deploy_killed_between_steps_leaves_a_healthy_live_vm_and_a_lock_to_br
                 os.kill(proc.pid, signal.SIGKILL)
                 break
         proc.wait(timeout=30)
+        killed_at = time.monotonic()
         assert proc.returncode == -signal.SIGKILL, "".join(seen)
 
         # The load balancer is on a healthy VM: where it was, or (killed after the switch) the gated new one.
@@ -120,6 +124,12 @@ def test_a_deploy_killed_between_steps_leaves_a_healthy_live_vm_and_a_lock_to_br
             assert estate.live_color() == live and lb_version(estate) == serving
         else:
             assert estate.live_color() != live and lb_version(estate)["version"] == version
+        # ...and the traffic goes on there: answers from the colour now live, after the deploy died.
+        now_live = estate.live_color()
+        deadline = time.monotonic() + 10
+        while traffic.served_by(since=killed_at)[now_live] < 20 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert traffic.served_by(since=killed_at)[now_live] >= 20, traffic.served_by(since=killed_at)
     assert traffic.failures() == [], traffic.failures()[:5]
 
     # The lock is still held by the dead deploy: status and the next deploy report it.

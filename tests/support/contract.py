@@ -3,7 +3,10 @@
 `violations(method, path, status, headers, body)` lists every way one response breaks
 the contract: an undeclared route, status or content type, a missing declared header,
 a body the declared schema (JSON Schema 2020-12, unknown fields refused) rejects.
-`check_response` is a `requests` response hook that fails the calling test at once.
+`check_response` is a `requests` response hook that fails the calling test at once, and also
+records the violation (in case a caller swallowed the AssertionError). `since_now()` starts a
+per-test record: the responses checked and the violations seen from then on, that test's own,
+whatever ran before it.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -25,10 +29,33 @@ SPEC_PATH = Path(__file__).resolve().parents[2] / "functions" / "docs" / "openap
 SPEC_URI = "urn:lending:openapi"
 METHODS = ("get", "post", "put", "patch", "delete")
 
-# Every violation any Client saw in this test session (also raised at once in the caller).
+# Every violation any Client saw in this test session (also raised at once in the caller). Do not
+# assert on the whole list: what it holds depends on which tests ran before; use `since_now()`.
 seen: list[str] = []
 checked = {"responses": 0}
 _lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Record:
+    """What every Client received from one moment on (see `since_now`)."""
+
+    seen_before: int
+    checked_before: int
+
+    def violations(self) -> list[str]:
+        with _lock:
+            return seen[self.seen_before:]
+
+    def responses(self) -> int:
+        with _lock:
+            return checked["responses"] - self.checked_before
+
+
+def since_now() -> Record:
+    """Start a record of the responses checked and the violations seen from now on (a test's own)."""
+    with _lock:
+        return Record(len(seen), checked["responses"])
 
 
 @cache

@@ -4,11 +4,17 @@ Each borrow makes three processor calls (create, confirm, capture), so alone it 
 about a second. Fifteen patrons borrowing at once through nginx should take about as
 long as one, `/health` should answer at once meanwhile, and the instances' own request
 logs (start = end - duration) should show many borrows in flight together.
+
+On a busy machine every request is slower, so no bound here is a fixed number of seconds
+under load: `/health` during the borrows is measured against `/health` just before them (same
+machine, same moment) and against the borrow itself, and "meanwhile" is a count: probes answered
+before the first of the borrows came back.
 """
 
 from __future__ import annotations
 
 import json
+import statistics
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +33,8 @@ from tests.vm.traffic import PAYMENT
 
 AT_ONCE = 15
 PROCESSOR_DELAY_MS = 300
+BASELINE_PROBES = 20
+SLOWER_UNDER_LOAD = 5  # /health's mean time during the borrows may be this many times its mean just before
 
 
 @pytest.fixture(scope="module")
@@ -65,36 +73,57 @@ def test_many_borrows_wait_on_the_processor_together_while_health_answers_at_onc
         books = [new_book(librarian) for _ in range(AT_ONCE + 1)]
         tokens = [issuer.token(f"patron-{i}") for i in range(AT_ONCE + 1)]
 
-        def borrow(i: int, gate: threading.Barrier | None = None) -> int:
+        def borrow(i: int, gate: threading.Barrier | None = None) -> tuple[int, float]:
+            """The status, and when the answer came back."""
             if gate is not None:
                 gate.wait(timeout=30)
-            return requests.post(f"{vm.url}/books/{books[i]['book_id']}/borrow", json=PAYMENT, timeout=60,
-                                 headers={"Authorization": f"Bearer {tokens[i]}"}).status_code
+            status = requests.post(f"{vm.url}/books/{books[i]['book_id']}/borrow", json=PAYMENT, timeout=60,
+                                   headers={"Authorization": f"Bearer {tokens[i]}"}).status_code
+            return status, time.monotonic()
+
+        def probe() -> tuple[float, float]:
+            """How long /health took, and when it answered."""
+            sent = time.monotonic()
+            assert requests.get(f"{vm.url}/health", timeout=5).status_code == 200
+            return time.monotonic() - sent, time.monotonic()
 
         started = time.monotonic()
-        assert borrow(AT_ONCE) == 201
+        assert borrow(AT_ONCE)[0] == 201
         alone = time.monotonic() - started
+        baseline = [probe()[0] for _ in range(BASELINE_PROBES)]  # /health with nothing else in flight
 
         gate = threading.Barrier(AT_ONCE + 1)
-        health: list[float] = []
+        health: list[tuple[float, float]] = []
         with ThreadPoolExecutor(AT_ONCE) as workers:
             futures = [workers.submit(borrow, i, gate) for i in range(AT_ONCE)]
             gate.wait(timeout=30)
             started = time.monotonic()
             while not all(f.done() for f in futures):
-                probe = time.monotonic()
-                assert requests.get(f"{vm.url}/health", timeout=5).status_code == 200
-                health.append(time.monotonic() - probe)
-            statuses = [f.result() for f in futures]
+                health.append(probe())
+            results = [f.result() for f in futures]
         together = time.monotonic() - started
+        statuses = [status for status, _ in results]
+        first_back = min(at for _, at in results)
+        took = [seconds for seconds, _ in health]
+        meanwhile = sum(1 for _, at in health if at < first_back)  # answered while all AT_ONCE were in flight
 
         peak, per_instance = borrows_in_flight([i.log for i in vm.instances])
-        print(f"\none borrow alone {alone:.2f}s; {AT_ONCE} at once {together:.2f}s; /health probes {len(health)}, "
-              f"slowest {max(health) * 1000:.0f} ms; borrows in flight at once: {peak} (per instance {per_instance})")
+        print(f"\none borrow alone {alone:.2f}s; {AT_ONCE} at once {together:.2f}s; /health before: mean "
+              f"{statistics.fmean(baseline) * 1000:.1f} ms, slowest {max(baseline) * 1000:.1f} ms; during: "
+              f"{len(took)} probes ({meanwhile} before the first borrow came back), mean "
+              f"{statistics.fmean(took) * 1000:.1f} ms, slowest {max(took) * 1000:.0f} ms; "
+              f"borrows in flight at once: {peak} (per instance {per_instance})")
 
     assert statuses == [201] * AT_ONCE
     assert alone >= 3 * PROCESSOR_DELAY_MS / 1000  # the delay is real: three processor calls per borrow
     assert together < 2.5 * alone  # one after another would take AT_ONCE times as long
-    assert len(health) >= 5 and max(health) < 0.25
+    # /health answered at once meanwhile: many probes came back while every borrow was still waiting on the
+    # processor (one queued behind a borrow comes back only after it), on average (a probe stuck behind a borrow
+    # weighs in; one scheduling hiccup among hundreds does not) not much slower than /health just before
+    # the borrows, and none waited anything like a borrow: a quarter of one, measured in this test
+    # (about the processor delay: 0.25 s on an idle machine, where a borrow takes 1 s; more on a busy one).
+    assert len(took) >= 5 and meanwhile >= 5, (len(took), meanwhile)
+    assert statistics.fmean(took) <= SLOWER_UNDER_LOAD * statistics.fmean(baseline), (took, baseline)
+    assert max(took) < alone / 4, (max(took), alone)
     assert peak >= AT_ONCE - 2
     assert all(n > 1 for n in per_instance.values()) and len(per_instance) == 2

@@ -1,8 +1,10 @@
 """Real concurrent clients for the VM tests: patrons cycling borrow/return, readers polling GETs.
 
-Every answer is recorded (kind, status, content type, when); a request that gets no
-HTTP answer at all is recorded with status 0. Loops are bounded by a stop event and a
-deadline, so a test can never leave traffic running.
+Every answer is recorded (kind, status, content type, when, and the colour of the VM the load
+balancer says served it, its X-Lending-VM header); a request that gets no HTTP answer at all is
+recorded with status 0. Loops are bounded by a stop event and a deadline, so a test can never
+leave traffic running. `assert_ran` fails a test whose traffic did not really run: "no failed
+request" means nothing when no request was sent.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import requests
@@ -24,6 +28,7 @@ class Answer:
     content_type: str
     at: float
     detail: str = ""
+    vm: str = ""  # X-Lending-VM: the colour behind the load balancer that answered ("" straight to a VM)
 
 
 @dataclass
@@ -38,7 +43,8 @@ class Traffic:
     def record(self, kind: str, response: requests.Response | None, error: str = "") -> requests.Response | None:
         answer = Answer(kind, response.status_code if response is not None else 0,
                         response.headers.get("Content-Type", "") if response is not None else "", time.monotonic(),
-                        error or (response.text[:300] if response is not None and response.status_code >= 300 else ""))
+                        error or (response.text[:300] if response is not None and response.status_code >= 300 else ""),
+                        response.headers.get("X-Lending-VM", "") if response is not None else "")
         with self._lock:
             self.answers.append(answer)
         return response
@@ -92,3 +98,22 @@ class Traffic:
     def failures(self) -> list[Answer]:
         with self._lock:
             return [a for a in self.answers if not 200 <= a.status < 300]
+
+    def served_by(self, since: float = 0.0) -> Counter[str]:
+        """Answers per colour of the VM that served them (from the load balancer's X-Lending-VM)."""
+        with self._lock:
+            return Counter(a.vm for a in self.answers if a.vm and a.at >= since)
+
+    def assert_ran(self, at_least: int, *, borrows_returns: int = 1, served_by: Collection[str] | None = None) -> None:
+        """Fail unless traffic really ran: `at_least` HTTP answers, `borrows_returns` of them borrows or
+        returns, and (if given) answers from exactly the colours `served_by`, each at least once."""
+        with self._lock:
+            answered = sum(1 for a in self.answers if a.status)
+        colours = self.served_by()
+        summary = f"{answered} answers ({self.count('borrow', 'return')} borrows/returns), served by {dict(colours)}"
+        print(f"background traffic: {summary}")
+        assert answered >= at_least, f"background traffic did not run: {summary}, expected at least {at_least}"
+        assert self.count("borrow", "return") >= borrows_returns, \
+            f"background traffic did not run: {summary}, expected at least {borrows_returns} borrows/returns"
+        if served_by is not None:
+            assert set(colours) == set(served_by), f"expected answers from exactly {sorted(served_by)}: {summary}"
