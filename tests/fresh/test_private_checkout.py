@@ -76,7 +76,7 @@ def test_postgres_for_a_data_dir_inside_a_private_dir_starts_answers_and_changes
         home = Path(directory).parent
         assert home.parent == base
         assert (os.stat(home).st_uid, os.stat(home).st_mode & 0o777) == (pgserver, 0o700)
-        for made in (base, cache, *cache.glob("pgserver-*")):
+        for made in (base, cache, *cache.glob("postgres-*")):
             assert (os.stat(made).st_uid, os.stat(made).st_mode & 0o777) == (0, 0o755), made
         assert (data_dir / "pgdata").resolve() == Path(directory)
         assert "database system is shut down" in (data_dir.parent / "postgres.log").read_text()
