@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ import pytest
 
 from dev.embedded import free_port, start_localstripe
 from tests.conftest import Client, new_book, sql
+from tests.support.black_hole import black_hole as hung_processor
 from tests.support.money import assert_money_rule, intents_for_book
 from tests.support.stack import ChaliceServer
 
@@ -69,29 +69,8 @@ def test_stripe_stopped_mid_run_gives_503_then_recovers_without_restart(own_stac
 
 @pytest.fixture
 def black_hole() -> Iterator[str]:
-    """Accepts connections and never answers."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    stop.set()
-    thread.join()
-    for conn in held:
-        conn.close()
-    listener.close()
+    with hung_processor() as url:
+        yield url
 
 
 def test_a_processor_that_never_answers_is_cut_off_by_the_timeout(own_stack, black_hole: str, issuer,

@@ -8,8 +8,6 @@ may still go on.
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +18,7 @@ import requests
 from dev.vm_stack import LocalVM
 from lending_settings import ConfigError, from_env
 from tests.conftest import Client, new_book, sql
+from tests.support.black_hole import black_hole as hung_processor
 from tests.support.issuer import TestIssuer
 
 BUDGET_SECONDS = 10
@@ -28,29 +27,8 @@ STRIPE_TIMEOUT, STRIPE_RETRIES = 8, 5  # unbounded: 6 attempts x 8 s = 48 s > ng
 
 @pytest.fixture
 def black_hole() -> Iterator[str]:
-    """A processor that accepts connections and never answers."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    stop.set()
-    thread.join()
-    for conn in held:
-        conn.close()
-    listener.close()
+    with hung_processor() as url:
+        yield url
 
 
 def test_a_hung_processor_is_cut_off_by_the_request_budget_before_nginx_gives_up(
