@@ -13,11 +13,11 @@ estate). Then:
    every row of books, loans, purchases, payments and the status history is recorded;
 3. under background traffic through the load balancer (patrons borrowing and returning, catalogue
    readers, a librarian adding copies) the new version is deployed: step 4 applies the pending
-   migrations (0002 … 0005) while the old version serves, the destructive-migration check passes,
+   migrations (0002 … 0007) while the old version serves, the destructive-migration check passes,
    the new version ships, the load balancer switches;
 4. 0 failed requests; every recorded row kept as it was, every id kept; copies of one ISBN are
    one title; the new version answers /titles; the copies the old version added during the window
-   have titles (those after 0005 by the assign_title trigger); the old VM, the failover, still
+   have titles (those after the backfill by the assign_title trigger); the old VM, the failover, still
    answers /ready on the migrated schema.
 """
 
@@ -251,7 +251,7 @@ def test_todays_database_migrates_online_under_the_old_version_with_every_row_an
     traffic.assert_ran(300, borrows_returns=20, served_by={old_live, new_side})
     assert traffic.count("add") >= 5
     pending = ["0002_guards.sql", "0003_payments_by_key.sql", "0004_circulation_expand.sql", "0004_job_runs.sql",
-               "0005_circulation_backfill.sql"]
+               "0005_circulation_backfill.sql", "0006_circulation_title_required.sql", "0007_circulation_validate.sql"]
     assert applied.split(", ") == pending, run.output
     assert "refused destructive" not in run.output
     assert 0 < run.switch_seconds() < SWITCH_SECONDS_LIMIT, run.output
