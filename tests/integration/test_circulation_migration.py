@@ -76,7 +76,8 @@ def test_todays_rows_and_ids_survive_and_copies_of_one_isbn_become_one_title(old
 
     applied = migrate(old_database)
 
-    assert "0004_circulation_expand.sql" in applied and "0005_circulation_backfill.sql" in applied
+    assert {"0004_circulation_expand.sql", "0005_circulation_backfill.sql", "0006_circulation_title_required.sql",
+            "0007_circulation_validate.sql"} <= set(applied)
     with old_database.connection() as c:
         assert _snapshot(c) == before
         titles = c.run("SELECT t.isbn, t.title, count(b.book_id) FROM titles t JOIN books b USING (title_id) "
@@ -94,3 +95,22 @@ def test_todays_rows_and_ids_survive_and_copies_of_one_isbn_become_one_title(old
         # ... and lends them as it always did
         c.run("UPDATE books SET status = 'available' WHERE book_id = CAST(:b AS uuid)", b=ids["h2"])
     assert migrate(old_database) == []
+
+
+def test_between_expand_and_backfill_the_old_version_still_lends_copies_without_a_title(
+        old_database: ConnectionPool) -> None:
+    """0004 committed, 0005 not yet: what the old version does to a copy not yet backfilled (lend it,
+    return it, sell it) is allowed; only once every copy has its title does 0006 require one."""
+    with old_database.connection() as c:
+        ids = _fill(c)
+        for name in ("0002_guards.sql", "0003_payments_by_key.sql", "0004_circulation_expand.sql"):
+            c.execute_simple((MIGRATIONS / name).read_text())
+            c.run("INSERT INTO schema_migrations (name) VALUES (:n)", n=name)
+        assert c.run("SELECT count(*) FROM books WHERE title_id IS NULL")[0][0] == 4
+        c.run("UPDATE books SET status = 'borrowed' WHERE book_id = CAST(:b AS uuid)", b=ids["h2"])
+        c.run("UPDATE books SET status = 'available' WHERE book_id = CAST(:b AS uuid)", b=ids["h2"])
+    applied = migrate(old_database)
+    assert applied[-3:] == ["0005_circulation_backfill.sql", "0006_circulation_title_required.sql",
+                            "0007_circulation_validate.sql"]
+    with old_database.connection() as c:
+        assert c.run("SELECT convalidated FROM pg_constraint WHERE conname = 'books_have_a_title'") == [[True]]

@@ -1,8 +1,9 @@
 -- Circulation (issue 17), step 1 of expand -> migrate -> contract: titles, holds, renewals and
 -- the catalogue search, added beside today's schema so the version before this one keeps serving.
 -- Online-safe: new tables and functions, nullable columns without defaults (no rewrite), and
--- constraints on existing tables added NOT VALID (no scan under the ACCESS EXCLUSIVE lock); the
--- backfill and the VALIDATEs are 0005, in their own transaction. books.title and books.author stay
+-- constraints on existing tables added NOT VALID (no scan under the ACCESS EXCLUSIVE lock), each one
+-- that the old version's writes satisfy; the backfill (0005), the copy-has-a-title check (0006) and
+-- the VALIDATEs (0007) each run in their own transaction. books.title and books.author stay
 -- (the old version reads them): dropping them is a later, destructive migration (docs/circulation.md).
 
 CREATE EXTENSION IF NOT EXISTS unaccent;
@@ -51,7 +52,10 @@ CREATE INDEX titles_language ON titles (language);
 -- lost or withdrawn.
 ALTER TABLE books ADD COLUMN IF NOT EXISTS title_id uuid;
 ALTER TABLE books ADD CONSTRAINT books_title_id_fkey FOREIGN KEY (title_id) REFERENCES titles (title_id) NOT VALID;
-ALTER TABLE books ADD CONSTRAINT books_have_a_title CHECK (title_id IS NOT NULL) NOT VALID;
+-- Not here: books_have_a_title (CHECK title_id IS NOT NULL). A NOT VALID check still holds every
+-- row written, updates included, so from this commit to 0005's the version before this one could
+-- not lend, return or sell a copy not yet backfilled (500s under a deploy's traffic,
+-- tests/deploy/test_online_migration.py). It is added by 0006, once every copy has its title.
 ALTER TABLE books DROP CONSTRAINT books_status_check;
 ALTER TABLE books ADD CONSTRAINT books_status_check
     CHECK (status IN ('available', 'borrowed', 'on_hold_shelf', 'sold', 'lost', 'withdrawn')) NOT VALID;
