@@ -46,7 +46,7 @@ def postgres_server(run_dir: Path) -> Iterator[str]:
 
 
 def create_database(server_url: str, name: str) -> str:
-    admin = ConnectionPool(server_url, size=1)
+    admin = ConnectionPool(server_url, size=1, statement_timeout_ms=0)  # DDL on a busy server takes time
     with admin.connection() as c:
         c.run(f'CREATE DATABASE "{name}"')
     admin.close()

@@ -41,7 +41,7 @@ def _owned_dir(path: Path, uid: int | None, gid: int | None) -> Path:
 def start_pair(base: Path, dbname: str = "lending") -> Pair:
     primary = start_postgres(base / "primary")
     try:
-        admin = ConnectionPool(primary.url, size=1)
+        admin = ConnectionPool(primary.url, size=1, statement_timeout_ms=0)
         with admin.connection() as c:
             c.run(f'CREATE DATABASE "{dbname}"')
         admin.close()
