@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 from playwright.sync_api import expect
 
-from tests.ui.conftest import accessible, screenshot, unique
+from tests.ui.conftest import TEST_CARD, accessible, screenshot, unique
+from tests.ui.test_accessibility import FOCUSED, tab_to, type_into
 
 CARD = {"payment_method": "pm_card_visa"}
 
@@ -278,3 +279,33 @@ def test_a_librarian_sees_the_queue_and_a_patron_does_not(visitor, ui_stack) -> 
     alice.sign_in("alice", from_hash=f"#/titles/{title['title_id']}")
     expect(alice.page.get_by_role("heading", name=title["title"], level=1)).to_be_visible()
     expect(alice.page.get_by_text("Queue (librarians)")).to_have_count(0)
+
+
+def test_a_hold_and_a_renewal_with_the_keyboard_alone(visitor, ui_stack) -> None:
+    out = ui_stack.add_title(unique("Out on Loan"))
+    mine = ui_stack.add_title(unique("Mine to Renew"))
+    borrow_title(ui_stack, "bob", out)
+    borrow_title(ui_stack, "alice", mine)
+    alice = visitor()
+    alice.sign_in("alice", from_hash=f"#/titles/{out['title_id']}")
+    page = alice.page
+    expect(page.get_by_role("heading", name=out["title"], level=1)).to_be_visible()
+
+    tab_to(page, "^Place hold$")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status").filter(has_text="You are number 1 in the queue")).to_be_focused()
+
+    alice.goto("#/account")
+    expect(page.get_by_role("heading", name="My account", level=1)).to_be_visible()
+    expect(page.get_by_role("button", name=f"Renew “{mine['title']}”")).to_be_visible()
+    tab_to(page, f"^Renew “{re.escape(mine['title'])}”$")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name=f"Renew “{mine['title']}”")).to_be_focused()
+    expect(page.get_by_label("Card number")).to_be_attached()
+    tab_to(page, "^Card number$", limit=3)
+    for label, text in [("Card number", TEST_CARD), ("Expiry month (MM)", "12"), ("Expiry year (YY)", "34"),
+                        ("Security code (CVC)", "123"), ("Postal code", "12345")]:
+        type_into(page, label, text)
+    assert page.evaluate(FOCUSED) == "Renew for $2.50"
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status").filter(has_text=f"You have renewed “{mine['title']}”")).to_be_focused()
