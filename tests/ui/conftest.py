@@ -87,11 +87,20 @@ class UiStack:
         return Client(self.url, self.id_token(sub))
 
     def add_book(self, title: str, **overrides: Any) -> dict[str, Any]:
-        body = {"isbn": "9780141439518", "title": title, "author": "Ursula Tester", "price_cents": 1500,
+        """One copy of a new title (a fresh ISBN, unless given: copies sharing an ISBN are one title)."""
+        body = {"isbn": fresh_isbn(), "title": title, "author": "Ursula Tester", "price_cents": 1500,
                 "borrow_fee_cents": 250, "currency": "usd", **overrides}
         answer = self.api_as("libby").post("/books", body)
         assert answer.status_code == 201, answer.text
         return dict(answer.json())
+
+    def add_title(self, title: str, copies: int = 1, **overrides: Any) -> dict[str, Any]:
+        """A new title with `copies` copies: its GET /titles/{id} plus the copies' ids as `book_ids`."""
+        first = self.add_book(title, **overrides)
+        others = [self.add_book(title, **{**overrides, "isbn": first["isbn"]}) for _ in range(copies - 1)]
+        assert {b["title_id"] for b in others} <= {first["title_id"]}
+        detail = self.api_as("alice").get(f"/titles/{first['title_id']}").json()
+        return {**detail, "book_ids": [first["book_id"], *(b["book_id"] for b in others)]}
 
 
 def _build_ui() -> None:
@@ -262,6 +271,11 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0, what: str =
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.02)
+
+
+def fresh_isbn() -> str:
+    """An ISBN-13-shaped number no other test (or demo book) uses."""
+    return "979" + "".join(secrets.choice("0123456789") for _ in range(10))
 
 
 def unique(title: str) -> str:

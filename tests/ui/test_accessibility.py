@@ -74,6 +74,9 @@ def test_a_patron_borrows_with_the_keyboard_alone(visitor, ui_stack) -> None:
 
 def test_every_page_fits_a_phone_and_passes_axe(visitor, ui_stack) -> None:
     book = ui_stack.add_book(unique("Pocket Atlas"))
+    queued = ui_stack.add_title(unique("Pocket Queue"))
+    assert ui_stack.api_as("alice").post(f"/titles/{queued['title_id']}/borrow", {"payment_method": "pm_card_visa"}).status_code == 201
+    assert ui_stack.api_as("bob").post(f"/titles/{queued['title_id']}/holds").status_code == 201
     phone = {"width": 375, "height": 740}
     libby = visitor(viewport=phone)
     libby.sign_in("libby")
@@ -98,6 +101,14 @@ def test_every_page_fits_a_phone_and_passes_axe(visitor, ui_stack) -> None:
     expect(page.get_by_label("Card number")).to_be_attached()
     fits("book")
     screenshot(page, "book-phone")
+    libby.goto(f"#/titles/{book['title_id']}")
+    expect(page.get_by_label("Card number")).to_be_attached()
+    fits("title")
+    screenshot(page, "title-phone")
+    libby.goto(f"#/titles/{queued['title_id']}")
+    expect(page.get_by_role("region", name="Queue (librarians)")).to_contain_text("Bob Patron")
+    fits("title with its queue")
+    screenshot(page, "title-queue-phone")
     libby.goto("#/account")
     expect(page.get_by_role("heading", name="On loan now")).to_be_visible()
     fits("account")

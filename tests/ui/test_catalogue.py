@@ -1,4 +1,4 @@
-"""Search by title, author or ISBN; "available only"; pages; availability in words."""
+"""Search titles by title, author or ISBN; "available only"; pages; availability in words ("0 of 1 available")."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def test_search_filter_and_pages(visitor, ui_stack) -> None:
     assert sorted(all_titles) == sorted(b["title"] for b in [*books, special])
 
     on_loan = page.locator(".book-card").filter(has=page.get_by_role("link", name=lent["title"], exact=True))
-    expect(on_loan.locator(".availability")).to_have_text("↺ On loan")
+    expect(on_loan.locator(".availability")).to_have_text("↺ 0 of 1 available")
     accessible(page, "catalogue (results)")
 
     available_only = page.get_by_role("checkbox", name="Available only")

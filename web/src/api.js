@@ -50,7 +50,24 @@ export function createApi(auth, { onSessionEnded }) {
 
   const get = (path, options) => call("GET", path, options);
   const post = (path, body, options = {}) => call("POST", path, { ...options, body, signedIn: true });
+  const del = (path, options = {}) => call("DELETE", path, { ...options, signedIn: true });
+  const id = encodeURIComponent;
   return {
+    titles: ({ q, available, author, language, limit, offset }) => {
+      const params = new URLSearchParams({ limit: String(limit), offset: String(offset) });
+      if (q) params.set("q", q);
+      if (available) params.set("available", "true");
+      if (author) params.set("author", author);
+      if (language) params.set("language", language);
+      return get(`/titles?${params}`);
+    },
+    title: (titleId) => get(`/titles/${id(titleId)}`),
+    titleQueue: (titleId) => get(`/titles/${id(titleId)}/holds`, { signedIn: true }),
+    borrowTitle: (titleId, paymentMethod, key) => post(`/titles/${id(titleId)}/borrow`, { payment_method: paymentMethod }, { key }),
+    placeHold: (titleId, key) => post(`/titles/${id(titleId)}/holds`, undefined, { key }),
+    myHolds: () => get("/me/holds", { signedIn: true }),
+    cancelHold: (holdId, key) => del(`/me/holds/${id(holdId)}`, { key }),
+    renew: (loanId, paymentMethod, key) => post(`/me/loans/${id(loanId)}/renew`, { payment_method: paymentMethod }, { key }),
     books: ({ q, available, limit, offset }) => {
       const params = new URLSearchParams({ limit: String(limit), offset: String(offset) });
       if (q) params.set("q", q);

@@ -1,4 +1,4 @@
-// The library's single-page app: hash routes (#/, #/books/<id>, #/account, #/librarian), so
+// The library's single-page app: hash routes (#/, #/titles/<id>, #/books/<id>, #/account, #/librarian), so
 // the server only ever serves index.html and the built assets.
 import { createApi } from "./api.js";
 import { createAuth } from "./auth.js";
@@ -7,6 +7,7 @@ import { accountPage } from "./pages/account.js";
 import { bookPage } from "./pages/book.js";
 import { cataloguePage } from "./pages/catalogue.js";
 import { librarianPage } from "./pages/librarian.js";
+import { titlePage } from "./pages/title.js";
 
 const LOAN_DAYS = 21;
 const main = document.getElementById("main");
@@ -61,7 +62,11 @@ async function boot() {
     let page;
     let title;
     const bookMatch = /^\/books\/([0-9a-fA-F-]{36})$/.exec(path);
-    if (bookMatch) {
+    const titleMatch = /^\/titles\/([0-9a-fA-F-]{36})$/.exec(path);
+    if (titleMatch) {
+      page = await titlePage(app, titleMatch[1], shown);
+      title = page.find((node) => node && node.tagName === "H1").textContent;
+    } else if (bookMatch) {
       page = await bookPage(app, bookMatch[1], shown);
       title = page.find((node) => node.tagName === "H1").textContent;
     } else if (path === "/account") {
@@ -100,7 +105,7 @@ async function boot() {
 
 function drawNav(app, path) {
   const link = (href, text, current) => h("a", { href, "aria-current": current ? "page" : false }, text);
-  const items = [link("#/", "Catalogue", path === "/" || path === "" || path.startsWith("/books"))];
+  const items = [link("#/", "Catalogue", path === "/" || path === "" || path.startsWith("/books") || path.startsWith("/titles"))];
   if (app.auth.token()) {
     items.push(link("#/account", "My account", path === "/account"));
     if (app.me && app.me.is_librarian) items.push(link("#/librarian", "Librarian", path === "/librarian"));

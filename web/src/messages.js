@@ -13,6 +13,19 @@ const DECLINES = {
   generic_decline: "your bank declined it",
 };
 
+// Why a circulation request was refused (409 `reason`), in words.
+export const REASONS = {
+  no_copy_available: "Sorry, someone else has just borrowed the last free copy. You can place a hold instead.",
+  on_hold_shelf: "This copy is waiting on the hold shelf for someone who placed a hold on it.",
+  duplicate_hold: "You already have a hold on this title.",
+  already_on_loan: "You already have a copy of this title on loan.",
+  copy_available: "A copy is free right now, so you can borrow it instead of placing a hold.",
+  hold_limit: "You have as many holds as allowed. Cancel one of them to place another.",
+  renewal_limit: "You have renewed this as many times as allowed. Please return it by the due date.",
+  on_hold: "Someone is waiting for this title, so it cannot be renewed. Please return it by the due date.",
+  not_on_loan: "This book is no longer on loan to you, so there is nothing to renew.",
+};
+
 export function explain(error, action = "") {
   if (error instanceof CardProblem) return error.message;
   const problem = (error && error.problem) || {};
@@ -32,9 +45,12 @@ export function explain(error, action = "") {
       return action === "return" ? "This book is on loan to someone else, so you cannot return it."
         : "You are not allowed to do that.";
     case 404:
+      if (action === "renew") return "We could not find that loan on your account.";
+      if (action === "cancel-hold") return "We could not find that hold on your account.";
       return "We could not find that book. It may have been removed from the catalogue.";
     case 409:
       if (problem.title === "Request In Progress") return "We are still working on your last request. Please wait a moment.";
+      if (REASONS[problem.reason]) return REASONS[problem.reason];
       if (action === "return") return "This book is no longer on loan to you.";
       if (action === "buy") return "Sorry, someone else has just borrowed or bought this book.";
       return "Sorry, someone else has just borrowed this book.";

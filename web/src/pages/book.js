@@ -1,9 +1,8 @@
-// One book: status, fee and price; borrow or buy it with a card.
-import { newKey } from "../api.js";
-import { focus, h, outcome, replace } from "../dom.js";
+// One copy: status, fee and price; borrow or buy it with a card. Its title's page has all its copies.
+import { cardForm } from "../card-form.js";
+import { focus, h, outcome } from "../dom.js";
 import { availability, day, money } from "../format.js";
 import { explain } from "../messages.js";
-import { mountCard } from "../payments.js";
 
 export async function bookPage(app, bookId, notice = null) {
   let book;
@@ -25,89 +24,56 @@ export async function bookPage(app, bookId, notice = null) {
 
   let action = null;
   if (book.status === "available" && !app.auth.token()) {
-    action = h("section", { class: "panel", "aria-labelledby": "pay-heading" },
-      h("h2", { id: "pay-heading" }, "Borrow or buy"),
-      h("p", {}, "Sign in with your library account to borrow or buy this book."),
-      h("button", { type: "button", onclick: () => app.auth.signIn() }, "Sign in to borrow or buy"));
+    action = signInToPay(app);
   } else if (book.status === "available") {
     action = payForm(app, book, result);
   } else if (book.status === "borrowed" && app.auth.token()) {
-    action = h("p", {}, "If you have borrowed it, you can return it from ", h("a", { href: "#/account" }, "My account"), ".");
+    action = h("p", {}, "If you have borrowed it, you can return or renew it from ", h("a", { href: "#/account" }, "My account"), ".");
   }
+  const allCopies = book.title_id
+    ? h("p", {}, h("a", { href: `#/titles/${book.title_id}` }, "All copies of this title"),
+      book.status === "available" ? "" : " — borrow another copy or place a hold")
+    : null;
   app.afterRender(() => { if (notice) focus(notice); });
   return [
     h("p", {}, h("a", { href: "#/" }, "← Back to the catalogue")),
     h("h1", {}, book.title),
     h("p", { class: "author" }, `by ${book.author}`),
-    details, result, action,
+    details, result, action, allCopies,
   ];
 }
 
+export function signInToPay(app, { heading = "Borrow or buy", why = "borrow or buy this book",
+  button = "Sign in to borrow or buy" } = {}) {
+  return h("section", { class: "panel", "aria-labelledby": "pay-heading" },
+    h("h2", { id: "pay-heading" }, heading),
+    h("p", {}, `Sign in with your library account to ${why}.`),
+    h("button", { type: "button", onclick: () => app.auth.signIn() }, button));
+}
+
+export function boughtMessage(title, done) {
+  return outcome("success", h("h2", {}, "Thank you — the book is yours"),
+    h("p", {}, `You bought “${title}” for ${money(done.payment.amount, done.payment.currency)}.`),
+    h("p", {}, h("a", { href: "#/account" }, "See your purchases")));
+}
+
+export function borrowedMessage(title, done) {
+  return outcome("success", h("h2", {}, "Enjoy your book"),
+    h("p", {}, `You have borrowed “${title}”. Please return it by `, h("strong", { class: "due" }, day(done.due_at)), "."),
+    h("p", {}, h("a", { href: "#/account" }, "See your loans")));
+}
+
 function payForm(app, book, result) {
-  const cardSlot = h("div", { id: "card-element", class: "card-element" });
-  const borrow = h("button", { type: "submit", name: "action", value: "borrow" },
-    `Borrow for ${money(book.borrow_fee_cents, book.currency)}`);
-  const buy = h("button", { type: "submit", name: "action", value: "buy", class: "secondary" },
-    `Buy for ${money(book.price_cents, book.currency)}`);
-  const busy = h("p", { class: "busy hint", hidden: true }, "Working on it…");
-  let card = null;
-  let submitting = false;
-
-  const form = h("form", { class: "panel", "aria-labelledby": "pay-heading", novalidate: true,
-    onsubmit: async (event) => {
-      event.preventDefault();
-      if (submitting || !card) return;
-      const what = event.submitter && event.submitter.value === "buy" ? "buy" : "borrow";
-      submitting = true;
-      form.setAttribute("aria-busy", "true");
-      for (const button of [borrow, buy]) button.disabled = true;
-      busy.hidden = false;
-      replace(result);
-      try {
-        const paymentMethod = await card.paymentMethod();
-        const key = newKey();
-        const done = what === "buy" ? await app.api.buy(book.book_id, paymentMethod, key)
-          : await app.api.borrow(book.book_id, paymentMethod, key);
-        const message = what === "buy"
-          ? outcome("success", h("h2", {}, "Thank you — the book is yours"),
-            h("p", {}, `You bought “${book.title}” for ${money(done.payment.amount, done.payment.currency)}.`),
-            h("p", {}, h("a", { href: "#/account" }, "See your purchases")))
-          : outcome("success", h("h2", {}, "Enjoy your book"),
-            h("p", {}, `You have borrowed “${book.title}”. Please return it by `, h("strong", { class: "due" }, day(done.due_at)), "."),
-            h("p", {}, h("a", { href: "#/account" }, "See your loans")));
-        app.refresh(message);
-      } catch (error) {
-        const problem = outcome("error", h("p", {}, explain(error, what)));
-        if (error && error.status === 409) {
-          app.refresh(problem);
-          return;
-        }
-        replace(result, problem);
-        focus(problem);
-      } finally {
-        submitting = false;
-        form.removeAttribute("aria-busy");
-        for (const button of [borrow, buy]) button.disabled = false;
-        busy.hidden = true;
-      }
-    } },
-  h("h2", { id: "pay-heading" }, "Borrow or buy"),
-  h("fieldset", {},
-    h("legend", {}, "Card details"),
-    cardSlot,
-    h("p", { class: "hint" }, "Your card details go straight to our payment provider, Stripe. The library never sees them.")),
-  h("div", { class: "actions" }, borrow, buy),
-  busy);
-
-  for (const button of [borrow, buy]) button.disabled = true;
-  app.afterRender(async () => {
-    try {
-      card = await mountCard(app.config.stripe, cardSlot);
-      app.onLeave(() => card.destroy());
-      for (const button of [borrow, buy]) button.disabled = false;
-    } catch (error) {
-      replace(result, outcome("error", h("p", {}, explain(error))));
-    }
+  const { form, mount } = cardForm(app, {
+    heading: "Borrow or buy", headingId: "pay-heading", result,
+    actions: [
+      { value: "borrow", label: `Borrow for ${money(book.borrow_fee_cents, book.currency)}` },
+      { value: "buy", label: `Buy for ${money(book.price_cents, book.currency)}`, secondary: true },
+    ],
+    pay: async (what, paymentMethod, key) => (what === "buy"
+      ? boughtMessage(book.title, await app.api.buy(book.book_id, paymentMethod, key))
+      : borrowedMessage(book.title, await app.api.borrow(book.book_id, paymentMethod, key))),
   });
+  app.afterRender(mount);
   return form;
 }

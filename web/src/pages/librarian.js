@@ -81,7 +81,7 @@ export async function librarianPage(app, notice = null) {
           price_cents: price, borrow_fee_cents: fee, currency: currency.value }, newKey());
         window.sessionStorage.removeItem(DRAFT);
         app.refresh(outcome("success", h("p", {}, `Added “${book.title}” to the catalogue. `,
-          h("a", { href: `#/books/${book.book_id}` }, "View it"))));
+          h("a", { href: book.title_id ? `#/titles/${book.title_id}` : `#/books/${book.book_id}` }, "View it"))));
       } catch (error) {
         if (error.status !== 401) window.sessionStorage.removeItem(DRAFT);
         const field = error.problem && (API_FIELD[error.problem.field] || error.problem.field);
