@@ -89,7 +89,7 @@ def test_a_patron_cannot_add_books(alice: Client, pool) -> None:
     assert sql(pool, "SELECT count(*) FROM books")[0][0] == 0
 
 
-@pytest.mark.parametrize("query", ["status=lost", "limit=0", "limit=1000", "offset=-1", "limit=abc"])
+@pytest.mark.parametrize("query", ["status=misplaced", "limit=0", "limit=1000", "offset=-1", "limit=abc"])
 def test_bad_catalogue_queries_are_400(query: str, anonymous: Client) -> None:
     assert_problem(anonymous.get(f"/books?{query}"), 400)
 
