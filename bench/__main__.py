@@ -128,7 +128,8 @@ class Stack:
 
     def fresh_tables(self) -> None:
         """Each phase on empty tables (autovacuum cannot keep up with a long run's churn)."""
-        self.sql("TRUNCATE idempotency_keys, processor_events, book_status_history, loans, purchases, payments, books")
+        self.sql("TRUNCATE idempotency_keys, processor_events, book_status_history, holds, renewals, loans, purchases, "
+                 "payments, books, titles CASCADE")
         with self.pool.connection() as c:
             c.run("VACUUM ANALYZE")
 
