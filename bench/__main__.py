@@ -29,7 +29,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bench import cold_start, cpu, load, pgbench, profile
-from dev.embedded import ROOT, Service, free_port, postgres_bin, start_localstripe, start_postgres, wait_for_port
+from dev.embedded import ROOT, Service, free_port, start_localstripe, wait_for_port
+from dev.embedded_postgres import postgres_bin, start_postgres
 
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "16"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))

@@ -21,11 +21,11 @@ from dev.embedded import (
     Service,
     start_localstripe,
     start_oidc_provider,
-    start_postgres,
     stop_all,
     supervised,
     wait_for_http,
 )
+from dev.embedded_postgres import start_postgres
 from dev.scheduler import describe
 from dev.scheduler import start as scheduler_start
 

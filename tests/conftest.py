@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 import requests
 
-from dev.embedded import start_localstripe, start_postgres
+from dev.embedded import start_localstripe
+from dev.embedded_postgres import start_postgres
 from lending_postgres import ConnectionPool, PostgresStore, migrate
 from lending_settings import Settings
 from tests.support import contract

@@ -19,7 +19,8 @@ from pathlib import Path
 import pg8000.native
 import pytest
 
-from dev.embedded import ROOT, start_postgres
+from dev.embedded import ROOT
+from dev.embedded_postgres import start_postgres
 from tests.support.skips import unavailable
 
 
@@ -108,7 +109,7 @@ def test_a_clone_in_a_private_directory_starts_its_embedded_postgres_and_answers
     subprocess.run(["git", "clone", "--quiet", "--no-checkout", str(ROOT), str(clone)], check=True, timeout=120)
     subprocess.run(["git", "-C", str(clone), "checkout", "--quiet", head], check=True, timeout=60)
     script = (
-        "import json; from pathlib import Path; import pg8000.native; import dev.embedded as e\n"
+        "import json; from pathlib import Path; import pg8000.native; import dev.embedded_postgres as e\n"
         "s = e.start_postgres(Path('.run/postgres'), log=Path('.run/postgres.log'))\n"
         "try:\n"
         "    c = pg8000.native.Connection('postgres', host='127.0.0.1', port=int(s.url.rsplit(':', 1)[1].split('/')[0]))\n"

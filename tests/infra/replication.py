@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dev.embedded import Service, _as_postgres_user, free_port, postgres_bin, postgres_home, start_postgres
+from dev.embedded import Service, free_port
+from dev.embedded_postgres import _as_postgres_user, postgres_bin, postgres_home, start_postgres
 from lending_postgres import ConnectionPool, migrate
 
 SLOT = "lending_test_standby"

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from dev.embedded import ROOT, start_localstripe, start_postgres
+from dev.embedded import ROOT, start_localstripe
+from dev.embedded_postgres import start_postgres
 from dev.vm_stack import LocalVM
 from lending_postgres import ConnectionPool, migrate
 from tests.conftest import Client, create_database, new_book, sql
