@@ -125,6 +125,6 @@ def test_a_clone_in_a_private_directory_starts_its_embedded_postgres_and_answers
 
     assert run.returncode == 0, run.stderr[-2000:]
     result = json.loads(run.stdout.splitlines()[-1])
-    assert result == {"module": str(clone / "dev" / "embedded.py"), "answer": [[42]]}
+    assert result == {"module": str(clone / "dev" / "embedded_postgres.py"), "answer": [[42]]}
     assert _modes(_ancestors(clone / ".run")) == before
     assert os.stat(private_dir).st_mode & 0o777 == 0o700
