@@ -49,12 +49,15 @@ def test_the_docs_page_has_a_policy_that_allows_nothing_but_its_own_style(api: s
     assert "default-src 'none'" in policy and "style-src 'sha256-" in policy and "script-src" not in policy
 
 
-def test_deeply_nested_json_is_a_400(alice: Client, librarian: Client) -> None:
+@pytest.mark.parametrize("key", [None, "deep-1"])
+def test_deeply_nested_json_is_a_400(alice: Client, librarian: Client, pool: object, key: str | None) -> None:
     book = new_book(librarian)
     nested = b"[" * 100_000 + b"]" * 100_000
+    headers = {"Content-Type": "application/json", **({"Idempotency-Key": key} if key else {})}
     r = alice.session.post(f"{alice.base}/books/{book['book_id']}/borrow", data=nested, timeout=30,
-                           headers=alice.headers({"Content-Type": "application/json"}))
+                           headers=alice.headers(headers))
     assert r.status_code == 400 and "nested too deeply" in r.json()["detail"]
+    assert sql(pool, "SELECT count(*) FROM payments")[0][0] == 0  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("raw", "field"), [

@@ -9,7 +9,6 @@ A transient failure (503) releases the key so that a retry runs again.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Callable
 
@@ -38,11 +37,7 @@ def key_of(request: Request) -> str | None:
 
 
 def fingerprint(request: Request) -> str:
-    try:
-        body = json.dumps(json.loads(request.body or b"null"), sort_keys=True, separators=(",", ":"))
-    except ValueError:
-        body = request.body.decode("utf-8", "replace")
-    return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
+    return hashlib.sha256(f"{request.method} {request.path}\n{request.canonical_body()}".encode()).hexdigest()
 
 
 def run_once(store: LendingStore, user: User, request: Request, run: Callable[[], Response],

@@ -16,7 +16,6 @@ from lending import errors
 
 PROBLEM = "application/problem+json"
 JSON = "application/json"
-MAX_JSON_DEPTH = 32
 _UNREAD: Any = object()
 # On every response, whatever route or error: no MIME sniffing, no referrer, never framed.
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
@@ -58,29 +57,42 @@ class Request:
 
     def json(self) -> dict[str, Any]:
         """The body as a JSON object, parsed once; anything else is a clear InvalidRequest."""
+        value = self._value()
+        if isinstance(value, errors.InvalidRequest):
+            raise value
+        if not isinstance(value, dict):
+            raise errors.InvalidRequest("The body must be a JSON object.")
+        return dict(value)
+
+    def canonical_body(self) -> str:
+        """The body as two requests are compared (idempotency): its JSON in canonical form, else its text."""
+        if not self.body:
+            return "null"
+        value = self._value()
+        if isinstance(value, errors.InvalidRequest):
+            return self.body.decode("utf-8", "replace")
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+    def _value(self) -> Any:
+        """The body's JSON value, or the InvalidRequest it is: parsed once, whoever asks first."""
         if self._parsed is _UNREAD:
-            self._parsed = _parse_object(self.body)
-        if isinstance(self._parsed, errors.InvalidRequest):
-            raise self._parsed
-        return dict(self._parsed)
+            self._parsed = _parse(self.body)
+        return self._parsed
 
     def query_one(self, name: str) -> str | None:
         values = self.query.get(name)
         return values[-1] if values else None
 
 
-def _parse_object(body: bytes) -> dict[str, Any] | errors.InvalidRequest:
+def _parse(body: bytes) -> Any:
     if not body.strip():
         return errors.InvalidRequest("The request needs a JSON object body.")
     try:
-        value = json.loads(body)
+        return json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return errors.InvalidRequest("The body is not valid JSON.")
     except RecursionError:
-        return errors.InvalidRequest(f"The body is nested too deeply (at most {MAX_JSON_DEPTH} levels).")
-    if not isinstance(value, dict):
-        return errors.InvalidRequest("The body must be a JSON object.")
-    return value
+        return errors.InvalidRequest("The body is nested too deeply.")
 
 
 def encode(body: Any) -> bytes:
