@@ -116,3 +116,32 @@ class RenewalRefused(LendingError):
 # Every `reason` a problem body may carry (the OpenAPI contract's enum lists exactly these).
 REASONS = ("no_copy_available", "on_hold_shelf", "duplicate_hold", "already_on_loan", "copy_available",
            "hold_limit", "renewal_limit", "on_hold", "not_on_loan")
+
+
+# -- the librarian's desk (issue 15) -----------------------------------------------------------------
+class PurchaseNotFound(LendingError):
+    pass
+
+
+class WithdrawalRefused(LendingError):
+    """reason: copy_on_loan | on_hold_shelf | already_withdrawn (with the copy's book_status)."""
+
+
+class RefundRefused(LendingError):
+    """reason: already_refunded | not_refundable (the sale's payment was never captured)."""
+
+
+class CatalogueConflict(LendingError):
+    """reason: duplicate_barcode | duplicate_isbn."""
+
+
+class PayloadTooLarge(LendingError):
+    """An upload above its limit (MAX_IMPORT_BYTES)."""
+
+
+class UnsupportedMediaType(LendingError):
+    """An upload in a format the operation does not read."""
+
+
+REASONS = (*REASONS, "copy_on_loan", "copy_sold", "already_withdrawn", "already_refunded", "not_refundable",
+           "duplicate_barcode", "duplicate_isbn")

@@ -175,8 +175,11 @@ def _release(s: PaymentSettlement, gateway: PaymentGateway, intent: Authorizatio
 def _refund(s: PaymentSettlement, gateway: PaymentGateway, intent: Authorization) -> str:
     p = s.payment
     assert p.intent_id is not None
-    s.mark(PaymentState.REFUNDED, reason="captured without a loan or sale", synced=False)
+    # A refund a librarian asked for (lending.desk) keeps its own reason.
+    reason = p.failure_reason if p.state is PaymentState.REFUNDED and p.failure_reason else \
+        "captured without a loan or sale"
+    s.mark(PaymentState.REFUNDED, reason=reason, synced=False)
     if not intent.refunded:
         gateway.refund(p.intent_id, processor_key(p, "refund"))
-    s.mark(PaymentState.REFUNDED, reason="captured without a loan or sale", synced=True)
+    s.mark(PaymentState.REFUNDED, reason=reason, synced=True)
     return "refunded"

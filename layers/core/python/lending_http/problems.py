@@ -39,6 +39,13 @@ PROBLEMS: dict[type[errors.LendingError], Problem] = {
     errors.PaymentProcessorUnavailable: Problem(503, "Payment Processor Unavailable", "processor_down"),
     errors.DatabaseUnavailable: Problem(503, "Database Unavailable", "database_down"),
     errors.IdentityProviderUnavailable: Problem(503, "Identity Provider Unavailable", "identity_provider_down"),
+    # the librarian's desk
+    errors.PurchaseNotFound: Problem(404, "Purchase Not Found", "client_error"),
+    errors.WithdrawalRefused: Problem(409, "Withdrawal Refused", "refused"),
+    errors.RefundRefused: Problem(409, "Refund Refused", "refused"),
+    errors.CatalogueConflict: Problem(409, "Catalogue Conflict", "refused"),
+    errors.PayloadTooLarge: Problem(413, "Payload Too Large", "client_error"),
+    errors.UnsupportedMediaType: Problem(415, "Unsupported Media Type", "client_error"),
 }
 STATUS_OF: dict[type[errors.LendingError], tuple[int, str]] = {kind: (p.status, p.title) for kind, p in PROBLEMS.items()}
 INTERNAL = Problem(500, "Internal Server Error", "server_error")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from datetime import timedelta
 from urllib.parse import urlparse
 
@@ -66,6 +67,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: str = "INFO"
     metrics_namespace: str = "LibraryLending"
     metrics: bool = True
+    # the librarian's desk (issue 15)
+    max_import_bytes: int = 10_000_000  # POST /imports: a bigger file is 413
+    import_batch_size: int = 500  # records per transaction of an import
+    import_borrow_fee_cents: int = 199  # the borrow fee of an imported copy whose record names none
+    library_timezone: str = "UTC"  # the reports' days (an IANA zone, e.g. Europe/Paris)
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__struct_fields__ if name not in SECRET_FIELDS)
@@ -130,6 +136,16 @@ def _check_values(s: Settings) -> None:
         raise ConfigError("RETENTION_BATCH_SIZE must be at least 1")
     if s.jobs_interval is not None and s.jobs_interval <= timedelta(0):
         raise ConfigError("JOBS_INTERVAL must be positive")
+    _check_desk(s)
+
+
+def _check_desk(s: Settings) -> None:
+    if s.max_import_bytes < 1 or s.import_batch_size < 1 or s.import_borrow_fee_cents < 1:
+        raise ConfigError("MAX_IMPORT_BYTES, IMPORT_BATCH_SIZE and IMPORT_BORROW_FEE_CENTS must be positive")
+    try:
+        zoneinfo.ZoneInfo(s.library_timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError("LIBRARY_TIMEZONE must be an IANA time zone (e.g. UTC, Europe/Paris)") from exc
 
 
 def _check_production(s: Settings) -> None:

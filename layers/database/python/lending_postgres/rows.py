@@ -90,6 +90,8 @@ def update_payment_row(c: pg8000.native.Connection, payment_id: str, state: Paym
         params["from_states"] = [s.value for s in only_from]
     rows = c.run(
         "UPDATE payments SET state = :state, intent_id = coalesce(:intent, intent_id), "
-        "failure_reason = coalesce(:reason, failure_reason), processor_synced = :synced, updated_at = now() "
+        "failure_reason = coalesce(:reason, failure_reason), processor_synced = :synced, updated_at = now(), "
+        # the revenue report's day of a refund: when the ledger first said so
+        "refunded_at = CASE WHEN :state = 'refunded' THEN coalesce(refunded_at, now()) ELSE refunded_at END "
         f"WHERE payment_id = CAST(:id AS uuid){guard} RETURNING 1", **params)
     return bool(rows)

@@ -21,12 +21,16 @@ from lending.ports import IdempotencyClaim, StoredResponse
 from lending_postgres.catalogue import TitleCatalogue
 from lending_postgres.circulation import CirculationMoves
 from lending_postgres.connection import ConnectionPool
+from lending_postgres.desk import DeskCatalogue
 from lending_postgres.holds import HoldQueries
+from lending_postgres.imports import CatalogueImports
 from lending_postgres.lookups import LedgerLookups
 from lending_postgres.migrate import pending_migrations
+from lending_postgres.refunds import SaleRefunds
 from lending_postgres.refusals import refusals
 from lending_postgres.renewals import RenewalQueries
 from lending_postgres.replica import ReplicaPool
+from lending_postgres.reports import DeskReports
 from lending_postgres.rows import (
     BOOK,
     DUE,
@@ -49,7 +53,8 @@ from lending_postgres.settlement import Settlement
 from lending_postgres.upkeep import Upkeep
 
 
-class PostgresStore(CirculationMoves, HoldQueries, RenewalQueries, TitleCatalogue, LedgerLookups, Upkeep):
+class PostgresStore(CirculationMoves, HoldQueries, RenewalQueries, TitleCatalogue, LedgerLookups, Upkeep,
+                    DeskCatalogue, SaleRefunds, DeskReports, CatalogueImports):
     """The LendingStore port on PostgreSQL.
 
     A method that runs one statement runs it outside BEGIN/COMMIT: a single statement is
