@@ -75,7 +75,8 @@ except ImportError:  # pragma: no cover - not present when packaged
 app = Chalice(app_name="library-lending")
 app.api.binary_types = []
 CONTENT_TYPES = ["application/json", "application/problem+json", "text/plain", "application/octet-stream",
-                 "application/x-www-form-urlencoded"]
+                 "application/x-www-form-urlencoded",
+                 "application/marc", "application/marcxml+xml", "application/xml", "text/csv"]  # POST /imports
 
 
 def _view(function: str, resource: str) -> object:

@@ -114,7 +114,7 @@ class RenewalRefused(LendingError):
 
 
 # Every `reason` a problem body may carry (the OpenAPI contract's enum lists exactly these).
-REASONS = ("no_copy_available", "on_hold_shelf", "duplicate_hold", "already_on_loan", "copy_available",
+REASONS: tuple[str, ...] = ("no_copy_available", "on_hold_shelf", "duplicate_hold", "already_on_loan", "copy_available",
            "hold_limit", "renewal_limit", "on_hold", "not_on_loan")
 
 

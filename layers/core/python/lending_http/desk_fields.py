@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,7 +12,7 @@ from stdnum import isbn as stdnum_isbn
 from stdnum.exceptions import ValidationError
 
 from lending.desk_model import CopyChanges, NewCopy, NewTitle, TitleChanges
-from lending.errors import InvalidRequest
+from lending.errors import InvalidRequest, PurchaseNotFound
 from lending_http import fields
 
 BARCODE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -40,6 +41,14 @@ def barcode(body: dict[str, Any], name: str = "barcode") -> str:
     if not isinstance(value, str) or not BARCODE.match(value):
         raise InvalidRequest(f"'{name}' must be 1-64 letters, digits, '.', '_' or '-'.", field=name)
     return value
+
+
+def purchase_id(path_params: dict[str, str]) -> str:
+    value = path_params.get("purchase_id", "")
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise PurchaseNotFound(f"No purchase with id {value[:64]}.") from None
 
 
 def reason(body: dict[str, Any]) -> str:

@@ -28,7 +28,7 @@ class RecordRefused(Exception):
 
 def _title_changes(record: CheckedRecord, known: list[Any]) -> TitleChanges | None:
     t = record.title
-    changed = {name: new for name, new, old in (("title", t.title, known[2]), ("author", t.author, known[3]),
+    changed: dict[str, Any] = {name: new for name, new, old in (("title", t.title, known[2]), ("author", t.author, known[3]),
                                                 ("publication_year", t.publication_year, known[4]),
                                                 ("language", t.language, known[5]))
                if new is not None and new != old}

@@ -74,7 +74,7 @@ def _from_chunk(number: int, chunk: bytes) -> ImportRecord:
 
 
 def _marcxml(data: bytes) -> Iterator[ImportRecord]:
-    handler = XmlHandler(strict=False, normalize_form="NFC")
+    handler = XmlHandler(strict=False, normalize_form="NFC")  # type: ignore[no-untyped-call]
     parser = make_parser()
     parser.setContentHandler(handler)
     parser.setFeature(feature_namespaces, 1)
