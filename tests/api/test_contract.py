@@ -55,6 +55,12 @@ CAN_ANSWER = {
     "title_queue": {403, 404},
     "renew_loan": {400, 402, 404, 409, 502, 503},
     "apply_event": {502, 503},
+    # the librarian's desk (lending.desk, lending_http.desk_fields, lending_marc)
+    "new_title": {400}, "title_changes": {400}, "new_copies": {400}, "copy_changes": {400}, "reason": {400},
+    "barcode": {400}, "day_range": {400}, "purchase_id": {404},
+    "create_title": {403, 409}, "edit_title": {403, 404, 409}, "add_copies": {403, 404, 409},
+    "edit_copy": {403, 404, 409}, "withdraw_copy": {403, 404, 409}, "check_in": {403, 404, 409},
+    "refund_sale": {403, 404, 409, 502, 503}, "read": {400, 415}, "PayloadTooLarge": {413},
 }
 # Routes of a handler that, by their path, never reach some of its calls.
 NOT_REACHED = {
@@ -68,6 +74,8 @@ NOT_REACHED = {
     ("GET", "/titles/{title_id}/holds"): {400, 409, 422},      # no body, no Idempotency-Key
     ("POST", "/titles/{title_id}/holds"): {403},               # only the queue is for librarians
     ("DELETE", "/me/holds/{hold_id}"): {403},
+    ("POST", "/titles"): {404},                                # no id in the path (the title was just made)
+    ("GET", "/reports/overdue"): {400}, ("GET", "/reports/hold-shelf"): {400},  # no from/to read
 }
 
 
