@@ -28,9 +28,11 @@ class SaleRefunds:
             if not found:
                 raise PurchaseNotFound("No such purchase.")
             title_id = lock_title_of_book(c, found[0][0])
-            rows = c.run(f"SELECT {PAYMENT}, s.reversed_at FROM purchases s JOIN payments p USING (payment_id) "
-                         f"WHERE s.purchase_id = CAST(:s AS uuid) FOR UPDATE OF s, p", s=purchase_id)
-            payment, reversed_at = payment_row(rows[0][:-1]), rows[0][-1]
+            sale = c.run("SELECT reversed_at, payment_id::text FROM purchases WHERE purchase_id = CAST(:s AS uuid) "
+                         "FOR UPDATE", s=purchase_id)
+            reversed_at, payment_id = sale[0]
+            rows = c.run(f"SELECT {PAYMENT} FROM payments WHERE payment_id = CAST(:p AS uuid) FOR UPDATE", p=payment_id)
+            payment = payment_row(rows[0])
             if reversed_at is not None:
                 raise RefundRefused("This sale was refunded (or reversed) already.", reason="already_refunded")
             if payment.state.value != "captured":
@@ -44,5 +46,5 @@ class SaleRefunds:
             c.run("UPDATE payments SET state = 'refunded', processor_synced = false, failure_reason = :r, "
                   "refunded_at = now(), updated_at = now() WHERE payment_id = CAST(:p AS uuid)",
                   p=payment.payment_id, r=f"refunded by a librarian: {reason}"[:500])
-            rows = c.run(f"SELECT {PAYMENT} FROM payments p WHERE payment_id = CAST(:p AS uuid)", p=payment.payment_id)
+            rows = c.run(f"SELECT {PAYMENT} FROM payments WHERE payment_id = CAST(:p AS uuid)", p=payment.payment_id)
         return payment_row(rows[0])
