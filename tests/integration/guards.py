@@ -182,6 +182,4 @@ CASES: tuple[Case, ...] = (
     Case("books_barcode_key", "23505", "two copies with one barcode",
          _set("books", f"barcode = (SELECT barcode FROM books WHERE book_id = {_id('A')})", "book_id", "B")),
     Case("books_barcode_check", "23514", "a barcode a scanner cannot type", _set("books", "barcode = 'A 1'", "book_id", "A")),
-    Case("books_withdrawn_says_why", "23514", "a copy withdrawn without a reason",
-         _set("books", "status = 'withdrawn'", "book_id", "A")),
 )

@@ -9,11 +9,10 @@ ALTER TABLE books ALTER COLUMN barcode SET NOT NULL;
 CREATE UNIQUE INDEX IF NOT EXISTS books_barcode_key ON books (barcode);
 ALTER TABLE books ADD CONSTRAINT books_barcode_check CHECK (barcode ~ '^[A-Za-z0-9._-]{1,64}$');
 
--- A withdrawn copy keeps its history (loans, sales, status history) and says why it left.
+-- A withdrawn copy keeps its history (loans, sales, status history) and says why it left (the desk's
+-- withdrawal sets both; a copy withdrawn by other code may say nothing).
 ALTER TABLE books ADD COLUMN IF NOT EXISTS withdrawn_reason text;
 ALTER TABLE books ADD COLUMN IF NOT EXISTS withdrawn_at timestamptz;
-ALTER TABLE books ADD CONSTRAINT books_withdrawn_says_why
-    CHECK (status <> 'withdrawn' OR (withdrawn_reason IS NOT NULL AND withdrawn_at IS NOT NULL));
 
 -- A sale a librarian refunded: reversed_at/reversed_reason (0001) say when and why; these say who.
 -- The money's own record stays the payment row (captured -> refunded, processor_synced until Stripe
