@@ -76,7 +76,7 @@ class FakeStore(FakeCirculation):
         text = (query.text or "").lower()
         found = [b for b in self.books.values()
                  if (not text or text in b.title.lower() or text in b.author.lower() or text.replace("-", "") == b.isbn.lower())
-                 and (query.status is None or b.status is query.status)]
+                 and (b.status is query.status or query.status is None and b.status.value != "withdrawn")]
         found.sort(key=lambda b: (b.title, b.book_id))
         return Page(found[query.offset:query.offset + query.limit], len(found), query.limit, query.offset)
 

@@ -105,6 +105,8 @@ class PostgresStore(CirculationMoves, HoldQueries, RenewalQueries, TitleCatalogu
         if query.status:
             where.append("status = :status")
             params["status"] = query.status.value
+        else:
+            where.append("status <> 'withdrawn'")  # a withdrawn copy leaves the search (issue 15)
         clause = " AND ".join(where)
         def search(c: pg8000.native.Connection) -> tuple[Any, Any]:
             rows = c.run(

@@ -30,7 +30,10 @@ def read_csv(data: bytes) -> Iterator[ImportRecord]:
     except UnicodeDecodeError as exc:
         raise InvalidRequest(f"The CSV file is not UTF-8 (byte {exc.start}).") from exc
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    try:
+        header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        raise InvalidRequest(f"The CSV file's header row cannot be read: {exc}") from exc
     if any(name not in header for name in REQUIRED) or "\x00" in text:
         raise InvalidRequest(f"The CSV file needs a header row with at least {', '.join(REQUIRED)} "
                              f"(columns: {', '.join(COLUMNS)}).")

@@ -82,6 +82,8 @@ def _marcxml(data: bytes) -> Iterator[ImportRecord]:
         parser.parse(io.BytesIO(data))
     except (SAXException, DefusedXmlException, ValueError) as exc:
         raise InvalidRequest(f"The file is not MARCXML: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - pymarc's handler on XML that is well formed but not MARC
+        raise InvalidRequest(f"The file is not MARCXML ({type(exc).__name__}).") from exc
     if not handler.records and b"record" not in data[:4096]:
         raise InvalidRequest("The file is not MARCXML: no <record> in it.")
     for number, record in enumerate(handler.records, start=1):
