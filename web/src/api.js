@@ -17,9 +17,9 @@ export function newKey() {
 }
 
 export function createApi(auth, { onSessionEnded }) {
-  async function call(method, path, { body, signedIn = false, key } = {}) {
+  async function call(method, path, { body, signedIn = false, key, contentType, accept } = {}) {
     if (!/^\/(?!\/)/.test(path)) throw new Error("The API is only reached by same-origin paths.");
-    const headers = { Accept: "application/json, application/problem+json" };
+    const headers = { Accept: accept || "application/json, application/problem+json" };
     if (signedIn) {
       const token = auth.token();
       if (!token) {
@@ -28,9 +28,9 @@ export function createApi(auth, { onSessionEnded }) {
       }
       headers.Authorization = `Bearer ${token}`;
     }
-    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (body !== undefined) headers["Content-Type"] = contentType || "application/json";
     if (method !== "GET") headers["Idempotency-Key"] = key || newKey();
-    const init = { method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+    const init = { method, headers, body: body === undefined || contentType ? body : JSON.stringify(body),
       credentials: "omit", cache: "no-store", redirect: "error", referrerPolicy: "no-referrer" };
     let response;
     for (let attempt = 1; !response; attempt += 1) {
@@ -43,7 +43,7 @@ export function createApi(auth, { onSessionEnded }) {
     const text = await response.text();
     let data = null;
     try { data = text ? JSON.parse(text) : null; } catch (error) { data = null; }
-    if (response.ok) return data;
+    if (response.ok) return accept ? text : data; // `accept`: the caller wants the text (a CSV report)
     if (response.status === 401 && signedIn) await onSessionEnded();
     throw new ApiError(response.status, data || {}, response.headers.get("Retry-After"));
   }
@@ -83,5 +83,11 @@ export function createApi(auth, { onSessionEnded }) {
     buy: (id, paymentMethod, key) => post(`/books/${encodeURIComponent(id)}/purchase`, { payment_method: paymentMethod }, { key }),
     giveBack: (id, key) => post(`/books/${encodeURIComponent(id)}/return`, undefined, { key }),
     addBook: (book, key) => post("/books", book, { key }),
+    // the librarian's desk (docs/desk.md)
+    checkIn: (barcode, key) => post("/desk/checkin", { barcode }, { key }),
+    importFile: (file, mediaType) => post("/imports", file, { contentType: mediaType }),
+    report: (name, params = {}) => get(`/reports/${name}?${new URLSearchParams(params)}`, { signedIn: true }),
+    reportCsv: (name, params = {}) => get(`/reports/${name}?${new URLSearchParams(params)}`,
+      { signedIn: true, accept: "text/csv" }),
   };
 }

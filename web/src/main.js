@@ -7,6 +7,7 @@ import { accountPage } from "./pages/account.js";
 import { bookPage } from "./pages/book.js";
 import { cataloguePage } from "./pages/catalogue.js";
 import { librarianPage } from "./pages/librarian.js";
+import { deskPage } from "./pages/desk.js";
 import { titlePage } from "./pages/title.js";
 
 const LOAN_DAYS = 21;
@@ -75,6 +76,9 @@ async function boot() {
     } else if (path === "/librarian") {
       page = await librarianPage(app, shown);
       title = "Librarian";
+    } else if (path === "/desk") {
+      page = await deskPage(app);
+      title = "Desk";
     } else {
       page = await cataloguePage(app, params);
       if (shown) page.splice(1, 0, shown);
@@ -109,6 +113,7 @@ function drawNav(app, path) {
   if (app.auth.token()) {
     items.push(link("#/account", "My account", path === "/account"));
     if (app.me && app.me.is_librarian) items.push(link("#/librarian", "Librarian", path === "/librarian"));
+    if (app.me && app.me.is_librarian) items.push(link("#/desk", "Desk", path === "/desk"));
   }
   const who = app.auth.token() ? (app.me && (app.me.name || app.me.handle)) || "you" : null;
   const session = who
