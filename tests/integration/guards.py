@@ -176,6 +176,12 @@ CASES: tuple[Case, ...] = (
          _set("payments", f"renewal_id = {_NEW}", "payment_id", "fee_R2"), isolate=("SET CONSTRAINTS payments_renewal_id_fkey IMMEDIATE",)),
     Case("payments_one_per_renewal", "23505", "two payments for one renewal",
          _set("payments", f"renewal_id = {_id('renewal')}", "payment_id", "fee_R2")),
+    Case("patrons_one_per_identity", "23505", "a second patron for one issuer and subject",
+         "INSERT INTO patrons (issuer, subject) VALUES ('https://issuer.test', 'seed')"),
+    Case("patrons_pkey", "23505", "a second patron with the same id",
+         f"INSERT INTO patrons (patron_id, issuer, subject) VALUES ({_id('patron')}, 'https://issuer.test', 'x')"),
+    Case("patrons_email_check", "23514", "an email address with nothing before the @",
+         _set("patrons", "email = '@example.org'", "patron_id", "patron")),
     Case("schema_migrations_pkey", "23505", "a migration applied twice",
          "INSERT INTO schema_migrations (name) SELECT name FROM schema_migrations LIMIT 1"),
 )

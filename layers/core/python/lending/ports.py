@@ -20,6 +20,7 @@ from lending.model import (
     Loan,
     NewBook,
     Page,
+    Patron,
     Payment,
     PaymentKind,
     PaymentState,
@@ -203,6 +204,13 @@ class LendingStore(Protocol):
                  only_unsettled: bool = True) -> AbstractContextManager[PaymentSettlement | None]:
         """Lock one payment row; None if another settler holds it or (only_unsettled) it needs nothing."""
         ...
+
+    # patrons
+    def remember_patron(self, user: User) -> None:
+        """Keep the patron's issuer, subject, name and email (an upsert that writes only what changed)."""
+        ...
+
+    def find_patron(self, issuer: str, subject: str) -> Patron | None: ...
 
     # idempotency
     def claim_idempotency_key(

@@ -16,6 +16,7 @@ from lending.clock import Clock, SystemClock
 from lending.model import User
 from lending.ports import LendingStore, PaymentGateway
 from lending_http.messages import Request, Response
+from lending_http.patrons import PatronMemory
 from lending_settings import Settings, settings
 
 LAYER_OF = {"store": "database", "gateway": "payments", "verifier": "auth", "observer": "observability"}
@@ -41,6 +42,7 @@ class Dependencies:
                                                            "observer": observer}.items() if v is not None}
         self.clock: Clock = clock or SystemClock()
         self._lock = threading.Lock()
+        self.patrons = PatronMemory()
 
     @property
     def settings(self) -> Settings:
@@ -99,7 +101,10 @@ class Scoped:
         return self._deps.clock
 
     def authenticate(self, authorization: str | None) -> User:
+        """The verified caller; with the database layer, also kept as a patron (see lending_http.patrons)."""
         user: User = self._get("verifier").authenticate(authorization)
+        if "database" in self.layers:
+            self._deps.patrons.remember(self.store, user)
         return user
 
     def observe(self, operation: str, request: Request, response: Response, elapsed_ms: float) -> None:
