@@ -27,6 +27,7 @@ from lending.model import (
     Purchase,
     User,
 )
+from lending.notice_model import NoticeStore
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ class PaymentSettlement(Protocol):
         ...
 
 
-class LendingStore(Protocol):
+class LendingStore(NoticeStore, Protocol):
     """Persistence of books, loans, purchases, the payments ledger and idempotency keys.
 
     Every method is its own transaction. The methods that move a book settle races

@@ -24,6 +24,7 @@ from lending_postgres.connection import ConnectionPool
 from lending_postgres.holds import HoldQueries
 from lending_postgres.lookups import LedgerLookups
 from lending_postgres.migrate import pending_migrations
+from lending_postgres.notices import NoticeRecords
 from lending_postgres.patrons import PatronRecords
 from lending_postgres.refusals import refusals
 from lending_postgres.renewals import RenewalQueries
@@ -51,7 +52,7 @@ from lending_postgres.upkeep import Upkeep
 
 
 class PostgresStore(CirculationMoves, HoldQueries, RenewalQueries, TitleCatalogue, LedgerLookups, PatronRecords,
-                    Upkeep):
+                    Upkeep, NoticeRecords):
     """The LendingStore port on PostgreSQL.
 
     A method that runs one statement runs it outside BEGIN/COMMIT: a single statement is
