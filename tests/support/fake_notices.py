@@ -12,8 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lending.model import Loan, Patron, User
-from lending.notice_model import ClaimedNotice, Notice, NoticeKind, NoticeState
-from lending_postgres.notice_hooks import event_key
+from lending.notice_model import ClaimedNotice, Notice, NoticeKind, NoticeState, event_key
 
 
 class FakeNotices:

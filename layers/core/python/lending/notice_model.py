@@ -25,6 +25,19 @@ class NoticeKind(str, enum.Enum):
     PAYMENT_RECEIPT = "payment_receipt"
 
 
+def event_key(kind: str, *, loan_id: str | None = None, hold_id: str | None = None, charge_id: str | None = None,
+              payment_id: str | None = None, details: dict[str, Any] | None = None) -> str:
+    """What makes a notice of `kind` one of a kind (unique with its kind): due soon per loan and due date,
+    overdue per loan, due date and stage, hold ready per hold, lost charged per charge, a receipt per payment."""
+    details = details or {}
+    keys = {"due_soon": f"{loan_id}@{details.get('due_at')}",
+            "overdue": f"{loan_id}@{details.get('due_at')}#{details.get('stage', 1)}",
+            "hold_ready": str(hold_id), "lost_charged": str(charge_id), "payment_receipt": str(payment_id)}
+    if kind not in keys:
+        raise ValueError(f"no notice of kind {kind!r} (kinds: {', '.join(keys)})")
+    return keys[kind]
+
+
 class NoticeState(str, enum.Enum):
     PENDING = "pending"
     SENDING = "sending"  # claimed by a sender: never claimed again (at most once)

@@ -11,25 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-KINDS = ("due_soon", "overdue", "hold_ready", "lost_charged", "payment_receipt")
+from lending.notice_model import event_key
 
-
-def event_key(kind: str, *, loan_id: str | None = None, hold_id: str | None = None, charge_id: str | None = None,
-              payment_id: str | None = None, details: dict[str, Any] | None = None) -> str:
-    """What makes a notice of `kind` one of a kind: due soon per loan and due date, overdue per loan,
-    due date and stage, hold ready per hold, lost charged per charge, a receipt per payment."""
-    details = details or {}
-    if kind == "due_soon":
-        return f"{loan_id}@{details.get('due_at')}"
-    if kind == "overdue":
-        return f"{loan_id}@{details.get('due_at')}#{details.get('stage', 1)}"
-    if kind == "hold_ready":
-        return str(hold_id)
-    if kind == "lost_charged":
-        return str(charge_id)
-    if kind == "payment_receipt":
-        return str(payment_id)
-    raise ValueError(f"no notice of kind {kind!r} (kinds: {', '.join(KINDS)})")
+__all__ = ["event_key", "write_notice"]
 
 
 def write_notice(c: Any, *, kind: str, patron_iss: str, patron_sub: str, loan_id: str | None = None,
