@@ -24,7 +24,7 @@ from tests.support.issuer import TestIssuer
 from tests.support.stack import ChaliceServer
 
 TABLES = ("job_runs, idempotency_keys, processor_events, book_status_history, holds, renewals, loans, purchases, "
-          "payments, books, titles")
+          "payments, books, titles, notices, patrons")
 
 
 @pytest.fixture(scope="session")
