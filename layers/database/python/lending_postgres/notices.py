@@ -20,11 +20,11 @@ _NOTICE = ("n.notice_id::text, n.kind, n.patron_iss, n.patron_sub, n.state, n.cr
            "n.payment_id::text")
 _PATRON = "LEFT JOIN patrons p ON p.issuer = {t}.borrower_iss AND p.subject = {t}.borrower_sub"
 _LOAN_NOTICE = (
-    "INSERT INTO notices (kind, patron_iss, patron_sub, event_key, loan_id, details) "
+    "INSERT INTO notices (kind, patron_iss, patron_sub, event_key, loan_id, details, next_attempt_at) "
     "SELECT :kind, l.borrower_iss, l.borrower_sub, "
     "l.loan_id::text || '@' || to_char(l.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"') || {suffix}, "
     "l.loan_id, jsonb_build_object('title', t.title, 'due_at', "
-    "to_char(l.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"'), 'stage', {stage}) "
+    "to_char(l.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"'), 'stage', {stage}), :now "
     "FROM loans l JOIN books b USING (book_id) JOIN titles t USING (title_id) " + _PATRON.format(t="l") + " "
     "WHERE l.returned_at IS NULL AND {where} ON CONFLICT (kind, event_key) DO NOTHING RETURNING 1")
 
@@ -49,7 +49,7 @@ class NoticeRecords:
         second = _LOAN_NOTICE.format(suffix="'#2'", stage="2", where="l.due_at <= :second")
         with self.pool.transaction() as c:
             return (len(c.run(first, kind="overdue", now=now, second=second_after))
-                    + len(c.run(second, kind="overdue", second=second_after)))
+                    + len(c.run(second, kind="overdue", now=now, second=second_after)))
 
     def claim_notice(self, *, now: datetime) -> ClaimedNotice | None:
         with self.pool.connection() as c:  # one statement: its own transaction, committed before the send
