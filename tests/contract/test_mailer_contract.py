@@ -7,9 +7,9 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
+from lending_mail import SmtpMailer, parse_smtp_url
 
 from lending.notice_model import Mail, MailRefused, MailUnavailable
-from lending_mail import SmtpMailer, parse_smtp_url
 from tests.support.fake_mailer import FakeMailer
 from tests.support.smtp_server import SmtpServer
 

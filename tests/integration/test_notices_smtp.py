@@ -11,17 +11,17 @@ import threading
 import uuid
 from collections import Counter
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from lending_mail import SmtpMailer
 
 from lending import notices, payment_flow
 from lending.model import NewBook, PaymentKind, User
 from lending.notice_mail import Letterhead
 from lending.notice_model import NoticeKind, NoticeState
 from lending.notices import SendPolicy
-from lending_mail import SmtpMailer
 from lending_postgres import PostgresStore
 from lending_postgres.notice_hooks import write_notice
 from tests.conftest import sql

@@ -184,8 +184,11 @@ REQUIRED_BY_LAYER: dict[str, tuple[str, ...]] = {
     "database": ("database_url",),
     "auth": ("oidc_issuer", "oidc_audience"),
     "payments": ("stripe_api_key",),
-    "mail": ("smtp_url", "mail_from"),
 }
+# The mail layer's SMTP_URL and MAIL_FROM are checked when its adapter is built (lending_mail.mailer_from:
+# the send_notices job fails naming the missing one), not at start-up: chalice local and the VMs serve
+# every function, and must not refuse to serve loans on a machine that has no mail server configured yet.
+MAIL_REQUIRED = ("smtp_url", "mail_from")
 
 
 class MigrationSettings(msgspec.Struct, frozen=True, kw_only=True):

@@ -117,5 +117,11 @@ def _said(exc: smtplib.SMTPException) -> str:
 
 
 def mailer_from(config: Any) -> SmtpMailer:
-    """The composition root's builder (lending_http.bootstrap): SMTP_URL and SMTP_TIMEOUT_SECONDS."""
+    """The composition root's builder (lending_http.bootstrap): SMTP_URL, MAIL_FROM and SMTP_TIMEOUT_SECONDS."""
+    from lending_settings import ConfigError  # noqa: PLC0415 - only the composition root builds a mailer
+    from lending_settings.model import MAIL_REQUIRED  # noqa: PLC0415
+
+    for name in MAIL_REQUIRED:
+        if not getattr(config, name):
+            raise ConfigError(f"{name.upper()} is required to send notices")
     return SmtpMailer(config.smtp_url, timeout_seconds=config.smtp_timeout_seconds)
