@@ -28,8 +28,8 @@ class FakeNotices:
 
     def write_notice(self, *, kind: str, patron_iss: str, patron_sub: str, loan_id: str | None = None,
                      hold_id: str | None = None, charge_id: str | None = None, payment_id: str | None = None,
-                     details: dict[str, Any] | None = None) -> bool:
-        """notice_hooks.write_notice, in the fake's own (locked) transaction."""
+                     details: dict[str, Any] | None = None, due_from: datetime | None = None) -> bool:
+        """notice_hooks.write_notice, in the fake's own (locked) transaction (due now, as the database's now())."""
         key = (kind, event_key(kind, loan_id=loan_id, hold_id=hold_id, charge_id=charge_id, payment_id=payment_id,
                                details=details))
         with self._lock:
@@ -38,11 +38,11 @@ class FakeNotices:
             self.notice_keys.add(key)
             now = datetime.now(UTC)
             notice = Notice(str(uuid.uuid4()), NoticeKind(kind), User(patron_iss, patron_sub), NoticeState.PENDING,
-                            now, dict(details or {}), 0, now, None, None, loan_id, hold_id, charge_id, payment_id)
+                            now, dict(details or {}), 0, due_from or now, None, None, loan_id, hold_id, charge_id, payment_id)
             self.notices[notice.notice_id] = notice
             return True
 
-    def _loan_notices(self, kind: str, stage: int, due: Any) -> int:
+    def _loan_notices(self, kind: str, stage: int, due: Any, now: datetime) -> int:
         written = 0
         for loan in list(self.loans.values()):
             if loan.returned_at is None and due(loan):
@@ -51,7 +51,8 @@ class FakeNotices:
                 at = loan.due_at.astimezone(UTC).replace(microsecond=0).isoformat()
                 written += self.write_notice(kind=kind, patron_iss=loan.borrower.issuer,
                                              patron_sub=loan.borrower.subject, loan_id=loan.loan_id,
-                                             details={"title": loan.title, "due_at": at, "stage": stage})
+                                             details={"title": loan.title, "due_at": at, "stage": stage},
+                                             due_from=now)
         return written
 
     def _wants_reminders(self, user: User) -> bool:
@@ -59,11 +60,11 @@ class FakeNotices:
         return patron is None or patron.reminders
 
     def write_due_soon_notices(self, *, now: datetime, before: datetime) -> int:
-        return self._loan_notices("due_soon", 0, lambda loan: now < loan.due_at <= before)
+        return self._loan_notices("due_soon", 0, lambda loan: now < loan.due_at <= before, now)
 
     def write_overdue_notices(self, *, now: datetime, second_after: datetime) -> int:
-        return (self._loan_notices("overdue", 1, lambda loan: second_after < loan.due_at <= now)
-                + self._loan_notices("overdue", 2, lambda loan: loan.due_at <= second_after))
+        return (self._loan_notices("overdue", 1, lambda loan: second_after < loan.due_at <= now, now)
+                + self._loan_notices("overdue", 2, lambda loan: loan.due_at <= second_after, now))
 
     def claim_notice(self, *, now: datetime) -> ClaimedNotice | None:
         with self._lock:
