@@ -71,7 +71,8 @@ class SmtpServer:
                 ok = isinstance(data, LoginPassword) and (data.login.decode(), data.password.decode()) == auth
                 return AuthResult(success=ok, handled=False)
 
-            kwargs.update(authenticator=check, auth_required=True, auth_require_tls=tls == "starttls")  # smtps: TLS already
+            # smtps: the socket is TLS from the start, which aiosmtpd cannot see (hence its warning)
+        kwargs.update(authenticator=check, auth_required=True, auth_require_tls=tls == "starttls")
         self.scheme = {"smtps": "smtps", "starttls": "smtp+starttls", None: "smtp"}[tls]
         self._auth = auth
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **kwargs)
