@@ -9,13 +9,13 @@ from typing import Any
 
 import boto3
 import pytest
+from lending_mail import SmtpMailer
+from lending_mail.smtp import mailer_from
 from moto import mock_aws
 
 import lending_settings as config
 from lending.notice_model import Mail
 from lending_aws import AwsResolver
-from lending_mail import SmtpMailer
-from lending_mail.smtp import mailer_from
 from tests.support.smtp_server import SmtpServer
 
 
