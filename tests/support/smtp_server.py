@@ -72,7 +72,7 @@ class SmtpServer:
                 return AuthResult(success=ok, handled=False)
 
             # smtps: the socket is TLS from the start, which aiosmtpd cannot see (hence its warning)
-        kwargs.update(authenticator=check, auth_required=True, auth_require_tls=tls == "starttls")
+            kwargs.update(authenticator=check, auth_required=True, auth_require_tls=tls == "starttls")
         self.scheme = {"smtps": "smtps", "starttls": "smtp+starttls", None: "smtp"}[tls]
         self._auth = auth
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **kwargs)
