@@ -57,7 +57,7 @@ export async function noticesSection(app) {
   const list = notices.items.length
     ? h("ul", { class: "plain-list notice-list", "aria-labelledby": "notices-heading" }, notices.items.map((n) =>
       h("li", { class: `notice notice-${n.state}` }, h("strong", {}, KIND[n.kind] || n.kind), " ", about(n),
-        ` · ${day(n.created_at)} · `, h("span", { class: "notice-state" }, STATE[n.state] || n.state))))
+        ` · written ${day(n.created_at)} · `, h("span", { class: "notice-state" }, STATE[n.state] || n.state))))
     : h("p", {}, "No notices yet.");
   return h("section", { "aria-labelledby": "notices-heading" }, h("h2", { id: "notices-heading" }, "Notices"),
     h("p", {}, box, " ", h("label", { for: "reminders-switch" }, "Email me a reminder before a loan is due")),
