@@ -74,6 +74,7 @@ NOT_REACHED = {
     ("GET", "/titles/{title_id}/holds"): {400, 409, 422},      # no body, no Idempotency-Key
     ("POST", "/titles/{title_id}/holds"): {403},               # only the queue is for librarians
     ("DELETE", "/me/holds/{hold_id}"): {403},
+    ("GET", "/me/notices"): {400}, ("GET", "/me/preferences"): {400},  # no body read
     ("POST", "/titles"): {404},                                # no id in the path (the title was just made)
     ("GET", "/reports/overdue"): {400}, ("GET", "/reports/hold-shelf"): {400},  # no from/to read
 }

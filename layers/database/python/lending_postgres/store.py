@@ -26,6 +26,8 @@ from lending_postgres.holds import HoldQueries
 from lending_postgres.imports import CatalogueImports
 from lending_postgres.lookups import LedgerLookups
 from lending_postgres.migrate import pending_migrations
+from lending_postgres.notices import NoticeRecords
+from lending_postgres.patrons import PatronRecords
 from lending_postgres.refunds import SaleRefunds
 from lending_postgres.refusals import refusals
 from lending_postgres.renewals import RenewalQueries
@@ -53,8 +55,8 @@ from lending_postgres.settlement import Settlement
 from lending_postgres.upkeep import Upkeep
 
 
-class PostgresStore(CirculationMoves, HoldQueries, RenewalQueries, TitleCatalogue, LedgerLookups, Upkeep,
-                    DeskCatalogue, SaleRefunds, DeskReports, CatalogueImports):
+class PostgresStore(CirculationMoves, HoldQueries, RenewalQueries, TitleCatalogue, LedgerLookups, PatronRecords,
+                    Upkeep, NoticeRecords, DeskCatalogue, SaleRefunds, DeskReports, CatalogueImports):
     """The LendingStore port on PostgreSQL.
 
     A method that runs one statement runs it outside BEGIN/COMMIT: a single statement is
