@@ -52,7 +52,7 @@ def scratch_database(server_url: str, *, without: tuple[str, ...] = (), isolatio
 
 
 def drop_database(server_url: str, url: str) -> None:
-    admin = ConnectionPool(server_url, size=1, statement_timeout_ms=0)  # DDL on a busy server takes time
+    admin = ConnectionPool(server_url, size=1, timeout=60, statement_timeout_ms=0)  # DDL on a busy server takes time
     with admin.connection() as c:
         c.run(f"DROP DATABASE IF EXISTS \"{url.rpartition('/')[2]}\" WITH (FORCE)")
     admin.close()
