@@ -1,4 +1,4 @@
-"""Each title's counts (copies_total, copies_available, holds_waiting; migration 0012_search_2) are kept by
+"""Each title's counts (title_counts: copies_total, copies_available, holds_waiting; migration 0012_search_2) are kept by
 triggers, whatever moves a copy or a hold: after every step here they equal a recount from books and holds,
 and search and the title page show them. Also the words a typo is forgiven against (search_words)."""
 
@@ -21,11 +21,11 @@ from tests.support.fakes import FakeGateway
 ALICE, BOB, CAROL = User("iss", "alice"), User("iss", "bob"), User("iss", "carol")
 NOW = datetime.now(UTC)
 RECOUNT = """
-SELECT t.title_id::text, t.copies_total, t.copies_available, t.holds_waiting,
+SELECT t.title_id::text, coalesce(c.copies_total, 0), coalesce(c.copies_available, 0), coalesce(c.holds_waiting, 0),
        (SELECT count(*) FROM books b WHERE b.title_id = t.title_id AND b.status <> 'withdrawn'),
        (SELECT count(*) FROM books b WHERE b.title_id = t.title_id AND b.status = 'available'),
        (SELECT count(*) FROM holds h WHERE h.title_id = t.title_id AND h.status = 'waiting')
-  FROM titles t ORDER BY t.isbn
+  FROM titles t LEFT JOIN title_counts c USING (title_id) ORDER BY t.isbn
 """
 
 

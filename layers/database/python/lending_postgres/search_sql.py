@@ -26,8 +26,15 @@ TYPO_MIN_LENGTH = 4  # shorter words are matched only as typed (as prefixes)
 TYPO_SIMILARITY = 0.3  # pg_trgm similarity: one typo in a word of five letters or more (tolkein ~ tolkien 0.33)
 TYPO_ALTERNATIVES = 3
 
+# A title's counts (title_counts, kept by triggers; no row: zeros), looked up by its key for each title that
+# needs them, never joined against the whole table.
+def _count(column: str) -> str:
+    return f"coalesce((SELECT c.{column} FROM title_counts c WHERE c.title_id = t.title_id), 0)"
+
+
+AVAILABLE = _count("copies_available")
 TITLE = ("t.title_id::text, t.isbn, t.title, t.author, t.publication_year, t.language, t.description, "
-         "t.copies_total, t.copies_available, t.holds_waiting")
+         f"{_count('copies_total')}, {AVAILABLE}, {_count('holds_waiting')}")
 
 # Per word: its folded form and the nearest other words of the catalogue (none for short words).
 ALTERNATIVES_SQL = (
@@ -71,7 +78,7 @@ class Search:
         if q.language:
             self.params["language"] = q.language.lower()
             self.language = "t.language = :language"
-        self.available = {None: "TRUE", True: "t.copies_available > 0", False: "t.copies_available = 0"}[q.available]
+        self.available = {None: "TRUE", True: f"{AVAILABLE} > 0", False: f"{AVAILABLE} = 0"}[q.available]
         self.filters = " AND ".join(f for f in (self.author, self.language, self.available) if f != "TRUE") or "TRUE"
         self.match, self.rank = "TRUE", ""
 
@@ -96,7 +103,7 @@ class Search:
         """One statement, one row: the page (JSON), the hits (at most CANDIDATES + 1), whether the facets
         are exact, and the facets, each leaving out its own filter. Two bounded index scans at most: what
         `q` matched (for the facets) and, only when a filter is set, what `q` and the filters matched."""
-        found = (f"SELECT t.title_id, {self.rank} AS rank, t.author, t.language, t.copies_available > 0 AS avail, "
+        found = (f"SELECT t.title_id, {self.rank} AS rank, t.author, t.language, {AVAILABLE} > 0 AS avail, "
                  f"{self.author} AS a_ok, {self.language} AS l_ok, {self.available} AS v_ok "
                  f"FROM titles t WHERE {self.match} LIMIT :cap + 1")  # one more only to know there were more
         if self.filters == "TRUE":
