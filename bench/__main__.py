@@ -305,8 +305,8 @@ def search_phase(stack: Stack) -> None:
     long.close()
     say(f"\nsearch: seeded {search.TITLES} titles in {time.perf_counter() - began:.0f} s")
     with vm_server(stack.env(stack.fresh_stripe()), stack.work / "vm-search") as (url, _):
-        result = search.run(url, SECONDS)
-    search.report(result, search.TITLES, search.CLIENTS, say)
+        for clients in search.CLIENTS:
+            search.report(search.run(url, SECONDS, clients), search.TITLES, clients, say)
 
 
 # -- report -------------------------------------------------------------------------------------------

@@ -100,9 +100,10 @@ class Search:
         self.rank = " + ".join(rank) or "0"
 
     def sql(self) -> str:
-        """One statement, one row: the page (JSON), the hits (at most CANDIDATES + 1), whether the facets
-        are exact, and the facets, each leaving out its own filter. Two bounded index scans at most: what
-        `q` matched (for the facets) and, only when a filter is set, what `q` and the filters matched."""
+        """One statement, one row: the page (JSON), total, whether it is exact, whether the facets are, and
+        the facets, each leaving out its own filter. Two bounded index scans at most: what `q` matched (the
+        facets' candidates) and, only when a filter is set, what `q` and the filters matched (the page's).
+        Browsing without `q` pages through the title index and counts among the candidates."""
         found = (f"SELECT t.title_id, {self.rank} AS rank, t.author, t.language, {AVAILABLE} > 0 AS avail, "
                  f"{self.author} AS a_ok, {self.language} AS l_ok, {self.available} AS v_ok "
                  f"FROM titles t WHERE {self.match} LIMIT :cap + 1")  # one more only to know there were more
@@ -113,15 +114,19 @@ class Search:
         if self.text:
             page = ("SELECT title_id, row_number() OVER (ORDER BY rank DESC, title_id) AS n FROM "
                     "(SELECT * FROM hits LIMIT :cap) h ORDER BY rank DESC, title_id LIMIT :limit OFFSET :offset")
+            total = "(SELECT least(count(*), :cap) FROM hits), (SELECT count(*) FROM hits) <= :cap"
         else:  # browsing: by title over the whole catalogue, from the (title, title_id) index
+            hits = "SELECT NULL::uuid AS title_id LIMIT 0"  # counted among the candidates below instead
             page = (f"SELECT t.title_id, row_number() OVER (ORDER BY t.title, t.title_id) AS n FROM titles t "
                     f"WHERE {self.filters} ORDER BY t.title, t.title_id LIMIT :limit OFFSET :offset")
+            total = ("(SELECT count(*) FROM matched WHERE a_ok AND l_ok AND v_ok), "
+                     "(SELECT count(*) FROM found) <= :cap")
         return (
             f"WITH found AS MATERIALIZED ({found}), matched AS (SELECT * FROM found LIMIT :cap), "
             f"hits AS MATERIALIZED ({hits}), page AS ({page}) SELECT "
             f"(SELECT coalesce(json_agg(json_build_array({TITLE}) ORDER BY p.n), '[]') "
             " FROM page p JOIN titles t USING (title_id)), "
-            "(SELECT count(*) FROM hits), (SELECT count(*) FROM found) <= :cap, "
+            f"{total}, (SELECT count(*) FROM found) <= :cap, "
             "(SELECT coalesce(json_agg(json_build_array(author, n)), '[]') FROM (SELECT author, count(*) AS n "
             " FROM matched WHERE l_ok AND v_ok GROUP BY author ORDER BY n DESC, author LIMIT 10) x), "
             "(SELECT coalesce(json_agg(json_build_array(language, n)), '[]') FROM (SELECT language, count(*) AS n "
