@@ -53,6 +53,7 @@ def run(base: str, seconds: float, clients: int) -> Result:
     result = Result({_path(p): [] for p in MIX})
     lock = threading.Lock()
     start = threading.Barrier(clients + 1)
+    go = threading.Event()  # set once stop_at is
     stop_at = [0.0]
 
     def client(n: int) -> None:
@@ -64,6 +65,7 @@ def run(base: str, seconds: float, clients: int) -> Result:
             conn.request("GET", path)
             conn.getresponse().read()
         start.wait()
+        go.wait()
         i = n * 5
         while time.perf_counter() < stop_at[0]:
             path = paths[i % len(paths)]
@@ -95,6 +97,7 @@ def run(base: str, seconds: float, clients: int) -> Result:
     start.wait()
     began = time.perf_counter()
     stop_at[0] = began + seconds
+    go.set()
     for t in threads:
         t.join()
     result.elapsed = time.perf_counter() - began

@@ -4,12 +4,13 @@ Search ranks by relevance over title, author and ISBN: words match as prefixes (
 accents are folded (lending_fold, an IMMUTABLE wrapper of unaccent, so it is indexed), one typo in
 a word is forgiven (pg_trgm similarity against the catalogue's words), and an ISBN matches with or
 without hyphens. Equal ranks are ordered by title_id, so pages are stable. Counts come from each
-title's counts (title_counts, kept by triggers), and counting stops at 1,000 matches (search_sql.py).
+title's counts (title_counts, kept by triggers), and counting stops at 500 matches (search_sql.py).
 Reads go to the reader (a replica when set).
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pg8000.native
@@ -50,9 +51,7 @@ class TitleCatalogue:
                              f"SET LOCAL enable_seqscan = {'off' if s.text else 'on'}; "
                              f"SET LOCAL pg_trgm.similarity_threshold = {float(TYPO_SIMILARITY)}")
             try:
-                found = c.run(ALTERNATIVES_SQL, words=s.words, min=TYPO_MIN_LENGTH, n=TYPO_ALTERNATIVES) \
-                    if s.words else []
-                s.prepare(*tsqueries(found))
+                s.prepare(*tsqueries(self._alternatives(c, s.words)))
                 row = c.run(s.sql(), limit=query.limit, offset=query.offset, **s.params)[0]
             except BaseException:
                 c.run("ROLLBACK")
@@ -65,6 +64,21 @@ class TitleCatalogue:
                         int(available), int(unavailable))
         return TitlePage([_summary(r) for r in page], int(total), query.limit, query.offset, facets,
                          total_exact=bool(total_exact), facets_exact=bool(facets_exact))
+
+    def _alternatives(self, c: pg8000.native.Connection, words: list[str]) -> list[list[Any]]:
+        """Each word folded, with the catalogue's words it may be a typo of: from a cache kept for a minute
+        (words are only ever added, so a cached answer lacks at most the words of titles added since)."""
+        now = time.monotonic()
+        cache: dict[str, tuple[float, list[Any]]] = self.__dict__.setdefault("_typo_cache", {})  # word -> (until, row)
+        cached = [cache.get(w) for w in words]
+        if all(hit is not None and hit[0] > now for hit in cached):
+            return [hit[1] for hit in cached if hit is not None]
+        found = c.run(ALTERNATIVES_SQL, words=words, min=TYPO_MIN_LENGTH, n=TYPO_ALTERNATIVES) if words else []
+        if len(cache) > 10_000:
+            cache.clear()
+        for w, row in zip(words, found, strict=True):
+            cache[w] = (now + 60.0, row)
+        return found
 
     def get_title(self, title_id: str) -> TitleDetail | None:
         def find(c: pg8000.native.Connection) -> tuple[Any, Any]:

@@ -7,7 +7,7 @@ words, not a trigram comparison with every title. A title that matches the words
 one that matches only a word they might have meant.
 
 Counting is bounded: a search ranks, counts and facets at most CANDIDATES matching titles (the first
-found by the index), so a word that matches most of the catalogue costs what 1,000 titles cost. Past
+found by the index), so a word that matches most of the catalogue costs what 500 titles cost. Past
 that, `total` and the facet counts are lower bounds (`total_exact` / `facets_exact` false) and items are
 the best-ranked among those candidates. Without `q`, the page itself is exact (by title, from its index).
 """
@@ -19,7 +19,7 @@ from typing import Any
 
 from lending.circulation_model import TitleQuery
 
-CANDIDATES = 1000
+CANDIDATES = 500
 _WORD = re.compile(r"[^\W_]+")
 _ISBN_LIKE = re.compile(r"^[0-9][0-9 -]{3,20}[0-9X]$", re.IGNORECASE)
 TYPO_MIN_LENGTH = 4  # shorter words are matched only as typed (as prefixes)
