@@ -58,6 +58,20 @@ def is_destructive(path: Path) -> bool:
     return _first_line_says(path, "-- destructive")
 
 
+def runs_outside_a_transaction(path: Path) -> bool:
+    return _first_line_says(path, "-- no-transaction")
+
+
+def execute(conn: pg8000.native.Connection, path: Path, sql: str | None = None) -> None:
+    """Run one migration's SQL (`sql`: its text, edited) as migrate() does, without recording it."""
+    text = path.read_text() if sql is None else sql
+    if runs_outside_a_transaction(path):
+        for statement in statements(text):
+            conn.run(statement)
+    else:
+        conn.execute_simple(text)
+
+
 def statements(sql: str) -> list[str]:
     """A no-transaction migration's statements: comment lines dropped, split at a `;` that ends a line."""
     text = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
@@ -81,15 +95,14 @@ def migrate(pool: ConnectionPool, *, allow_destructive: bool = True,
                     continue
                 if is_destructive(path) and not allow_destructive:
                     raise DestructiveMigration(f"{path.name} is marked destructive")
-                if _first_line_says(path, "-- no-transaction"):
-                    for statement in statements(path.read_text()):
-                        conn.run(statement)
+                if runs_outside_a_transaction(path):
+                    execute(conn, path)
                     conn.run("INSERT INTO schema_migrations (name) VALUES (:n)", n=path.name)
                     applied.append(path.name)
                     continue
                 conn.run("BEGIN")
                 try:
-                    conn.execute_simple(path.read_text())
+                    execute(conn, path)
                     conn.run("INSERT INTO schema_migrations (name) VALUES (:n)", n=path.name)
                     conn.run("COMMIT")
                 except BaseException:
