@@ -307,6 +307,9 @@ def search_phase(stack: Stack) -> None:
     with vm_server(stack.env(stack.fresh_stripe()), stack.work / "vm-search") as (url, _):
         for clients in search.CLIENTS:
             search.report(search.run(url, SECONDS, clients), search.TITLES, clients, say)
+        health = search.floor(url)
+    say(f"  for reference, GET /health through the same VM (one client): p50 {load.percentile(health, 50):.1f} ms, "
+        f"p95 {load.percentile(health, 95):.1f} ms (load average {os.getloadavg()[0]:.1f})")
 
 
 # -- report -------------------------------------------------------------------------------------------

@@ -104,6 +104,20 @@ def run(base: str, seconds: float, clients: int) -> Result:
     return result
 
 
+def floor(base: str, seconds: float = 3.0) -> list[float]:
+    """GET /health from one client: what any answer through the VM costs here, search or not."""
+    parts = urlsplit(base)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=60)
+    times: list[float] = []
+    stop = time.perf_counter() + seconds
+    while time.perf_counter() < stop:
+        t0 = time.perf_counter()
+        conn.request("GET", "/health")
+        conn.getresponse().read()
+        times.append((time.perf_counter() - t0) * 1000)
+    return times
+
+
 def report(result: Result, titles: int, clients: int, out: Callable[[str], None] = print) -> None:
     out(f"\ncatalogue search through one VM: {titles} titles, {clients} clients, GET /titles, "
         f"{len(result.all)} searches in {result.elapsed:.0f} s ({len(result.all) / max(result.elapsed, 1e-9):.0f}/s)")
