@@ -1,7 +1,8 @@
 -- Search, step 2: the triggers that keep title_counts (0012_search_1), and the backfill, in one
 -- transaction: from the first CREATE TRIGGER to the commit no copy or hold can change, so the backfill's
 -- counts and the triggers' deltas meet exactly. Reads (search included) go on meanwhile; borrows,
--- returns and holds wait for the commit (0.6 s for 100,000 titles here: one pass over books and holds).
+-- returns and holds wait for the commit (5 s for 100,000 titles on this loaded machine: one pass over books
+-- and holds; longer than a request's 2 s lock timeout, so on a large catalogue run it in a quiet moment).
 -- The titles are locked first, as live traffic locks a title (lending_postgres/circulation.py: the title,
 -- then its hold, loan or copy), so taking the copies' and holds' locks cannot deadlock with it.
 LOCK TABLE titles IN EXCLUSIVE MODE;
