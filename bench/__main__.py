@@ -4,7 +4,8 @@ Starts what it needs (embedded PostgreSQL in a fresh data dir, a fresh in-memory
 Stripe-compatible server per phase, a token issuer), runs each phase for BENCH_SECONDS,
 and prints one report. Settings (environment): BENCH_CLIENTS (16), BENCH_SECONDS (10),
 BENCH_DELAY_MS (300), BENCH_DELAY_CLIENTS (256), BENCH_SKIP (comma list of phases to
-skip: chalice, plain, vm, pgbench, delay, cold).
+skip: chalice, plain, vm, pgbench, delay, cold, search). The search phase (bench/search.py; alone:
+`make bench-search`) seeds 100,000 titles and times GET /titles through one VM.
 
 The VM phase runs `dev.vm_stack.LocalVM` (nginx + two gunicorn instances, as
 `make vm-local`) when vm_runtime is present; otherwise it says so and goes on.
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bench import cold_start, cpu, load, pgbench, profile
+from bench import cold_start, cpu, load, pgbench, profile, search
 from dev.embedded import ROOT, Service, free_port, start_localstripe, wait_for_port
 from dev.embedded_postgres import postgres_bin, start_postgres
 
@@ -289,6 +290,28 @@ def delayed_phase(stack: Stack, server: Callable[[dict[str, str]], Any],
     return label, samples, used
 
 
+def search_phase(stack: Stack) -> None:
+    """GET /titles at BENCH_SEARCH_TITLES titles through one VM (bench/search.py), after the other phases."""
+    from bench.seed_titles import seed
+    from lending_postgres import ConnectionPool
+
+    stack.fresh_tables()
+    began = time.perf_counter()
+    long = ConnectionPool(stack.url, size=1, timeout=900, statement_timeout_ms=900_000)  # one long statement
+    seed(long, search.TITLES)
+    with long.connection() as c:  # every 7th copy lost: availability (filter and facet) differs between titles
+        c.run("UPDATE books SET status = 'lost' WHERE status = 'available' AND abs(hashtext(book_id::text)) % 7 = 0")
+        c.run("VACUUM ANALYZE")
+    long.close()
+    say(f"\nsearch: seeded {search.TITLES} titles in {time.perf_counter() - began:.0f} s")
+    with vm_server(stack.env(stack.fresh_stripe()), stack.work / "vm-search") as (url, _):
+        for clients in search.CLIENTS:
+            search.report(search.run(url, SECONDS, clients), search.TITLES, clients, say)
+        health = search.floor(url)
+    say(f"  for reference, GET /health through the same VM (one client): p50 {load.percentile(health, 50):.1f} ms, "
+        f"p95 {load.percentile(health, 95):.1f} ms (load average {os.getloadavg()[0]:.1f})")
+
+
 # -- report -------------------------------------------------------------------------------------------
 def report_rows(rows: list[Row], pg_tps: float | None) -> None:
     say(f"{'path':40} {'cycles/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'borrow p50/p99':>16} {'return p50/p99':>16}"
@@ -342,20 +365,21 @@ def main() -> int:
             rows.append(plain_phase(stack))
         for row in rows:
             cpu_lines.append((row.path, row.cpu, row.samples.elapsed, len(row.samples.cycles)))
-        say("\nborrow -> return cycles")
-        report_rows(rows, pg_tps)
-        say(f"  target: >= {TARGET_RATIO}x pgbench through one VM")
-        say("\nCPU, in cores busy on average during each phase (2 = both cores; the machine is shared, so"
-            " '(whole machine, all users)' includes other sessions' work)")
-        for label, used, seconds, done in cpu_lines:
-            report_cpu(label, used, seconds, done)
-        for row in rows:
-            if row.profile:
-                say(f"\nwhere the service's CPU went ({row.path}):")
-                say("\n".join(row.profile))
-        say("\nStripe-compatible server: authorise+capture straight against it, fresh -> after the phase (ms)")
-        for row in rows:
-            say(f"  {row.path:38} {row.processor_ms[0]:.1f} -> {row.processor_ms[1]:.1f}")
+        if rows or pg_tps:  # not when only the search phase runs (make bench-search)
+            say("\nborrow -> return cycles")
+            report_rows(rows, pg_tps)
+            say(f"  target: >= {TARGET_RATIO}x pgbench through one VM")
+            say("\nCPU, in cores busy on average during each phase (2 = both cores; the machine is shared, so"
+                " '(whole machine, all users)' includes other sessions' work)")
+            for label, used, seconds, done in cpu_lines:
+                report_cpu(label, used, seconds, done)
+            for row in rows:
+                if row.profile:
+                    say(f"\nwhere the service's CPU went ({row.path}):")
+                    say("\n".join(row.profile))
+            say("\nStripe-compatible server: authorise+capture straight against it, fresh -> after the phase (ms)")
+            for row in rows:
+                say(f"  {row.path:38} {row.processor_ms[0]:.1f} -> {row.processor_ms[1]:.1f}")
 
         if "delay" not in SKIP:
             on_vm = vm_available() and "vm" not in SKIP
@@ -376,6 +400,11 @@ def main() -> int:
                     f"{samples.errors or 'none'}")
                 report_cpu("CPU", used, SECONDS + 2, len(samples.borrows))
             say(f"  target: >= {TARGET_DELAYED:.0f} borrows/s per VM")
+        if "search" not in SKIP:
+            if vm_available():
+                search_phase(stack)
+            else:
+                say("search through one VM: NOT MEASURED — vm_runtime or nginx is missing")
     finally:
         stack.stop()
         shutil.rmtree(work / "pg", ignore_errors=True)  # the database was throw-away; logs stay
