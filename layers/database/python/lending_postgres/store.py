@@ -21,6 +21,7 @@ from lending.ports import IdempotencyClaim, StoredResponse
 from lending_postgres.catalogue import TitleCatalogue
 from lending_postgres.circulation import CirculationMoves
 from lending_postgres.connection import ConnectionPool
+from lending_postgres.fees import FeeRecords
 from lending_postgres.holds import HoldQueries
 from lending_postgres.lookups import LedgerLookups
 from lending_postgres.migrate import pending_migrations
@@ -51,7 +52,7 @@ from lending_postgres.upkeep import Upkeep
 
 
 class PostgresStore(CirculationMoves, HoldQueries, RenewalQueries, TitleCatalogue, LedgerLookups, PatronRecords,
-                    Upkeep):
+                    FeeRecords, Upkeep):
     """The LendingStore port on PostgreSQL.
 
     A method that runs one statement runs it outside BEGIN/COMMIT: a single statement is
