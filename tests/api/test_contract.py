@@ -55,6 +55,11 @@ CAN_ANSWER = {
     "title_queue": {403, 404},
     "renew_loan": {400, 402, 404, 409, 502, 503},
     "apply_event": {502, 503},
+    # fees (lending.fees, lending_http.fees)
+    "ensure_not_blocked": {403, 503},
+    "pay_balance": {400, 402, 409, 502, 503},
+    "find_patrons": {403}, "patron_file": {403, 404}, "waive": {403, 404, 409},
+    "path_uuid": {404},
 }
 # Routes of a handler that, by their path, never reach some of its calls.
 NOT_REACHED = {
@@ -66,8 +71,9 @@ NOT_REACHED = {
     ("GET", "/titles"): {404},                                 # no title id
     ("GET", "/me/holds"): {400, 403, 404, 409, 422},           # no id, no body, no Idempotency-Key
     ("GET", "/titles/{title_id}/holds"): {400, 409, 422},      # no body, no Idempotency-Key
-    ("POST", "/titles/{title_id}/holds"): {403},               # only the queue is for librarians
     ("DELETE", "/me/holds/{hold_id}"): {403},
+    ("GET", "/patrons"): {404, 409, 422},                      # no id, no body, no Idempotency-Key
+    ("GET", "/patrons/{patron_id}"): {400, 409, 422},          # no query or body, no Idempotency-Key
 }
 
 
