@@ -83,5 +83,10 @@ export function createApi(auth, { onSessionEnded }) {
     buy: (id, paymentMethod, key) => post(`/books/${encodeURIComponent(id)}/purchase`, { payment_method: paymentMethod }, { key }),
     giveBack: (id, key) => post(`/books/${encodeURIComponent(id)}/return`, undefined, { key }),
     addBook: (book, key) => post("/books", book, { key }),
+    myAccount: () => get("/me/account", { signedIn: true }),
+    payFees: (paymentMethod, key) => post("/me/account/payments", { payment_method: paymentMethod }, { key }),
+    findPatrons: (q) => get(`/patrons?${new URLSearchParams(q ? { q } : {})}`, { signedIn: true }),
+    patronFile: (patronId) => get(`/patrons/${id(patronId)}`, { signedIn: true }),
+    waive: (patronId, chargeId, reason, key) => post(`/patrons/${id(patronId)}/charges/${id(chargeId)}/waive`, { reason }, { key }),
   };
 }
