@@ -34,6 +34,7 @@ E2E_NOT_HERE = {  # why each is not run through nginx
     "test_lost_replies": "its first attempt runs in a process of its own that loses the database's reply",
     "test_hold_expiry_job": "runs its own chalice local with a 2 s pickup period, and the job beside it",
     "test_fee_crash_recovery": "kills its own handler processes between the steps of a fee payment (tests/support/die_at.py)",
+    "test_fee_periods": "runs its own chalice local with periods of seconds (LOAN_PERIOD=PT2S), and the overdue job beside it",
     "test_hostile_input": "make run's own host (chalice local's methods and start-up); the VM's are in tests/vm",
 }
 
