@@ -3,11 +3,13 @@ authorise the borrow fee, move the copy, capture."""
 
 from lending import circulation, services
 from lending_http import SIGNED_IN, Call, Response, fields, operation, views
+from lending_http.fees import ensure_not_blocked
 
 
 @operation("borrow", caller=SIGNED_IN, idempotent=True)
 def handle(call: Call) -> Response:
     method = fields.payment_method(call.json())
+    ensure_not_blocked(call.store, call.caller, call.settings, call.clock)
     if "title_id" in call.path_params:
         done = circulation.borrow_title(
             call.store, call.gateway, call.caller, fields.title_id(call.path_params), method, clock=call.clock,

@@ -61,6 +61,11 @@ CAN_ANSWER = {
     "create_title": {403, 409}, "edit_title": {403, 404, 409}, "add_copies": {403, 404, 409},
     "edit_copy": {403, 404, 409}, "withdraw_copy": {403, 404, 409}, "check_in": {403, 404, 409},
     "refund_sale": {403, 404, 409, 502, 503}, "read": {400, 415}, "PayloadTooLarge": {413},
+    # fees (lending.fees, lending_http.fees)
+    "ensure_not_blocked": {403, 503},
+    "pay_balance": {400, 402, 409, 502, 503},
+    "find_patrons": {403}, "patron_file": {403, 404}, "waive": {403, 404, 409},
+    "path_uuid": {404},
 }
 # Routes of a handler that, by their path, never reach some of its calls.
 NOT_REACHED = {
@@ -72,11 +77,12 @@ NOT_REACHED = {
     ("GET", "/titles"): {404},                                 # no title id
     ("GET", "/me/holds"): {400, 403, 404, 409, 422},           # no id, no body, no Idempotency-Key
     ("GET", "/titles/{title_id}/holds"): {400, 409, 422},      # no body, no Idempotency-Key
-    ("POST", "/titles/{title_id}/holds"): {403},               # only the queue is for librarians
     ("DELETE", "/me/holds/{hold_id}"): {403},
     ("GET", "/me/notices"): {400}, ("GET", "/me/preferences"): {400},  # no body read
     ("POST", "/titles"): {404},                                # no id in the path (the title was just made)
     ("GET", "/reports/overdue"): {400}, ("GET", "/reports/hold-shelf"): {400},  # no from/to read
+    ("GET", "/patrons"): {404, 409, 422},                      # no id, no body, no Idempotency-Key
+    ("GET", "/patrons/{patron_id}"): {400, 409, 422},          # no query or body, no Idempotency-Key
 }
 
 

@@ -52,6 +52,72 @@ _BOOK = ("INSERT INTO books (book_id, isbn, title, author, price_cents, borrow_f
          "VALUES ({id}, '9780141439518', 'Emma', 'Jane Austen', 999, 99, 'usd')")
 _NO_PAYMENT_TRIGGER = "ALTER TABLE {} DISABLE TRIGGER {}_payment_pays_for_this"
 
+_APPEND_ONLY_OFF = ("ALTER TABLE charges DISABLE TRIGGER charges_append_only",)
+_RULES_OFF = ("ALTER TABLE charges DISABLE TRIGGER charges_rules",)
+_COPY_CHARGE = ("INSERT INTO charges (charge_id, patron_iss, patron_sub, kind, amount_cents, currency, loan_id, renewal_id, "
+                "payment_id, cancels, late_from, late_until, reason, librarian_iss, librarian_sub) SELECT {id}, patron_iss, "
+                "patron_sub, kind, amount_cents, currency, loan_id, {renewal}, payment_id, cancels, late_from, late_until, "
+                "reason, librarian_iss, librarian_sub FROM charges WHERE charge_id = {of}")
+
+
+def _charge(name: str, assignment: str, *, rules: bool = True) -> tuple[str, tuple[str, ...]]:
+    return _set("charges", assignment, "charge_id", name), _APPEND_ONLY_OFF + (() if rules else _RULES_OFF)
+
+
+def _copy(name: str, charge_id: str = _NEW, renewal: str = "renewal_id", times: int = 1) -> str:
+    """INSERT a copy of a seeded charge (`times` copies in one statement)."""
+    copy = _COPY_CHARGE.format(id=charge_id, renewal=renewal, of=_id(name))
+    return copy.replace("FROM charges ", f"FROM charges CROSS JOIN generate_series(1, {times}) ") if times > 1 else copy
+
+
+def _fee_cases() -> tuple[Case, ...]:
+    cases = [
+        ("charges_kind_check", "23514", "a charge of an unknown kind", "kind = 'tip'", False),
+        ("charges_currency_check", "23514", "a charge in a currency that is not one", "currency = 'US$'", True),
+        ("charges_reason_check", "23514", "a waiver with an empty reason", "reason = ''", True),
+        ("charges_sign", "23514", "a late fee that credits the patron", "amount_cents = -75", True),
+        ("charges_loan_fees_name_a_loan", "23514", "a lost-item charge for no loan", "loan_id = NULL", True),
+        ("charges_payment_names_a_payment", "23514", "a payment charge without its payment", "payment_id = NULL", False),
+        ("charges_undo_names_a_charge", "23514", "a waiver that waives nothing", "cancels = NULL", False),
+        ("charges_waiver_by_a_librarian_with_a_reason", "23514", "a waiver with no librarian",
+         "librarian_sub = NULL", True),
+        ("charges_late_fee_period", "23514", "a late fee that counts no time", "late_until = late_from", True),
+        ("charges_renewal_only_on_late_fees", "23514", "a lost-item charge naming a renewal", None, True),
+        ("charges_loan_id_fkey", "23503", "a charge for a loan that does not exist", f"loan_id = {_NEW}", False),
+        ("charges_renewal_id_fkey", "23503", "a late fee for a renewal that does not exist", f"renewal_id = {_NEW}", True),
+        ("charges_payment_id_fkey", "23503", "a payment charge for a payment that does not exist",
+         f"payment_id = {_NEW}", False),
+        ("charges_cancels_fkey", "23503", "a waiver of a charge that does not exist", f"cancels = {_NEW}", False),
+    ]
+    rows = {"charges_kind_check": "late", "charges_currency_check": "late", "charges_reason_check": "waiver",
+            "charges_sign": "late", "charges_loan_fees_name_a_loan": "lost", "charges_payment_names_a_payment": "paid",
+            "charges_undo_names_a_charge": "waiver", "charges_waiver_by_a_librarian_with_a_reason": "waiver",
+            "charges_late_fee_period": "late", "charges_loan_id_fkey": "late", "charges_renewal_id_fkey": "late",
+            "charges_payment_id_fkey": "paid", "charges_cancels_fkey": "waiver"}
+    found = []
+    for guard, state, why, assignment, rules in cases:
+        if assignment is None:
+            sql, isolate = _charge("lost", f"renewal_id = {_id('renewal')}")
+        else:
+            sql, isolate = _charge(rows[guard], assignment, rules=rules)
+        found.append(Case(guard, state, why, sql, isolate))
+    return (*found,
+        Case("charges_pkey", "23505", "a second charge with the same id", _copy("late", _id("late"))),
+        Case("charges_one_late_fee_per_return", "23505", "two late fees for one return", _copy("late", renewal="NULL")),
+        Case("charges_one_late_fee_per_renewal", "23505", "two late fees settled by one renewal",
+             _copy("late", "gen_random_uuid()", renewal=_id("renewal"), times=2)),
+        Case("charges_one_lost_item_per_loan", "23505", "two lost-item charges for one loan", _copy("lost")),
+        Case("charges_one_undo_per_charge", "23505", "a second waiver of one charge", _copy("waiver")),
+        Case("charges_one_per_payment", "23505", "one payment credited twice", _copy("paid")),
+        Case("charges_rules", "23514", "a payment charge crediting a payment that is not a fee payment",
+             _set("charges", f"payment_id = {_id('fee_B')}", "charge_id", "paid"), _APPEND_ONLY_OFF),
+        Case("charges_append_only", "23514", "a charge rewritten after the fact",
+             _set("charges", "amount_cents = 1", "charge_id", "late")),
+        Case("payments_book_unless_fee_payment", "23514", "a borrow fee for no copy",
+             _set("payments", "book_id = NULL", "payment_id", "fee_A")),
+    )
+
+
 CASES: tuple[Case, ...] = (
     # books
     Case("books_pkey", "23505", "a second book with the same id", _BOOK.format(id=_id("A"))),
@@ -213,6 +279,8 @@ CASES: tuple[Case, ...] = (
          _set("notices", f"loan_id = {_NEW}", "notice_id", "notice")),
     Case("notices_hold_id_fkey", "23503", "a notice about a hold that does not exist",
          _set("notices", f"hold_id = {_NEW}", "notice_id", "notice")),
+    # fees (0009_fees.sql): charges are append-only, so a case that rewrites one switches that trigger off
+    *_fee_cases(),
     Case("schema_migrations_pkey", "23505", "a migration applied twice",
          "INSERT INTO schema_migrations (name) SELECT name FROM schema_migrations LIMIT 1"),
     # the librarian's desk (0011_desk)

@@ -65,6 +65,23 @@ def seed(c: pg8000.native.Connection) -> dict[str, str]:
     ids["notice"] = c.run("INSERT INTO notices (kind, patron_iss, patron_sub, event_key, loan_id) VALUES "
                           "('due_soon', 'https://issuer.test', 'seed', CAST(:l AS text) || '@due', CAST(:l AS uuid)) "
                           "RETURNING notice_id::text", l=ids["loan_B"])[0][0]
+    # Fees: B's loan has a late fee (waived), a lost-item charge, and the seed patron paid by card.
+    ids.update({name: str(uuid.uuid4()) for name in ("late", "lost", "waiver", "paid", "fee_pay", "fee_pay2")})
+    for name in ("fee_pay", "fee_pay2"):
+        c.run("INSERT INTO payments (payment_id, kind, book_id, payer_iss, payer_sub, amount_cents, currency, state) "
+              "VALUES (CAST(:id AS uuid), 'fee_payment', NULL, 'https://issuer.test', 'seed', 75, 'usd', 'captured')",
+              id=ids[name])
+    charge = ("INSERT INTO charges (charge_id, patron_iss, patron_sub, kind, amount_cents, currency, loan_id, payment_id, "
+              "cancels, late_from, late_until, reason, librarian_iss, librarian_sub) VALUES (CAST(:id AS uuid), "
+              "'https://issuer.test', 'seed', :kind, :amount, 'usd', CAST(:loan AS uuid), CAST(:pay AS uuid), "
+              "CAST(:cancels AS uuid), :late_from, :late_until, :reason, :liss, :lsub)")
+    late_from = c.run("SELECT now() - interval '3 days', now()")[0]
+    for name, kind, amount, loan, pay, cancels, reason in (
+            ("late", "late_fee", 75, ids["loan_B"], None, None, None), ("lost", "lost_item", 999, ids["loan_B"], None, None, None),
+            ("waiver", "waiver", -75, None, None, ids["late"], "first time"), ("paid", "payment", -75, None, ids["fee_pay"], None, None)):
+        c.run(charge, id=ids[name], kind=kind, amount=amount, loan=loan, pay=pay, cancels=cancels, reason=reason,
+              late_from=late_from[0] if kind == "late_fee" else None, late_until=late_from[1] if kind == "late_fee" else None,
+              liss="https://issuer.test" if reason else None, lsub="libby" if reason else None)
     # Deferred checks on what was written fire now, so that a test may alter a table afterwards.
     c.run("SET CONSTRAINTS ALL IMMEDIATE")
     c.run("SET CONSTRAINTS ALL DEFERRED")

@@ -65,7 +65,7 @@ def _snapshot(c: Any) -> dict[str, list[Any]]:
     """Every row of today's tables, in today's columns."""
     columns = {t: [r[0] for r in c.run("SELECT column_name FROM information_schema.columns WHERE table_name = :t "
                                        "AND column_name NOT IN ('title_id', 'renewals', 'renewal_id', 'barcode', 'withdrawn_reason', "
-                                       "'withdrawn_at', 'refunded_by_iss', 'refunded_by_sub', 'refunded_at') "
+                                       "'withdrawn_at', 'refunded_by_iss', 'refunded_by_sub', 'refunded_at', 'found_at') "
                                        "ORDER BY ordinal_position", t=t)] for t in TABLES}
     return {t: c.run(f"SELECT {', '.join(columns[t])} FROM {t} ORDER BY 1") for t in TABLES}
 

@@ -4,7 +4,8 @@ Test-only: the production code has no fault hooks. This wraps the real adapters 
 the handler's process so that, at the named point, the process really dies
 (SIGKILL: no exception, no finally, no cleanup), exactly as a crashed host would.
 
-usage: python -m tests.support.die_at POINT OPERATION BOOK_ID TOKEN
+usage: python -m tests.support.die_at POINT OPERATION BOOK_ID TOKEN   (OPERATION borrow, purchase or pay_fees;
+       pay_fees pays the caller's balance and ignores BOOK_ID)
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def main() -> None:
     point, operation, book_id, token = sys.argv[1:5]
     service = Service.of(ROOT / "functions", only=[operation])
     store, gateway = service.deps.get("store"), service.deps.get("gateway")
-    move = "open_loan" if operation == "borrow" else "record_sale"
+    move = {"borrow": "open_loan", "pay_fees": "record_fee_payment"}.get(operation, "record_sale")
     if point == "after-authorise":
         after(gateway, "confirm_authorization")
     elif point == "after-ledger-authorized":
@@ -61,8 +62,10 @@ def main() -> None:
         after(gateway, "capture")
     else:
         raise SystemExit(f"unknown point {point}")
+    path, params = (("/me/account/payments", {}) if operation == "pay_fees"  # book_id is unused then
+                    else (f"/books/{book_id}/{operation}", {"book_id": book_id}))
     request = Request.build(
-        method="POST", path=f"/books/{book_id}/{operation}", path_params={"book_id": book_id},
+        method="POST", path=path, path_params=params,
         headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
         body=json.dumps({"payment_method": "pm_card_visa"}).encode(), host_request_id=f"fault-{point}")
     answer = service.serve(operation, request)

@@ -34,6 +34,7 @@ from lending.model import (
 )
 from lending.ports import IdempotencyClaim, Purged, StoredResponse
 from tests.support.fake_circulation import FakeCirculation
+from tests.support.fake_fees import FakeFees
 from tests.support.fake_gateway import DECLINING, FakeGateway
 from tests.support.fake_notices import FakeNotices
 from tests.support.fake_patrons import FakePatrons
@@ -45,7 +46,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class FakeStore(FakeCirculation, FakePatrons, FakeNotices):
+class FakeStore(FakeFees, FakeCirculation, FakePatrons, FakeNotices):
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self.books: dict[str, Book] = {}
@@ -63,6 +64,7 @@ class FakeStore(FakeCirculation, FakePatrons, FakeNotices):
         self.deferred: dict[str, tuple[int, datetime]] = {}  # payment id -> (failed attempts, not before)
         self.intent_checked: set[str] = set()
         self._circulation_init()
+        self._fees_init()
         self.patrons: dict[tuple[str, str], Patron] = {}
         self._notices_init()
 
@@ -159,7 +161,7 @@ class FakeStore(FakeCirculation, FakePatrons, FakeNotices):
 
     def _unsettled(self, p: Payment) -> bool:
         return (p.state in (PaymentState.PENDING, PaymentState.AUTHORIZED) or not p.processor_synced
-                or (p.state is PaymentState.CAPTURED and not any(self._owned(p)))
+                or (p.state is PaymentState.CAPTURED and not any(self._owned(p)) and not self._fee_paid(p))
                 or (p.state is PaymentState.FAILED and p.intent_id is not None and p.payment_id not in self.intent_checked))
 
     def payments_to_settle(self, older_than_seconds: float) -> list[str]:
@@ -261,6 +263,7 @@ class _FakeSettlement:
         self._store = store
         self.payment = payment
         self.loan_open, self.sale_standing, self.renewal_standing = store._owned(payment)
+        self.fee_paid = store._fee_paid(payment)
         self._event_id: str | None = None
 
     def mark(self, state: PaymentState, *, reason: str | None = None, synced: bool = True) -> None:

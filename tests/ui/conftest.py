@@ -55,6 +55,7 @@ class UiStack:
     stripe: Service
     webhook_secret: str
     log_dir: Path
+    database_url: str = ""  # for a test that must move time on (a loan's due date), as the e2e fees tests do
 
     @contextmanager
     def stripe_stopped(self) -> Iterator[None]:
@@ -134,7 +135,7 @@ def ui_stack(postgres_server: str, run_dir: Path) -> Iterator[UiStack]:
         server = ChaliceServer(env, run_dir / "ui-chalice.log", port=port)
         _register_webhook(stripe.url, f"{origin}/webhooks/stripe", env["STRIPE_WEBHOOK_SECRET"])
         stack = UiStack(url=origin, issuer=oidc.url, stripe_url=stripe.url, stripe=stripe,
-                        webhook_secret=env["STRIPE_WEBHOOK_SECRET"], log_dir=run_dir)
+                        webhook_secret=env["STRIPE_WEBHOOK_SECRET"], log_dir=run_dir, database_url=database)
         yield stack
         stripe = stack.stripe
     finally:

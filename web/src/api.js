@@ -92,5 +92,10 @@ export function createApi(auth, { onSessionEnded }) {
     report: (name, params = {}) => get(`/reports/${name}?${new URLSearchParams(params)}`, { signedIn: true }),
     reportCsv: (name, params = {}) => get(`/reports/${name}?${new URLSearchParams(params)}`,
       { signedIn: true, accept: "text/csv" }),
+    myAccount: () => get("/me/account", { signedIn: true }),
+    payFees: (paymentMethod, key) => post("/me/account/payments", { payment_method: paymentMethod }, { key }),
+    findPatrons: (q) => get(`/patrons?${new URLSearchParams(q ? { q } : {})}`, { signedIn: true }),
+    patronFile: (patronId) => get(`/patrons/${id(patronId)}`, { signedIn: true }),
+    waive: (patronId, chargeId, reason, key) => post(`/patrons/${id(patronId)}/charges/${id(chargeId)}/waive`, { reason }, { key }),
   };
 }

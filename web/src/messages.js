@@ -24,7 +24,12 @@ export const REASONS = {
   renewal_limit: "You have renewed this as many times as allowed. Please return it by the due date.",
   on_hold: "Someone is waiting for this title, so it cannot be renewed. Please return it by the due date.",
   not_on_loan: "This book is no longer on loan to you, so there is nothing to renew.",
+  nothing_to_pay: "There is nothing to pay: your balance is settled.",
+  balance_changed: "Your balance changed a moment ago (perhaps another payment). Nothing was charged; please look again.",
+  already_waived: "That charge was waived already.",
+  not_waivable: "Only a late fee or a lost-item charge that is still owed can be waived.",
 };
+const BLOCKED = { balance_over_limit: "you owe more than the library allows", overdue_loan: "a book is long overdue" };
 
 export function explain(error, action = "") {
   if (error instanceof CardProblem) return error.message;
@@ -42,6 +47,10 @@ export function explain(error, action = "") {
       return `Your card was declined: ${reason}. You have not been charged. Please try another card.`;
     }
     case 403:
+      if (problem.reason === "account_blocked") {
+        return `Your account is blocked, because ${(problem.block_reasons || []).map((r) => BLOCKED[r] || r).join(" and ")}. ` +
+          "Return overdue books or pay your fees on My account.";
+      }
       return action === "return" ? "This book is on loan to someone else, so you cannot return it."
         : "You are not allowed to do that.";
     case 404:

@@ -1,11 +1,12 @@
 // My account: my holds (place in the queue, ready-until, Cancel), what I have on loan now (due
-// dates, Return, and Renew with a card), my loan history, my purchases, and my notices with the
-// due-soon reminders switch (pages/notices.js).
+// dates, Return, and Renew with a card), my loan history, my purchases, my fees (pages/fees.js), and
+// my notices with the due-soon reminders switch (pages/notices.js).
 import { newKey } from "../api.js";
 import { cardForm } from "../card-form.js";
 import { focus, h, outcome, replace } from "../dom.js";
 import { day, money } from "../format.js";
 import { explain } from "../messages.js";
+import { feesSection } from "./fees.js";
 import { noticesSection } from "./notices.js";
 
 export async function accountPage(app, notice = null) {
@@ -13,8 +14,10 @@ export async function accountPage(app, notice = null) {
   let loans;
   let purchases;
   let holds;
+  let fees;
   try {
-    [loans, purchases, holds] = await Promise.all([app.api.myLoans(), app.api.myPurchases(), app.api.myHolds()]);
+    [loans, purchases, holds, fees] = await Promise.all([app.api.myLoans(), app.api.myPurchases(), app.api.myHolds(),
+      feesSection(app)]);
   } catch (error) {
     return [h("h1", {}, "My account"), h("p", { role: "alert", class: "outcome outcome-error" }, explain(error))];
   }
@@ -76,6 +79,7 @@ export async function accountPage(app, notice = null) {
     h("h1", {}, "My account"),
     h("p", {}, `Signed in as ${me.name || me.handle || me.sub || "you"}${me.email ? ` (${me.email})` : ""}.`),
     notice,
+    fees,
     h("section", { "aria-labelledby": "holds-heading" }, h("h2", { id: "holds-heading" }, "Holds"), holdList),
     h("section", { "aria-labelledby": "on-loan-heading" }, onLoanHeading, onLoan),
     h("section", { "aria-labelledby": "history-heading" }, h("h2", { id: "history-heading" }, "Loan history"), history),

@@ -1,9 +1,11 @@
-// For librarians: add a book (with its price and borrow fee), and see who has what on loan.
+// For librarians: add a book (with its price and borrow fee), find a patron and waive a charge
+// (pages/fees.js), and see who has what on loan.
 import { newKey } from "../api.js";
 import { focus, h, outcome, replace } from "../dom.js";
 import { day, parseMoney } from "../format.js";
 import { explain } from "../messages.js";
 import { signInFirst } from "./account.js";
+import { patronDesk } from "./fees.js";
 
 const DRAFT = "library.draft.add-book";
 const FIELDS = [
@@ -113,6 +115,6 @@ export async function librarianPage(app, notice = null) {
             h("td", {}, day(loan.due_at), new Date(loan.due_at) < new Date() ? " (overdue)" : ""))))));
 
   app.afterRender(() => { if (notice) focus(notice); });
-  return [h("h1", {}, "Librarian"), formResult, form,
+  return [h("h1", {}, "Librarian"), formResult, form, patronDesk(app),
     h("section", { "aria-labelledby": "loans-heading" }, h("h2", { id: "loans-heading" }, "On loan now"), onLoan)];
 }

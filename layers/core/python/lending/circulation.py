@@ -21,6 +21,7 @@ from lending.errors import (
     RenewalRefused,
     TitleNotFound,
 )
+from lending.fees_model import FeePolicy
 from lending.model import Loan, Payment, PaymentKind, User
 from lending.ports import LendingStore, PaymentGateway
 from lending.services import Borrowed
@@ -107,9 +108,11 @@ def title_queue(store: LendingStore, librarian: User, title_id: str) -> list[Hol
 def renew_loan(
     store: LendingStore, gateway: PaymentGateway, patron: User, loan_id: str, payment_method: str, *,
     clock: Clock, loan_period: timedelta, max_renewals: int, idempotency_key: str | None = None,
-    request_id: str | None = None,
+    request_id: str | None = None, fees: FeePolicy | None = None,
 ) -> RenewedLoan:
-    """Charge the borrow fee again and extend the loan to max(now, due) + the loan period."""
+    """Charge the borrow fee again and extend the loan to max(now, due) + the loan period.
+
+    With `fees`, an overdue loan's late fee so far goes on the account in the renewal's transaction."""
     loan = store.check_renewal(loan_id, patron, max_renewals=max_renewals)
     book = store.get_book(loan.book_id)
     assert book is not None  # a loan's copy is never deleted
@@ -118,7 +121,7 @@ def renew_loan(
     payment = payment_flow.authorize(store, gateway, payment, payment_method)
     try:
         renewed = store.renew_loan(loan_id, patron, payment.payment_id, now=clock.now(), loan_period=loan_period,
-                                   max_renewals=max_renewals)
+                                   max_renewals=max_renewals, fees=fees)
     except (RenewalRefused, LoanNotFound):
         payment_flow.release(store, gateway, payment, "renewal refused")
         raise

@@ -21,6 +21,7 @@ from lending.errors import (
     PaymentProcessorUnavailable,
     RequestInProgress,
 )
+from lending.fees_model import FeePolicy
 from lending.model import BookStatus, User
 from lending.ports import LendingStore, PaymentGateway
 
@@ -58,16 +59,18 @@ def withdraw_copy(desk: DeskStore, caller: User, book_id: str, reason: str) -> C
 
 
 def check_in(store: LendingStore, desk: DeskStore, caller: User, barcode: str, *, now: datetime,
-             pickup_period: timedelta) -> CheckIn:
-    """Close the copy's open loan, whoever has it, and say where the copy goes now."""
+             pickup_period: timedelta, fees: FeePolicy | None = None) -> CheckIn:
+    """Close the copy's open loan, whoever has it, and say where the copy goes now.
+
+    A copy declared lost that comes back is checked in too: its lost charge is reversed (lending.fees)."""
     _librarian(caller)
     copy = desk.copy_by_barcode(barcode)
     if copy is None:
         raise BookNotFound("No copy has this barcode.")
     try:
-        if copy.status is not BookStatus.BORROWED:
+        if copy.status not in (BookStatus.BORROWED, BookStatus.LOST):
             raise NotOnLoan("This copy is not on loan.")
-        loan = services.return_book(store, caller, copy.book_id, now=now, pickup_period=pickup_period)
+        loan = services.return_book(store, caller, copy.book_id, now=now, pickup_period=pickup_period, fees=fees)
     except NotOnLoan as exc:
         status = (desk.copy_of(copy.book_id) or copy).status
         raise NotOnLoan(f"This copy is not on loan (it is {status.value}).", book_status=status.value,
@@ -89,5 +92,5 @@ def refund_sale(store: LendingStore, desk: DeskStore, gateway: PaymentGateway, c
     except (RequestInProgress, PaymentProcessorUnavailable):
         pass  # the ledger says refunded, not yet synced: reconcile tells the processor
     after = store.get_payment(payment.payment_id) or payment
-    return Refund(purchase_id, after.payment_id, after.book_id, after.amount_cents, after.currency, reason,
-                  after.state.value, now, after.processor_synced)
+    return Refund(purchase_id, after.payment_id, str(after.book_id or payment.book_id), after.amount_cents,
+                  after.currency, reason, after.state.value, now, after.processor_synced)

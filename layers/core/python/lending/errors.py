@@ -113,9 +113,35 @@ class RenewalRefused(LendingError):
     """reason: renewal_limit | on_hold | not_on_loan."""
 
 
+# -- fees and the account (lending.fees) ----------------------------------------------------------
+class AccountBlocked(NotAllowed):
+    """reason `account_blocked`, with `block_reasons`: balance_over_limit | overdue_loan."""
+
+
+class NothingToPay(LendingError):
+    """reason `nothing_to_pay`: the balance is zero or in the patron's favour."""
+
+
+class BalanceChanged(LendingError):
+    """reason `balance_changed`: the balance moved (another payment, a new fee) while this one was authorised."""
+
+
+class PatronNotFound(LendingError):
+    pass
+
+
+class ChargeNotFound(LendingError):
+    pass
+
+
+class WaiverRefused(LendingError):
+    """reason: already_waived | not_waivable."""
+
+
 # Every `reason` a problem body may carry (the OpenAPI contract's enum lists exactly these).
 REASONS: tuple[str, ...] = ("no_copy_available", "on_hold_shelf", "duplicate_hold", "already_on_loan", "copy_available",
-           "hold_limit", "renewal_limit", "on_hold", "not_on_loan")
+           "hold_limit", "renewal_limit", "on_hold", "not_on_loan", "account_blocked", "nothing_to_pay",
+           "balance_changed", "already_waived", "not_waivable")
 
 
 # -- the librarian's desk (issue 15) -----------------------------------------------------------------

@@ -20,6 +20,7 @@ class PaymentKind(str, enum.Enum):
     BORROW_FEE = "borrow_fee"
     PURCHASE = "purchase"
     RENEWAL = "renewal"
+    FEE_PAYMENT = "fee_payment"  # pays the patron's account balance; belongs to no copy (book_id None)
 
 
 class PaymentState(str, enum.Enum):
@@ -102,7 +103,7 @@ class Page:
 class Payment:
     payment_id: str
     kind: PaymentKind
-    book_id: str
+    book_id: str | None  # None only for a fee payment
     payer: User
     amount_cents: int
     currency: str

@@ -47,7 +47,7 @@ def processor_key(payment: Payment, step: str) -> str:
 def authorize(store: LendingStore, gateway: PaymentGateway, payment: Payment,
               payment_method: str) -> Payment:
     store.record_payment(payment)
-    metadata = {"payment_id": payment.payment_id, "book_id": payment.book_id, "kind": payment.kind.value}
+    metadata = {"payment_id": payment.payment_id, "book_id": payment.book_id or "", "kind": payment.kind.value}
     if payment.request_id:
         metadata["request_id"] = payment.request_id
     try:

@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from lending.circulation_model import Hold, ShelfMove, TitleDetail, TitlePage, TitleQuery
+from lending.fees_model import FeePolicy
+from lending.fees_ports import FeeStore
 from lending.model import (
     Authorization,
     Book,
@@ -71,6 +73,7 @@ class PaymentSettlement(Protocol):
     loan_open: bool
     sale_standing: bool
     renewal_standing: bool
+    fee_paid: bool  # a fee payment whose credit stands on the patron's account
 
     def mark(self, state: PaymentState, *, reason: str | None = None, synced: bool = True) -> None: ...
 
@@ -96,7 +99,7 @@ class PaymentSettlement(Protocol):
         ...
 
 
-class LendingStore(NoticeStore, Protocol):
+class LendingStore(NoticeStore, FeeStore, Protocol):
     """Persistence of books, loans, purchases, the payments ledger and idempotency keys.
 
     Every method is its own transaction. The methods that move a book settle races
@@ -136,11 +139,12 @@ class LendingStore(NoticeStore, Protocol):
         ...
 
     def close_loan(self, book_id: str, caller: User, *, now: datetime | None = None,
-                   pickup_period: timedelta = timedelta(days=7)) -> Loan:
+                   pickup_period: timedelta = timedelta(days=7), fees: FeePolicy | None = None) -> Loan:
         """Return the book. Raises NotOnLoan, or NotYourLoan unless caller borrowed it or is a librarian.
 
         In the same transaction, a copy of a title with a waiting hold goes to the hold shelf for the
-        first patron in line, whose hold is ready until now + pickup_period.
+        first patron in line, whose hold is ready until now + pickup_period. With `fees`, a late return
+        adds its late fee, and a lost copy coming back reverses its lost charge (lending.fees).
         """
         ...
 
@@ -182,9 +186,10 @@ class LendingStore(NoticeStore, Protocol):
         ...
 
     def renew_loan(self, loan_id: str, patron: User, payment_id: str, *, now: datetime,
-                   loan_period: timedelta, max_renewals: int) -> Loan:
+                   loan_period: timedelta, max_renewals: int, fees: FeePolicy | None = None) -> Loan:
         """Extend the loan to max(now, due) + loan_period and attach the authorised renewal payment.
 
+        With `fees`, an overdue loan's late fee so far is added to the account in the same transaction.
         Raises LoanNotFound, RenewalRefused (renewal_limit, on_hold, not_on_loan) or PaymentReleased;
         nothing is written then.
         """

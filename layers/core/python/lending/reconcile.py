@@ -99,7 +99,7 @@ def _settle(s: PaymentSettlement, gateway: PaymentGateway) -> str | None:
         s.mark(PaymentState.FAILED, reason="abandoned before authorisation")
         return "abandoned"
     intent = gateway.retrieve(p.intent_id)
-    owned = s.loan_open or s.sale_standing or s.renewal_standing
+    owned = s.loan_open or s.sale_standing or s.renewal_standing or s.fee_paid
 
     if p.state in (PaymentState.PENDING, PaymentState.AUTHORIZED):
         if owned:
@@ -155,6 +155,7 @@ def _capture_or_reverse(s: PaymentSettlement, gateway: PaymentGateway, intent: A
         s.reverse_sale(reason)
     if s.renewal_standing:
         s.reverse_renewal(reason)
+    # A fee payment's credit counts only while its payment holds the money: marked canceled, the debt is back.
     s.mark(PaymentState.CANCELED, reason=reason)
     return "reversed"
 

@@ -23,7 +23,7 @@ SETTLED_WITHOUT_MONEY = (PaymentState.FAILED, PaymentState.CANCELED, PaymentStat
 
 
 def earlier_outcome(store: LendingStore, gateway: PaymentGateway, payer: User, key: str | None, kind: PaymentKind,
-                    book_id: str, standing: Callable[[Payment], T | None]) -> tuple[T, Payment] | None:
+                    book_id: str | None, standing: Callable[[Payment], T | None]) -> tuple[T, Payment] | None:
     """(what the first attempt with `key` made, its payment), or None when the request should run afresh.
 
     `standing(payment)` returns the loan or sale that payment is attached to, if it stands.

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from lending import payment_flow, resume
 from lending.errors import BookNotFound, BookUnavailable, HeldForAnother, NotAllowed
+from lending.fees_model import FeePolicy
 from lending.model import (
     Book,
     BookQuery,
@@ -96,10 +97,13 @@ def buy_book(
 
 
 def return_book(store: LendingStore, caller: User, book_id: str, *, now: datetime | None = None,
-                pickup_period: timedelta = timedelta(days=7)) -> Loan:
-    """Close the loan; the copy goes to the hold shelf for the first patron waiting for its title."""
+                pickup_period: timedelta = timedelta(days=7), fees: FeePolicy | None = None) -> Loan:
+    """Close the loan; the copy goes to the hold shelf for the first patron waiting for its title.
+
+    With `fees`, a late return adds its late fee to the account and a lost copy's charge is reversed
+    (lending.fees), in the same transaction; returning never fails for money reasons."""
     find_book(store, book_id)
-    return store.close_loan(book_id, caller, now=now or datetime.now(UTC), pickup_period=pickup_period)
+    return store.close_loan(book_id, caller, now=now or datetime.now(UTC), pickup_period=pickup_period, fees=fees)
 
 
 def loans_of(store: LendingStore, user: User) -> list[Loan]:

@@ -48,6 +48,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_holds_per_patron: int = 10  # waiting or ready holds one patron may have at once
     hold_pickup_period: timedelta = timedelta(days=7)  # how long a copy waits on the hold shelf
     max_renewals: int = 2  # per loan
+    late_fee_cents: int = 25  # per started FEE_INTERVAL past the due date (docs/fees.md)
+    fee_interval: timedelta = timedelta(days=1)
+    fee_grace_period: timedelta = timedelta(days=1)  # no late fee within it
+    lost_after: timedelta = timedelta(days=60)  # overdue this long: the overdue job declares the copy lost
+    max_balance_cents: int = 1000  # a balance over it blocks borrowing, renewing and holds
+    block_overdue_after: timedelta = timedelta(days=14)  # so does a loan overdue by more than this
     reconcile_grace_seconds: float = 120.0
     reconcile_retry_first: timedelta = timedelta(minutes=5)  # backoff for a payment reconcile could not settle
     reconcile_retry_max: timedelta = timedelta(hours=6)
@@ -146,6 +152,14 @@ def _check_values(s: Settings) -> None:
             raise ConfigError(f"{name.upper()} must be positive")
     if s.retention_batch_size < 1:
         raise ConfigError("RETENTION_BATCH_SIZE must be at least 1")
+    if s.late_fee_cents < 0 or s.max_balance_cents < 0:
+        raise ConfigError("LATE_FEE_CENTS and MAX_BALANCE_CENTS must not be negative")
+    for name in ("fee_interval", "lost_after"):
+        if getattr(s, name) <= timedelta(0):
+            raise ConfigError(f"{name.upper()} must be positive")
+    for name in ("fee_grace_period", "block_overdue_after"):
+        if getattr(s, name) < timedelta(0):
+            raise ConfigError(f"{name.upper()} must not be negative")
     if s.jobs_interval is not None and s.jobs_interval <= timedelta(0):
         raise ConfigError("JOBS_INTERVAL must be positive")
     _check_desk(s)

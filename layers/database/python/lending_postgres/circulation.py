@@ -16,7 +16,9 @@ import pg8000.native
 from pg8000.exceptions import DatabaseError
 
 from lending.errors import BookUnavailable, HeldForAnother, NoCopyAvailable, NotOnLoan, NotYourLoan
+from lending.fees_model import FeePolicy
 from lending.model import Book, BookStatus, Loan, User
+from lending_postgres import fee_moves
 from lending_postgres.connection import ConnectionPool
 from lending_postgres.notice_hooks import write_notice
 from lending_postgres.refusals import refusals
@@ -131,12 +133,18 @@ class CirculationMoves:
             return _loan(c, lend(c, book_id, borrower, payment_id, due_at))
 
     def close_loan(self, book_id: str, caller: User, *, now: datetime | None = None,
-                   pickup_period: timedelta = timedelta(days=7)) -> Loan:
+                   pickup_period: timedelta = timedelta(days=7), fees: FeePolicy | None = None) -> Loan:
         with self.pool.transaction() as c:
             title_id = lock_title_of_book(c, book_id)
             rows = c.run(
                 "SELECT loan_id::text, borrower_iss, borrower_sub FROM loans "
                 "WHERE book_id = CAST(:b AS uuid) AND returned_at IS NULL FOR UPDATE", b=book_id)
+            when = now or c.run("SELECT now()")[0][0]
+            if not rows and title_id is not None and c.run(
+                    "SELECT 1 FROM books WHERE book_id = CAST(:b AS uuid) AND status = 'lost'", b=book_id):
+                loan_id = fee_moves.found_lost_copy(c, book_id, caller, now=when)
+                shelve(c, book_id, title_id, BookStatus.LOST, now=when, pickup_period=pickup_period)
+                return _loan(c, loan_id)
             if not rows or title_id is None:
                 raise NotOnLoan("This book is not on loan.")
             loan_id, iss, sub = rows[0]
@@ -144,7 +152,8 @@ class CirculationMoves:
                 raise NotYourLoan("Only the borrower or a librarian may return this loan.")
             c.run("UPDATE loans SET returned_at = now(), closed_reason = 'returned' WHERE loan_id = CAST(:id AS uuid)",
                   id=loan_id)
-            when = now or c.run("SELECT now()")[0][0]
+            if fees is not None:
+                fee_moves.charge_late_fee(c, loan_id, until=when, fees=fees)
             shelve(c, book_id, title_id, BookStatus.BORROWED, now=when, pickup_period=pickup_period)
             return _loan(c, loan_id)
 

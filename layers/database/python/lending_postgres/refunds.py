@@ -35,14 +35,14 @@ class SaleRefunds:
             payment = payment_row(rows[0])
             if reversed_at is not None:
                 raise RefundRefused("This sale was refunded (or reversed) already.", reason="already_refunded")
-            if payment.state.value != "captured":
+            if payment.book_id is None or payment.state.value != "captured":  # a sale's payment names its copy
                 raise RefundRefused(f"This sale's payment is {payment.state.value}, not captured: nothing to refund.",
                                     reason="not_refundable")
             c.run("UPDATE purchases SET reversed_at = now(), reversed_reason = :r, refunded_by_iss = :iss, "
                   "refunded_by_sub = :sub WHERE purchase_id = CAST(:s AS uuid)",
                   s=purchase_id, r=reason, iss=librarian.issuer, sub=librarian.subject)
             if title_id is not None:
-                shelve(c, payment.book_id, title_id, BookStatus.SOLD, now=now, pickup_period=pickup_period)
+                shelve(c, str(payment.book_id), title_id, BookStatus.SOLD, now=now, pickup_period=pickup_period)
             c.run("UPDATE payments SET state = 'refunded', processor_synced = false, failure_reason = :r, "
                   "refunded_at = now(), updated_at = now() WHERE payment_id = CAST(:p AS uuid)",
                   p=payment.payment_id, r=f"refunded by a librarian: {reason}"[:500])

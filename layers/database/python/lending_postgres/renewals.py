@@ -13,7 +13,9 @@ from typing import Any
 from pg8000.exceptions import DatabaseError
 
 from lending.errors import LoanNotFound, RenewalRefused
+from lending.fees_model import FeePolicy
 from lending.model import Loan, User
+from lending_postgres import fee_moves
 from lending_postgres.circulation import Conn, lock_title
 from lending_postgres.connection import ConnectionPool
 from lending_postgres.rows import LOAN, UNIQUE_VIOLATION, attach_payment, loan_row, sqlstate
@@ -51,7 +53,7 @@ class RenewalQueries:
             return _refusal(c, rows[0] if rows else None, patron, max_renewals)
 
     def renew_loan(self, loan_id: str, patron: User, payment_id: str, *, now: datetime, loan_period: timedelta,
-                   max_renewals: int) -> Loan:
+                   max_renewals: int, fees: FeePolicy | None = None) -> Loan:
         with self.pool.transaction() as c:
             found = c.run(_LOAN_AND_TITLE, id=loan_id)
             if not found:
@@ -69,6 +71,8 @@ class RenewalQueries:
                 if sqlstate(exc) == UNIQUE_VIOLATION:
                     raise RenewalRefused("This loan was renewed a moment ago.", reason="renewal_limit") from exc
                 raise
+            if fees is not None:  # renewing an overdue loan settles its late fee so far (from the old due date)
+                fee_moves.charge_late_fee(c, loan_id, until=now, fees=fees, renewal_id=renewal_id)
             c.run("UPDATE loans SET due_at = :due, renewals = renewals + 1 WHERE loan_id = CAST(:l AS uuid)",
                   due=due, l=loan_id)
             attach_payment(c, payment_id, "renewal_id", renewal_id)

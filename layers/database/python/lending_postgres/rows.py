@@ -26,7 +26,8 @@ UNSETTLED = (
     "     AND NOT EXISTS (SELECT 1 FROM loans l WHERE l.payment_id = p.payment_id"
     "                     AND l.closed_reason IS DISTINCT FROM 'reversed')"
     "     AND NOT EXISTS (SELECT 1 FROM purchases s WHERE s.payment_id = p.payment_id AND s.reversed_at IS NULL)"
-    "     AND NOT EXISTS (SELECT 1 FROM renewals r WHERE r.payment_id = p.payment_id AND r.reversed_at IS NULL))"
+    "     AND NOT EXISTS (SELECT 1 FROM renewals r WHERE r.payment_id = p.payment_id AND r.reversed_at IS NULL)"
+    "     AND NOT EXISTS (SELECT 1 FROM charges c WHERE c.payment_id = p.payment_id))"
     # A failed payment's intent may still be open (e.g. its cancel after a confirm failed): until seen closed.
     " OR (p.state = 'failed' AND p.intent_id IS NOT NULL AND NOT p.intent_checked))"
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pg8000.native
 
-from lending.model import Payment, PaymentState
+from lending.model import Payment, PaymentKind, PaymentState
 from lending_postgres.rows import update_payment_row
 
 
@@ -21,6 +21,8 @@ class Settlement:
         self.renewal_standing = bool(payment.renewal_id) and bool(conn.run(
             "SELECT 1 FROM renewals WHERE renewal_id = CAST(:id AS uuid) AND reversed_at IS NULL",
             id=payment.renewal_id))
+        self.fee_paid = payment.kind is PaymentKind.FEE_PAYMENT and bool(conn.run(
+            "SELECT 1 FROM charges WHERE payment_id = CAST(:id AS uuid)", id=payment.payment_id))
         self._event_id: str | None = None
 
     def mark(self, state: PaymentState, *, reason: str | None = None, synced: bool = True) -> None:

@@ -22,6 +22,7 @@ from lending_postgres.catalogue import TitleCatalogue
 from lending_postgres.circulation import CirculationMoves
 from lending_postgres.connection import ConnectionPool
 from lending_postgres.desk import DeskCatalogue
+from lending_postgres.fees import FeeRecords
 from lending_postgres.holds import HoldQueries
 from lending_postgres.imports import CatalogueImports
 from lending_postgres.lookups import LedgerLookups
@@ -56,7 +57,7 @@ from lending_postgres.upkeep import Upkeep
 
 
 class PostgresStore(CirculationMoves, HoldQueries, RenewalQueries, TitleCatalogue, LedgerLookups, PatronRecords,
-                    Upkeep, NoticeRecords, DeskCatalogue, SaleRefunds, DeskReports, CatalogueImports):
+                    FeeRecords, Upkeep, NoticeRecords, DeskCatalogue, SaleRefunds, DeskReports, CatalogueImports):
     """The LendingStore port on PostgreSQL.
 
     A method that runs one statement runs it outside BEGIN/COMMIT: a single statement is
