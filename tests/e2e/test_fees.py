@@ -188,3 +188,22 @@ def test_a_librarian_finds_a_patron_and_waives_a_charge_and_a_patron_cannot(
     assert account(alice)["balance_cents"] == 0
     assert librarian.get(f"/patrons/{uuid.uuid4()}").status_code == 404
     assert librarian.post(f"/patrons/{patron['patron_id']}/charges/{uuid.uuid4()}/waive", {"reason": "x"}).status_code == 404
+
+
+def test_the_desk_check_in_charges_a_late_fee_and_takes_back_a_lost_copy(
+        alice: Client, librarian: Client, pool: Any, service_env: dict[str, str]) -> None:
+    def barcode(book_id: str) -> str:
+        return str(sql(pool, "SELECT barcode FROM books WHERE book_id = CAST(:b AS uuid)", b=book_id)[0][0])
+
+    late = borrowed(alice, librarian, pool, late="2 days 1 hour")
+    done = librarian.post("/desk/checkin", {"barcode": barcode(late)})
+    assert done.status_code == 200, done.text
+    assert [(c["kind"], c["amount_cents"]) for c in account(alice)["charges"]] == [("late_fee", 75)]
+
+    lost = borrowed(alice, librarian, pool, late="61 days")
+    assert run_overdue_job(service_env)["declared_lost"] == 1
+    back = librarian.post("/desk/checkin", {"barcode": barcode(lost)})
+    assert back.status_code == 200, back.text
+    assert Client(alice.base).get(f"/books/{lost}").json()["status"] == "available"
+    kinds = sorted((c["kind"], c["amount_cents"]) for c in account(alice)["charges"])
+    assert kinds == sorted([("late_fee", 75), ("late_fee", PRICE), ("lost_item", PRICE), ("lost_item_reversed", -PRICE)])
