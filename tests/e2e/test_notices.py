@@ -54,13 +54,18 @@ def test_a_return_tells_the_next_in_line_by_mail_and_the_notice_shows_sent(
     assert bob.post(f"/titles/{book['title_id']}/holds").status_code == 201
     assert dora.post(f"/titles/{book['title_id']}/holds").status_code == 201
     assert bob.get("/me/notices").json() == {"items": []}
+    with SmtpServer() as smtp:  # what earlier tests left in the shared outbox goes first, so the counts below are ours
+        for _ in range(50):  # 200 a run
+            if not any(v for v in send_notices(settings, smtp).values() if isinstance(v, int)):
+                break
     assert alice.post(f"/books/{book['book_id']}/return").status_code == 200
 
     (notice,) = bob.get("/me/notices").json()["items"]
     assert (notice["kind"], notice["state"], notice["details"]["title"]) == ("hold_ready", "pending",
                                                                              "Crime and Punishment")
     with SmtpServer() as smtp:
-        assert send_notices(settings, smtp)["sent"] == 1
+        first = send_notices(settings, smtp)
+        assert first["sent"] == 1, first
         assert send_notices(settings, smtp)["sent"] == 0
         (mail,) = smtp.messages
     assert mail["To"] == "bob@example.org" and mail["Message-ID"] == f"<notice-{notice['notice_id']}@library.test>"
