@@ -146,6 +146,13 @@ def test_a_refund_needs_its_confirmation_and_cancel_changes_nothing(visitor: Any
     again = ui_stack.api_as("libby").post(f"/purchases/{purchase_id}/refund", {"reason": "again"})
     assert again.status_code == 409 and again.json()["reason"] == "already_refunded"
 
+    # the buyer sees the receipt id (what the desk asks for) and that it was refunded
+    buyer = visitor()
+    buyer.sign_in("bob")
+    buyer.goto("#/account")
+    bought_list = buyer.page.locator("section", has=buyer.page.get_by_role("heading", name="Purchases"))
+    expect(bought_list.locator("li", has_text=purchase_id)).to_contain_text("(refunded ")
+
     # refunding it again through the UI says it was refunded already
     page.get_by_label("Purchase id").fill(purchase_id)
     page.get_by_label("Reason", exact=True).fill("Again")
