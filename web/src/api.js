@@ -97,5 +97,11 @@ export function createApi(auth, { onSessionEnded }) {
     findPatrons: (q) => get(`/patrons?${new URLSearchParams(q ? { q } : {})}`, { signedIn: true }),
     patronFile: (patronId) => get(`/patrons/${id(patronId)}`, { signedIn: true }),
     waive: (patronId, chargeId, reason, key) => post(`/patrons/${id(patronId)}/charges/${id(chargeId)}/waive`, { reason }, { key }),
+    // catalogue management and refunds (librarians; docs/desk.md)
+    editTitle: (titleId, changes, key) => call("PATCH", `/titles/${id(titleId)}`, { body: changes, signedIn: true, key }),
+    addCopies: (titleId, copies, key) => post(`/titles/${id(titleId)}/copies`, copies, { key }),
+    editCopy: (bookId, changes, key) => call("PATCH", `/books/${id(bookId)}`, { body: changes, signedIn: true, key }),
+    withdrawCopy: (bookId, reason, key) => post(`/books/${id(bookId)}/withdraw`, { reason }, { key }),
+    refund: (purchaseId, reason, key) => post(`/purchases/${id(purchaseId)}/refund`, { reason }, { key }),
   };
 }

@@ -9,6 +9,7 @@ import { cataloguePage } from "./pages/catalogue.js";
 import { librarianPage } from "./pages/librarian.js";
 import { deskPage } from "./pages/desk.js";
 import { titlePage } from "./pages/title.js";
+import { manageTitlePage } from "./pages/catalogue-admin.js";
 
 const LOAN_DAYS = 21;
 const main = document.getElementById("main");
@@ -64,7 +65,11 @@ async function boot() {
     let title;
     const bookMatch = /^\/books\/([0-9a-fA-F-]{36})$/.exec(path);
     const titleMatch = /^\/titles\/([0-9a-fA-F-]{36})$/.exec(path);
-    if (titleMatch) {
+    const manageMatch = /^\/titles\/([0-9a-fA-F-]{36})\/manage$/.exec(path);
+    if (manageMatch) {
+      page = await manageTitlePage(app, manageMatch[1], shown);
+      title = page.find((node) => node && node.tagName === "H1").textContent;
+    } else if (titleMatch) {
       page = await titlePage(app, titleMatch[1], shown);
       title = page.find((node) => node && node.tagName === "H1").textContent;
     } else if (bookMatch) {

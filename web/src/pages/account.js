@@ -71,6 +71,7 @@ export async function accountPage(app, notice = null) {
   const bought = purchases.items.length
     ? h("ul", { class: "plain-list" }, purchases.items.map((p) => h("li", {},
       h("a", { href: `#/books/${p.book_id}` }, p.title), ` — bought ${day(p.purchased_at)}`,
+      h("span", { class: "hint" }, ` (receipt ${p.purchase_id})`), // what the desk's refund asks for
       p.reversed_at ? ` (refunded ${day(p.reversed_at)})` : "")))
     : h("p", {}, "You have not bought any books yet.");
 

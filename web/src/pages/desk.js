@@ -4,6 +4,7 @@ import { newKey } from "../api.js";
 import { focus, h, outcome, replace } from "../dom.js";
 import { explain } from "../messages.js";
 import { signInFirst } from "./account.js";
+import { refundForm } from "./refund.js";
 
 const REPORTS = [
   ["overdue", "Overdue loans"], ["hold-shelf", "Hold shelf"], ["revenue", "Revenue (today)"],
@@ -92,5 +93,5 @@ export async function deskPage(app) {
   if (!app.me || !app.me.is_librarian) {
     return [h("h1", {}, "Desk"), h("p", { role: "alert" }, "This page is for librarians. Your account is not a librarian's.")];
   }
-  return [h("h1", {}, "Desk"), ...checkInForm(app), ...importForm(app), reports(app)];
+  return [h("h1", {}, "Desk"), ...checkInForm(app), ...importForm(app), ...refundForm(app), reports(app)];
 }

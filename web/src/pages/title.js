@@ -84,6 +84,7 @@ export async function titlePage(app, titleId, notice = null) {
     title.description ? h("p", { class: "description" }, title.description) : null,
     result, action, copies,
     queue ? queueSection(queue) : null,
+    librarian ? h("p", {}, h("a", { href: `#/titles/${title.title_id}/manage` }, "Manage this title and its copies")) : null,
   ];
 }
 
