@@ -4,7 +4,9 @@ Starts what it needs (embedded PostgreSQL in a fresh data dir, a fresh in-memory
 Stripe-compatible server per phase, a token issuer), runs each phase for BENCH_SECONDS,
 and prints one report. Settings (environment): BENCH_CLIENTS (16), BENCH_SECONDS (10),
 BENCH_DELAY_MS (300), BENCH_DELAY_CLIENTS (256), BENCH_SKIP (comma list of phases to
-skip: chalice, plain, vm, pgbench, delay, cold).
+skip: chalice, plain, vm, pgbench, delay, cold, statements), BENCH_BEFORE_REF (default: this
+branch's merge-base with main; the code the "before" columns are measured on, checked out beside
+this tree for the run).
 
 The VM phase runs `dev.vm_stack.LocalVM` (nginx + two gunicorn instances, as
 `make vm-local`) when vm_runtime is present; otherwise it says so and goes on.
@@ -37,11 +39,23 @@ SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
 DELAY_MS = int(os.environ.get("BENCH_DELAY_MS", "300"))
 DELAY_CLIENTS = int(os.environ.get("BENCH_DELAY_CLIENTS", "256"))
 SKIP = set(filter(None, os.environ.get("BENCH_SKIP", "").split(",")))
-PROFILE = os.environ.get("BENCH_PROFILE", "") not in ("", "0")
+PROFILE = os.environ.get("BENCH_PROFILE", "1") not in ("", "0")  # py-spy over the VM (non-blocking)
 STRIPE_MODE = os.environ.get("BENCH_STRIPE", "lean")
 # Threads per gunicorn instance for the delayed phase (0: the VM's own setting, vm_runtime/gunicorn_conf.py).
-DELAY_THREADS = [int(t) for t in os.environ.get("BENCH_DELAY_THREADS", "0,128").split(",") if t]
+DELAY_THREADS = [int(t) for t in os.environ.get("BENCH_DELAY_THREADS", "0").split(",") if t]
+# "before": where this branch left main (main itself may since have migrations this tree's database lacks).
+BEFORE_REF = os.environ.get("BENCH_BEFORE_REF") or subprocess.run(
+    ["git", "-C", str(ROOT), "merge-base", "HEAD", "main"], capture_output=True, text=True).stdout.strip()[:12] or "main"
 TARGET_RATIO, TARGET_DELAYED, TARGET_IMPORT = 0.3, 150.0, {"return": 120.0, "borrow": 200.0}
+TARGET_CPU = {"one VM (nginx + 2 gunicorn instances)": 3.0, "plain handler path (threads, no HTTP)": 2.0}
+TARGET_DELAYED_CPU, TARGET_IN_FLIGHT, TARGET_TAIL = 2.5, 256, 3.0
+# Cold start, imports + first request, per handler: what that request is.
+FIRST_REQUESTS = {"borrow": ("POST", "/books/{book}/borrow"), "return": ("POST", "/books/{book}/return"),
+                  "catalogue": ("GET", "/books"), "health": ("GET", "/health")}
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
 
 
 @dataclass
@@ -155,6 +169,19 @@ def processor_call_ms(stripe_url: str) -> float:
         client.v1.payment_intents.capture(intent.id)
         best = min(best, (time.perf_counter() - t) * 1000)
     return best
+
+
+@contextlib.contextmanager
+def before_tree(work: Path) -> Iterator[Path | None]:
+    """BENCH_BEFORE_REF checked out (detached, files only) for the "before" columns; None if it cannot be."""
+    path = work / "before"
+    made = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), BEFORE_REF],
+                          capture_output=True, text=True)
+    try:
+        yield path if made.returncode == 0 else None
+    finally:
+        if made.returncode == 0:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(path)], capture_output=True)
 
 
 # -- servers under test -------------------------------------------------------------------------------
@@ -273,8 +300,19 @@ def pgbench_phase(stack: Stack) -> tuple[float, dict[str, float]]:
     return tps, meter.stop()
 
 
+def processor_in_flight(stripe_url: str) -> list[int]:
+    """How many calls the (lean) Stripe stand-in was answering at once, sampled every 0.1 s."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{stripe_url}/_bench/in_flight", timeout=5) as answer:
+            return list(json.loads(answer.read())["samples"])
+    except OSError:
+        return []
+
+
 def delayed_phase(stack: Stack, server: Callable[[dict[str, str]], Any],
-                  label: str, threads: int) -> tuple[str, load.Samples, dict[str, float]]:
+                  label: str, threads: int) -> tuple[str, load.Samples, dict[str, float], list[int]]:
     stack.fresh_tables()
     stripe_url = stack.fresh_stripe(delay_ms=DELAY_MS, keep_seconds=15)
     books = stack.books(int(DELAY_CLIENTS * SECONDS * 1.5) + 500, "delayed")
@@ -286,7 +324,41 @@ def delayed_phase(stack: Stack, server: Callable[[dict[str, str]], Any],
         meter = cpu.Meter(groups(stack, service_group))
         samples = load.borrows(load.http_caller(url), books, tokens, SECONDS + 2)
         used = meter.stop()
-    return label, samples, used
+    return label, samples, used, processor_in_flight(stripe_url)
+
+
+def statements_phase(stack: Stack, tree: Path, tag: str, cycles: int = 20) -> dict[str, Any] | None:
+    stack.fresh_tables()
+    stripe_url = stack.fresh_stripe()
+    config = {"env": stack.env(stripe_url), "books": stack.books(cycles + 1, f"stmts-{tag}"),
+              "tokens": stack.tokens(1, f"stmts-{tag}"), "cycles": cycles}
+    cfg, result = stack.work / f"statements-{tag}.json", stack.work / f"statements-{tag}-result.json"
+    cfg.write_text(json.dumps(config))
+    with open(stack.work / f"statements-{tag}.log", "wb") as log:
+        done = subprocess.run([sys.executable, "-m", "bench.statements", str(tree), str(cfg), str(result)], cwd=ROOT,
+                              stdout=log, stderr=subprocess.STDOUT, timeout=300)
+    return json.loads(result.read_text()) if done.returncode == 0 else None
+
+
+def cold_phase(stack: Stack, tree: Path, tag: str, runs: int) -> dict[str, list[tuple[float, float, float, int]]]:
+    """Per handler with a first request: `runs` fresh processes, each importing and serving one request."""
+    stack.fresh_tables()
+    stripe_url = stack.fresh_stripe()
+    books = stack.books(runs, f"cold-{tag}")
+    token = stack.tokens(1, f"cold-{tag}")[0]
+    env = {**stack.env(stripe_url), "DB_POOL_SIZE": "2", "LOG_LEVEL": "WARNING"}
+    found: dict[str, list[tuple[float, float, float, int]]] = {name: [] for name in FIRST_REQUESTS}
+    for i in range(runs):
+        for name, (method, path) in FIRST_REQUESTS.items():  # borrow before return: each run returns what it borrowed
+            spec = {"function": name, "method": method, "path": path.format(book=books[i]), "env": env,
+                    "path_params": {"book_id": books[i]} if "{book}" in path else {},
+                    "headers": {"authorization": f"Bearer {token}", "content-type": "application/json"},
+                    "body": json.dumps({"payment_method": "pm_card_visa"}) if name == "borrow" else ""}
+            try:
+                found[name].append(cold_start.first_request_ms(tree, spec))
+            except (subprocess.SubprocessError, StopIteration, ValueError):
+                pass
+    return found
 
 
 # -- report -------------------------------------------------------------------------------------------
@@ -313,6 +385,45 @@ def report_cpu(label: str, used: dict[str, float], seconds: float, done: int = 0
         total = 1000 * sum(ours.values()) / done
         say(f"  {'':38} CPU ms per unit of work: {per}; total {total:.1f} -> at most {2000 / total:.0f}/s "
             f"on two otherwise idle cores")
+
+
+def report_statements(stack: Stack, before: Path | None) -> None:
+    say("\nstatements and round trips per borrow and per return (counted on the wire, 20 of each, one client):")
+    say(f"  {'code':28} {'borrow stmts':>12} {'round trips':>12} {'return stmts':>12} {'round trips':>12}")
+    for tag, tree in (("before", before), ("after", ROOT)):
+        label = f"{tag} ({BEFORE_REF})" if tag == "before" else "after (this tree)"
+        got = statements_phase(stack, tree, tag) if tree is not None else None
+        if got is None:
+            say(f"  {label:28} not measured (see statements-{tag}.log)")
+            continue
+        b, r = got["borrow"], got["return"]
+        say(f"  {label:28} {b['statements']:12.1f} {b['round_trips']:12.1f} {r['statements']:12.1f}"
+            f" {r['round_trips']:12.1f}")
+
+
+def report_cold(stack: Stack, before: Path | None, runs: int = 5) -> None:
+    say(f"\ncold start per handler: a fresh python -S with only the handler's layers imports it and serves its first"
+        f" request ({runs} runs each; ms, fastest run; the median in brackets):")
+    found = {"after": cold_phase(stack, ROOT, "after", runs)}
+    if before is not None:
+        found["before"] = cold_phase(stack, before, "before", runs)
+    say(f"  {'handler':10} {'request':22} {'before: imports + request':>27} {'now: imports':>13}"
+        f" {'+ request':>16} {'CPU':>7}")
+    for name, (method, path) in FIRST_REQUESTS.items():
+        now = found["after"][name]
+        was = found.get("before", {}).get(name, [])
+        if not now:
+            say(f"  {name:10} not measured")
+            continue
+        fastest = min(now, key=lambda x: x[1])
+        med = sorted(x[1] for x in now)[len(now) // 2]
+        then = f"{min(x[1] for x in was):7.1f} [{sorted(x[1] for x in was)[len(was) // 2]:6.1f}]" if was else "-"
+        target = TARGET_IMPORT.get(name)
+        mark = "" if target is None else f"  target <= {target:.0f}: {verdict(fastest[1] <= target)}"
+        bad = {x[3] for x in now} - {200, 201}
+        note = f" (statuses {sorted(bad)})" if bad else ""
+        say(f"  {name:10} {method + ' ' + path.split('/')[-1] if '{book}' in path else method + ' ' + path:22}"
+            f" {then:>27} {fastest[0]:13.1f} {fastest[1]:9.1f} [{med:5.1f}] {fastest[2]:7.1f}{mark}{note}")
 
 
 def main() -> int:
@@ -344,7 +455,20 @@ def main() -> int:
             cpu_lines.append((row.path, row.cpu, row.samples.elapsed, len(row.samples.cycles)))
         say("\nborrow -> return cycles")
         report_rows(rows, pg_tps)
-        say(f"  target: >= {TARGET_RATIO}x pgbench through one VM")
+        for row in rows:
+            if row.path.startswith("one VM") and pg_tps:
+                ratio = row.rate / pg_tps
+                say(f"  target: >= {TARGET_RATIO}x pgbench through one VM: {ratio:.3f}x {verdict(ratio >= TARGET_RATIO)}")
+            if row.path.startswith("one VM") and row.samples.borrows:
+                p50, p99 = load.percentile(row.samples.borrows, 50), load.percentile(row.samples.borrows, 99)
+                say(f"  target: borrow p99 <= {TARGET_TAIL:.0f}x p50 through one VM: {p99:.1f} / {p50:.1f} ms = "
+                    f"{p99 / p50:.2f}x {verdict(p99 <= TARGET_TAIL * p50)}")
+        for row in rows:
+            target = TARGET_CPU.get(row.path)
+            if target is not None and row.samples.cycles:
+                per = 1000 * row.cpu["service"] / len(row.samples.cycles)
+                say(f"  target: service CPU per borrow -> return cycle, {row.path}: {per:.2f} ms <= {target}: "
+                    f"{verdict(per <= target)}")
         say("\nCPU, in cores busy on average during each phase (2 = both cores; the machine is shared, so"
             " '(whole machine, all users)' includes other sessions' work)")
         for label, used, seconds, done in cpu_lines:
@@ -363,7 +487,7 @@ def main() -> int:
                 server = (lambda env: vm_server(env, work / "vm-delay")) if on_vm \
                     else (lambda env: chalice_server(env, work / "chalice-delay.log"))
                 label = "one VM" if on_vm else "chalice local (no VM on this branch)"
-                label, samples, used = delayed_phase(stack, server, label, threads)
+                label, samples, used, at_processor = delayed_phase(stack, server, label, threads)
                 steady = [t for t in samples.completed_at if t >= 2.0]
                 rate = len(steady) / SECONDS
                 in_flight = samples.in_flight[len(samples.in_flight) // 5:]
@@ -375,18 +499,30 @@ def main() -> int:
                     f"{sum(in_flight) / max(1, len(in_flight)):.0f}, max {max(in_flight or [0])}; errors "
                     f"{samples.errors or 'none'}")
                 report_cpu("CPU", used, SECONDS + 2, len(samples.borrows))
-            say(f"  target: >= {TARGET_DELAYED:.0f} borrows/s per VM")
+                steady_at = at_processor[20:-5] if len(at_processor) > 40 else at_processor
+                held = max(at_processor or [0])
+                say(f"  held by the service at the processor (the stand-in's calls in progress, every 0.1 s after 2 s):"
+                    f" mean {sum(steady_at) / max(1, len(steady_at)):.0f}, max {held}")
+                per_borrow = 1000 * used["service"] / max(1, len(samples.borrows))
+                say(f"  target: >= {TARGET_IN_FLIGHT} in flight: {verdict(held >= TARGET_IN_FLIGHT)} (clients' max "
+                    f"{max(in_flight or [0])}, service's max {held}); 0 errors: {verdict(not samples.errors)}; "
+                    f"service CPU per borrow {per_borrow:.2f} ms <= {TARGET_DELAYED_CPU}: "
+                    f"{verdict(per_borrow <= TARGET_DELAYED_CPU)}; {rate:.1f} borrows/s")
+            say(f"  target: >= {TARGET_DELAYED:.0f} borrows/s per VM (earlier target, not issue 18's)")
+        with before_tree(work) as before:
+            if "statements" not in SKIP:
+                report_statements(stack, before)
+            if "cold" not in SKIP:
+                report_cold(stack, before)
     finally:
         stack.stop()
         shutil.rmtree(work / "pg", ignore_errors=True)  # the database was throw-away; logs stay
 
     if "cold" not in SKIP:
-        say("\ncold import of each handler with only its declared layers (fresh python -S each, 7 runs, ms):")
+        say("\ncold import alone of each handler with only its declared layers (fresh python -S each, 7 runs, ms):")
         say(f"  {'handler':15} {'fastest':>8} {'median':>8} {'CPU':>8}")
         for name, (fastest, median, cpu_ms) in cold_start.all_handlers().items():
-            target = TARGET_IMPORT.get(name)
-            mark = "" if target is None else f"  target <= {target:.0f}: {'met' if fastest <= target else 'MISSED'}"
-            say(f"  {name:15} {fastest:8.1f} {median:8.1f} {cpu_ms:8.1f}{mark}")
+            say(f"  {name:15} {fastest:8.1f} {median:8.1f} {cpu_ms:8.1f}")
     say(f"\nwork dir (logs): {work}")
     return 0
 
