@@ -205,11 +205,16 @@ def vm_available() -> bool:
 
 
 @contextlib.contextmanager
-def vm_server(env: dict[str, str], work: Path) -> Iterator[tuple[str, cpu.Group]]:
-    """HOOK: one VM as `make vm-local` runs it (dev.vm_stack.LocalVM: nginx + two gunicorn instances)."""
+def vm_server(env: dict[str, str], work: Path, tree: Path = ROOT) -> Iterator[tuple[str, cpu.Group]]:
+    """HOOK: one VM as `make vm-local` runs it (dev.vm_stack.LocalVM: nginx + two gunicorn instances).
+
+    With another `tree` (the "before" checkout), its instances run that tree's code: its root and
+    layers come first on their path."""
     from dev.vm_stack import LocalVM
 
-    vm = LocalVM(env, work)
+    if tree != ROOT:
+        env = {**env, "PYTHONPATH": os.pathsep.join([str(tree), *(str(p) for p in sorted(tree.glob("layers/*/python")))])}
+    vm = LocalVM(env, work, cwd=tree)
     vm.start()
 
     def group() -> list[Any]:
@@ -407,8 +412,8 @@ def report_cold(stack: Stack, before: Path | None, runs: int = 5) -> None:
     found = {"after": cold_phase(stack, ROOT, "after", runs)}
     if before is not None:
         found["before"] = cold_phase(stack, before, "before", runs)
-    say(f"  {'handler':10} {'request':22} {'before: imports + request':>27} {'now: imports':>13}"
-        f" {'+ request':>16} {'CPU':>7}")
+    say(f"  {'handler':10} {'request':14} {'before: wall [median]':>22} {'CPU':>6}   {'now: imports':>12}"
+        f" {'+ request [median]':>19} {'CPU':>6}")
     for name, (method, path) in FIRST_REQUESTS.items():
         now = found["after"][name]
         was = found.get("before", {}).get(name, [])
@@ -417,13 +422,15 @@ def report_cold(stack: Stack, before: Path | None, runs: int = 5) -> None:
             continue
         fastest = min(now, key=lambda x: x[1])
         med = sorted(x[1] for x in now)[len(now) // 2]
-        then = f"{min(x[1] for x in was):7.1f} [{sorted(x[1] for x in was)[len(was) // 2]:6.1f}]" if was else "-"
+        then = f"{min(x[1] for x in was):10.1f} [{sorted(x[1] for x in was)[len(was) // 2]:7.1f}] {min(x[2] for x in was):6.1f}" \
+            if was else f"{'-':>29}"
         target = TARGET_IMPORT.get(name)
         mark = "" if target is None else f"  target <= {target:.0f}: {verdict(fastest[1] <= target)}"
         bad = {x[3] for x in now} - {200, 201}
         note = f" (statuses {sorted(bad)})" if bad else ""
-        say(f"  {name:10} {method + ' ' + path.split('/')[-1] if '{book}' in path else method + ' ' + path:22}"
-            f" {then:>27} {fastest[0]:13.1f} {fastest[1]:9.1f} [{med:5.1f}] {fastest[2]:7.1f}{mark}{note}")
+        request = f"{method} {path.rsplit('/', 1)[-1] if '{book}' in path else path}"
+        say(f"  {name:10} {request:14} {then}   {fastest[0]:12.1f} {fastest[1]:9.1f} [{med:7.1f}] "
+            f"{min(x[2] for x in now):6.1f}{mark}{note}")
 
 
 def main() -> int:
@@ -432,6 +439,8 @@ def main() -> int:
     say(f"make bench — {started:%Y-%m-%d %H:%M} UTC on {platform.node()} ({os.cpu_count()} cores, "
         f"Python {platform.python_version()}); C={CLIENTS} clients, each on its own book; {SECONDS:.0f} s per phase")
     stack = Stack(work)
+    checkout = before_tree(work)
+    before = checkout.__enter__()
     rows: list[Row] = []
     cpu_lines: list[tuple[str, dict[str, float], float, int]] = []
     pg_tps = None
@@ -446,6 +455,9 @@ def main() -> int:
             if vm_available():
                 rows.append(http_phase(stack, "one VM (nginx + 2 gunicorn instances)",
                                        lambda env: vm_server(env, work / "vm")))
+                if before is not None and "vm-before" not in SKIP:
+                    rows.append(http_phase(stack, f"one VM, before ({BEFORE_REF[:7]}), same run",
+                                           lambda env: vm_server(env, work / "vm-before", before)))
             else:
                 say("one VM: NOT MEASURED — vm_runtime (make vm-local) is not on this branch or nginx is missing;"
                     " bench/__main__.py:vm_server is the hook")
@@ -463,6 +475,13 @@ def main() -> int:
                 p50, p99 = load.percentile(row.samples.borrows, 50), load.percentile(row.samples.borrows, 99)
                 say(f"  target: borrow p99 <= {TARGET_TAIL:.0f}x p50 through one VM: {p99:.1f} / {p50:.1f} ms = "
                     f"{p99 / p50:.2f}x {verdict(p99 <= TARGET_TAIL * p50)}")
+        mine = next((r for r in rows if r.path.startswith("one VM (")), None)
+        then = next((r for r in rows if r.path.startswith("one VM, before")), None)
+        if mine and then and mine.samples.cycles and then.samples.cycles:
+            a = 1000 * then.cpu["service"] / len(then.samples.cycles)
+            b = 1000 * mine.cpu["service"] / len(mine.samples.cycles)
+            say(f"  same run, service CPU per cycle through one VM: before ({BEFORE_REF[:7]}) {a:.2f} ms -> now {b:.2f} ms"
+                f" ({b / a:.2f}x)")
         for row in rows:
             target = TARGET_CPU.get(row.path)
             if target is not None and row.samples.cycles:
@@ -509,12 +528,12 @@ def main() -> int:
                     f"service CPU per borrow {per_borrow:.2f} ms <= {TARGET_DELAYED_CPU}: "
                     f"{verdict(per_borrow <= TARGET_DELAYED_CPU)}; {rate:.1f} borrows/s")
             say(f"  target: >= {TARGET_DELAYED:.0f} borrows/s per VM (earlier target, not issue 18's)")
-        with before_tree(work) as before:
-            if "statements" not in SKIP:
-                report_statements(stack, before)
-            if "cold" not in SKIP:
-                report_cold(stack, before)
+        if "statements" not in SKIP:
+            report_statements(stack, before)
+        if "cold" not in SKIP:
+            report_cold(stack, before)
     finally:
+        checkout.__exit__(None, None, None)
         stack.stop()
         shutil.rmtree(work / "pg", ignore_errors=True)  # the database was throw-away; logs stay
 
