@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: help venv run local token test prerequisites test-unit test-integration test-e2e lint reconcile jobs migrate clean
+.PHONY: help venv run local token test prerequisites test-unit test-integration test-e2e lint reconcile jobs migrate clean mail
 
 help:
 	@echo "make run        service on embedded defaults (PostgreSQL, localstripe, OIDC mock, demo books)"
@@ -19,6 +19,7 @@ help:
 	@echo "make reconcile  settle payments left between steps"
 	@echo "make jobs [JOBS='reconcile retention']   run every due job once (or the named ones now)"
 	@echo "make migrate    apply database migrations to DATABASE_URL"
+	@echo "make mail       list the mail make run's embedded SMTP server kept in .run/mail"
 
 $(STAMP): requirements.txt requirements-dev.txt layers/*/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -50,6 +51,9 @@ reconcile: $(STAMP)
 jobs: $(STAMP)
 	@if [ -z "$$DATABASE_URL" ] && [ -f .run/dev.env ]; then set -a; . ./.run/dev.env; set +a; fi; \
 	$(PY) -m ops.jobs $(JOBS)
+
+mail: $(STAMP)
+	@$(PY) -m dev.mail_server list --dir .run/mail
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -4,9 +4,10 @@ Starts what it needs (embedded PostgreSQL in a fresh data dir, a fresh in-memory
 Stripe-compatible server per phase, a token issuer), runs each phase for BENCH_SECONDS,
 and prints one report. Settings (environment): BENCH_CLIENTS (16), BENCH_SECONDS (10),
 BENCH_DELAY_MS (300), BENCH_DELAY_CLIENTS (256), BENCH_SKIP (comma list of phases to
-skip: chalice, plain, vm, pgbench, delay, cold, statements), BENCH_BEFORE_REF (default: this
-branch's merge-base with main; the code the "before" columns are measured on, checked out beside
-this tree for the run).
+skip: chalice, plain, vm, vm-before, pgbench, delay, cold, statements, search), BENCH_BEFORE_REF
+(default: this branch's merge-base with main; the code the "before" columns are measured on,
+checked out beside this tree for the run). The search phase (bench/search.py; alone:
+`make bench-search`) seeds 100,000 titles and times GET /titles through one VM.
 
 The VM phase runs `dev.vm_stack.LocalVM` (nginx + two gunicorn instances, as
 `make vm-local`) when vm_runtime is present; otherwise it says so and goes on.
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bench import cold_start, cpu, load, pgbench, profile
+from bench import cold_start, cpu, load, pgbench, profile, search
 from dev.embedded import ROOT, Service, free_port, start_localstripe, wait_for_port
 from dev.embedded_postgres import postgres_bin, start_postgres
 
@@ -368,6 +369,28 @@ def cold_phase(stack: Stack, tree: Path, tag: str, runs: int) -> dict[str, list[
     return found
 
 
+def search_phase(stack: Stack) -> None:
+    """GET /titles at BENCH_SEARCH_TITLES titles through one VM (bench/search.py), after the other phases."""
+    from bench.seed_titles import seed
+    from lending_postgres import ConnectionPool
+
+    stack.fresh_tables()
+    began = time.perf_counter()
+    long = ConnectionPool(stack.url, size=1, timeout=900, statement_timeout_ms=900_000)  # one long statement
+    seed(long, search.TITLES)
+    with long.connection() as c:  # every 7th copy lost: availability (filter and facet) differs between titles
+        c.run("UPDATE books SET status = 'lost' WHERE status = 'available' AND abs(hashtext(book_id::text)) % 7 = 0")
+        c.run("VACUUM ANALYZE")
+    long.close()
+    say(f"\nsearch: seeded {search.TITLES} titles in {time.perf_counter() - began:.0f} s")
+    with vm_server(stack.env(stack.fresh_stripe()), stack.work / "vm-search") as (url, _):
+        for clients in search.CLIENTS:
+            search.report(search.run(url, SECONDS, clients), search.TITLES, clients, say)
+        health = search.floor(url)
+    say(f"  for reference, GET /health through the same VM (one client): p50 {load.percentile(health, 50):.1f} ms, "
+        f"p95 {load.percentile(health, 95):.1f} ms (load average {os.getloadavg()[0]:.1f})")
+
+
 # -- report -------------------------------------------------------------------------------------------
 def report_rows(rows: list[Row], pg_tps: float | None) -> None:
     say(f"{'path':40} {'cycles/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'borrow p50/p99':>16} {'return p50/p99':>16}"
@@ -467,40 +490,41 @@ def main() -> int:
             rows.append(plain_phase(stack))
         for row in rows:
             cpu_lines.append((row.path, row.cpu, row.samples.elapsed, len(row.samples.cycles)))
-        say("\nborrow -> return cycles")
-        report_rows(rows, pg_tps)
-        for row in rows:
-            if row.path.startswith("one VM (") and pg_tps:
-                ratio = row.rate / pg_tps
-                say(f"  target: >= {TARGET_RATIO}x pgbench through one VM: {ratio:.3f}x {verdict(ratio >= TARGET_RATIO)}")
-            if row.path.startswith("one VM (") and row.samples.borrows:
-                p50, p99 = load.percentile(row.samples.borrows, 50), load.percentile(row.samples.borrows, 99)
-                say(f"  target: borrow p99 <= {TARGET_TAIL:.0f}x p50 through one VM: {p99:.1f} / {p50:.1f} ms = "
-                    f"{p99 / p50:.2f}x {verdict(p99 <= TARGET_TAIL * p50)}")
-        mine = next((r for r in rows if r.path.startswith("one VM (")), None)
-        then = next((r for r in rows if r.path.startswith("one VM, before")), None)
-        if mine and then and mine.samples.cycles and then.samples.cycles:
-            a = 1000 * then.cpu["service"] / len(then.samples.cycles)
-            b = 1000 * mine.cpu["service"] / len(mine.samples.cycles)
-            say(f"  same run, service CPU per cycle through one VM: before ({BEFORE_REF[:7]}) {a:.2f} ms -> now {b:.2f} ms"
-                f" ({b / a:.2f}x)")
-        for row in rows:
-            target = TARGET_CPU.get(row.path)
-            if target is not None and row.samples.cycles:
-                per = 1000 * row.cpu["service"] / len(row.samples.cycles)
-                say(f"  target: service CPU per borrow -> return cycle, {row.path}: {per:.2f} ms <= {target}: "
-                    f"{verdict(per <= target)}")
-        say("\nCPU, in cores busy on average during each phase (2 = both cores; the machine is shared, so"
-            " '(whole machine, all users)' includes other sessions' work)")
-        for label, used, seconds, done in cpu_lines:
-            report_cpu(label, used, seconds, done)
-        for row in rows:
-            if row.profile:
-                say(f"\nwhere the service's CPU went ({row.path}):")
-                say("\n".join(row.profile))
-        say("\nStripe-compatible server: authorise+capture straight against it, fresh -> after the phase (ms)")
-        for row in rows:
-            say(f"  {row.path:38} {row.processor_ms[0]:.1f} -> {row.processor_ms[1]:.1f}")
+        if rows or pg_tps:  # not when only the search phase runs (make bench-search)
+            say("\nborrow -> return cycles")
+            report_rows(rows, pg_tps)
+            for row in rows:
+                if row.path.startswith("one VM (") and pg_tps:
+                    ratio = row.rate / pg_tps
+                    say(f"  target: >= {TARGET_RATIO}x pgbench through one VM: {ratio:.3f}x {verdict(ratio >= TARGET_RATIO)}")
+                if row.path.startswith("one VM (") and row.samples.borrows:
+                    p50, p99 = load.percentile(row.samples.borrows, 50), load.percentile(row.samples.borrows, 99)
+                    say(f"  target: borrow p99 <= {TARGET_TAIL:.0f}x p50 through one VM: {p99:.1f} / {p50:.1f} ms = "
+                        f"{p99 / p50:.2f}x {verdict(p99 <= TARGET_TAIL * p50)}")
+            mine = next((r for r in rows if r.path.startswith("one VM (")), None)
+            then = next((r for r in rows if r.path.startswith("one VM, before")), None)
+            if mine and then and mine.samples.cycles and then.samples.cycles:
+                a = 1000 * then.cpu["service"] / len(then.samples.cycles)
+                b = 1000 * mine.cpu["service"] / len(mine.samples.cycles)
+                say(f"  same run, service CPU per cycle through one VM: before ({BEFORE_REF[:7]}) {a:.2f} ms -> now {b:.2f} ms"
+                    f" ({b / a:.2f}x)")
+            for row in rows:
+                target = TARGET_CPU.get(row.path)
+                if target is not None and row.samples.cycles:
+                    per = 1000 * row.cpu["service"] / len(row.samples.cycles)
+                    say(f"  target: service CPU per borrow -> return cycle, {row.path}: {per:.2f} ms <= {target}: "
+                        f"{verdict(per <= target)}")
+            say("\nCPU, in cores busy on average during each phase (2 = both cores; the machine is shared, so"
+                " '(whole machine, all users)' includes other sessions' work)")
+            for label, used, seconds, done in cpu_lines:
+                report_cpu(label, used, seconds, done)
+            for row in rows:
+                if row.profile:
+                    say(f"\nwhere the service's CPU went ({row.path}):")
+                    say("\n".join(row.profile))
+            say("\nStripe-compatible server: authorise+capture straight against it, fresh -> after the phase (ms)")
+            for row in rows:
+                say(f"  {row.path:38} {row.processor_ms[0]:.1f} -> {row.processor_ms[1]:.1f}")
 
         if "delay" not in SKIP:
             on_vm = vm_available() and "vm" not in SKIP
@@ -534,6 +558,11 @@ def main() -> int:
             report_statements(stack, before)
         if "cold" not in SKIP:
             report_cold(stack, before)
+        if "search" not in SKIP:
+            if vm_available():
+                search_phase(stack)
+            else:
+                say("search through one VM: NOT MEASURED — vm_runtime or nginx is missing")
     finally:
         checkout.__exit__(None, None, None)
         stack.stop()

@@ -149,3 +149,13 @@ def start_oidc_provider(port: int | None = None, log: Path | None = None, *, use
     wait_for_port(port, proc=proc)
     wait_for_http(f"{url}/.well-known/openid-configuration")
     return Service("oidc", url, [proc])
+
+
+# -- SMTP server ----------------------------------------------------------------------------------
+def start_mail_server(directory: Path, port: int | None = None, log: Path | None = None) -> Service:
+    """aiosmtpd keeping every mail under `directory` (dev/mail_server.py); its url is an SMTP_URL."""
+    port = port or free_port()
+    proc = _spawn([sys.executable, "-m", "dev.mail_server", "serve", "--port", str(port), "--dir", str(directory)],
+                  log, env={"PYTHONPATH": str(ROOT)})
+    wait_for_port(port, proc=proc)
+    return Service("smtp", f"smtp://127.0.0.1:{port}", [proc])

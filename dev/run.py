@@ -20,6 +20,7 @@ from dev.embedded import (
     ROOT,
     Service,
     start_localstripe,
+    start_mail_server,
     start_oidc_provider,
     stop_all,
     supervised,
@@ -106,6 +107,15 @@ def start_defaults(env: dict[str, str], services: list[Service],
         lines.append(f"  Stripe (localstripe)    {stripe.url}   test card pm_card_visa; declines: pm_card_chargeCustomerFail")
     else:
         lines.append("  Stripe                  STRIPE_API_KEY from your environment")
+    if not env.get("SMTP_URL"):
+        smtp = start_mail_server(RUN_DIR / "mail", log=RUN_DIR / "smtp.log")
+        services.append(smtp)
+        env["SMTP_URL"] = smtp.url
+        lines.append(f"  SMTP (aiosmtpd)         {smtp.url}   mail kept in .run/mail (make mail lists it)")
+    else:
+        lines.append("  SMTP                    SMTP_URL from your environment")
+    env.setdefault("MAIL_FROM", "notices@library.localhost")
+    _short_loans_short_jobs(env)
     local_oidc = not env.get("OIDC_ISSUER")
     if local_oidc:
         from dev.demo_users import DEMO_USERS
@@ -121,9 +131,24 @@ def start_defaults(env: dict[str, str], services: list[Service],
     return lines, local_oidc
 
 
+def _short_loans_short_jobs(env: dict[str, str]) -> None:
+    """`make run LOAN_PERIOD=PT1M`: the jobs run every tenth of the loan (at least every second), unless
+    JOBS_INTERVAL says otherwise, so a due-soon and then an overdue mail arrive with nobody touching anything."""
+    from datetime import timedelta
+
+    import msgspec
+
+    if env.get("JOBS_INTERVAL") or not env.get("LOAN_PERIOD"):
+        return
+    loan = msgspec.convert(env["LOAN_PERIOD"], timedelta, strict=False)
+    if loan < timedelta(hours=1):
+        env["JOBS_INTERVAL"] = f"PT{max(1, int(loan.total_seconds() // 10))}S"
+
+
 def write_state(env: dict[str, str], local_oidc: bool, api: str) -> None:
     """Settings of this run for `make token` and `make reconcile` (owner-only: it holds dev keys)."""
-    keys = ("DATABASE_URL", "STRIPE_API_KEY", "STRIPE_API_BASE", "STRIPE_WEBHOOK_SECRET", "OIDC_ISSUER", "OIDC_AUDIENCE")
+    keys = ("DATABASE_URL", "STRIPE_API_KEY", "STRIPE_API_BASE", "STRIPE_WEBHOOK_SECRET", "OIDC_ISSUER", "OIDC_AUDIENCE",
+            "SMTP_URL", "MAIL_FROM")
     lines = [f"{k}={env[k]}" for k in keys if env.get(k)]
     lines += [f"LOCAL_OIDC={'1' if local_oidc else '0'}", f"API={api}"]
     STATE.touch(mode=0o600)

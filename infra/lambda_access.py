@@ -42,6 +42,10 @@ def parameters() -> dict[str, Any]:
                                    "Description": "Secrets Manager name of the Stripe API key (out of band)"},
         "StripeWebhookSecretName": {"Type": "String", "Default": "library-lending/stripe-webhook-secret",
                                     "Description": "Secrets Manager name of the Stripe webhook secret (out of band)"},
+        "SmtpUrlSecretName": {"Type": "String", "Default": "library-lending/ses-smtp-url",
+                              "Description": "Secrets Manager name of SMTP_URL for Amazon SES's SMTP interface"},
+        "MailFrom": {"Type": "String", "Default": "notices@library.example.org",
+                     "Description": "Sender of notices: an address of the estate's SES identity (MailFromDomain)"},
     }
 
 
@@ -62,6 +66,8 @@ def environment(name: str, layers: tuple[str, ...]) -> dict[str, Any]:
         env["STRIPE_API_KEY_SECRET_ARN"] = _ref("StripeApiKeySecretName")
         if name in WEBHOOK_RECEIVERS:
             env["STRIPE_WEBHOOK_SECRET_SECRET_ARN"] = _ref("StripeWebhookSecretName")
+    if "mail" in layers:  # send_notices: through Amazon SES's SMTP interface, the URL held in Secrets Manager
+        env |= {"SMTP_URL_SECRET_ARN": _ref("SmtpUrlSecretName"), "MAIL_FROM": _ref("MailFrom")}
     return env
 
 
@@ -75,6 +81,8 @@ def secrets(name: str, layers: tuple[str, ...]) -> list[Any]:
         readable.append(_sub(SECRET_ARN + "${StripeApiKeySecretName}-??????"))
     if "STRIPE_WEBHOOK_SECRET_SECRET_ARN" in env:
         readable.append(_sub(SECRET_ARN + "${StripeWebhookSecretName}-??????"))
+    if "SMTP_URL_SECRET_ARN" in env:
+        readable.append(_sub(SECRET_ARN + "${SmtpUrlSecretName}-??????"))
     return readable
 
 

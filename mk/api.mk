@@ -1,7 +1,7 @@
 # API contract, fuzzing and benchmarks (functions/docs/openapi.json, tests/api, bench/).
 .PHONY: bench api-contract
 
-# Borrow->return throughput vs pgbench, CPU split, 300 ms processor delay, cold imports.
+# Borrow->return throughput vs pgbench, CPU split, 300 ms processor delay, cold imports, catalogue search.
 # BENCH_CLIENTS=16 BENCH_SECONDS=10 BENCH_DELAY_MS=300 BENCH_DELAY_CLIENTS=256 BENCH_PROFILE=1 BENCH_SKIP=vm,delay,...
 bench: $(STAMP)
 	@mkdir -p .run
@@ -17,3 +17,9 @@ TEST_CHECKS += api-contract
 .PHONY: seed-titles
 seed-titles: $(STAMP)
 	$(PY) -m bench.seed_titles $(or $(N),100000)
+
+# The catalogue search alone (bench/search.py): BENCH_SEARCH_TITLES=100000 BENCH_SEARCH_CLIENTS=1,4 BENCH_SECONDS=10.
+.PHONY: bench-search
+bench-search: $(STAMP)
+	@mkdir -p .run
+	BENCH_SKIP=pgbench,chalice,vm,vm-before,plain,delay,cold,statements $(PY) -m bench

@@ -24,7 +24,7 @@ from tests.support.issuer import TestIssuer
 from tests.support.stack import ChaliceServer
 
 TABLES = ("job_runs, idempotency_keys, processor_events, book_status_history, holds, renewals, loans, purchases, "
-          "payments, books, titles")
+          "payments, books, titles, notices, patrons")
 
 
 @pytest.fixture(scope="session")
@@ -104,6 +104,8 @@ def service_env(database_url: str, stripe_url: str, issuer: TestIssuer) -> dict[
         "STRIPE_WEBHOOK_SECRET": "whsec_test_suite", "OIDC_ISSUER": issuer.url, "OIDC_AUDIENCE": issuer.audience,
         "APP_VERSION": "test-version", "STRIPE_TIMEOUT_SECONDS": "5", "STRIPE_MAX_RETRIES": "1",
         "DB_POOL_SIZE": "20", "LENDING_METRICS": "off",
+        # Notices: nothing listens on the discard port; a test that sends starts its own SMTP server.
+        "SMTP_URL": "smtp://127.0.0.1:9", "MAIL_FROM": "notices@library.test",
     }
 
 

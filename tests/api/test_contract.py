@@ -68,6 +68,7 @@ NOT_REACHED = {
     ("GET", "/titles/{title_id}/holds"): {400, 409, 422},      # no body, no Idempotency-Key
     ("POST", "/titles/{title_id}/holds"): {403},               # only the queue is for librarians
     ("DELETE", "/me/holds/{hold_id}"): {403},
+    ("GET", "/me/notices"): {400}, ("GET", "/me/preferences"): {400},  # no body read
 }
 
 

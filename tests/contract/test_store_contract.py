@@ -228,3 +228,17 @@ def test_a_job_turn_is_held_by_one_run_at_a_time_and_remembers_the_last_finish(a
         assert before - timedelta(seconds=5) < again.last_finished <= before
     with any_store.job_turn("tidy") as after_release:
         assert after_release is not None  # the lock went with the block
+
+
+def test_a_patron_is_remembered_and_kept_up_to_date(any_store: LendingStore) -> None:
+    carol = User("https://issuer.test", "carol-contract", name="Carol", email="carol@example.org")
+    assert any_store.find_patron(carol.issuer, carol.subject) is None
+    any_store.remember_patron(carol)
+    first = any_store.find_patron(carol.issuer, carol.subject)
+    assert first is not None and (first.name, first.email, first.reminders) == ("Carol", "carol@example.org", True)
+    any_store.remember_patron(carol)  # the same claims again: the same patron, no second row
+    any_store.remember_patron(User(carol.issuer, carol.subject, name="Carol B", email="not-an-address"))
+    again = any_store.find_patron(carol.issuer, carol.subject)
+    assert again is not None and again.patron_id == first.patron_id
+    assert (again.name, again.email) == ("Carol B", None)  # an email claim that is no address is not kept
+    assert any_store.find_patron(carol.issuer, "someone-else") is None

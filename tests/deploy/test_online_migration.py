@@ -40,6 +40,7 @@ from deploy.local_layout import Ports
 from deploy.local_vms import LocalEstateRunner
 from dev.embedded import ROOT, free_port
 from lending_postgres import ConnectionPool
+from lending_postgres.migrate import all_migrations
 from tests.conftest import Client, create_database
 from tests.deploy.conftest import SWITCH_SECONDS_LIMIT, Repo, lb_version, run_deploy, vm_version
 from tests.support.issuer import TestIssuer
@@ -250,8 +251,8 @@ def test_todays_database_migrates_online_under_the_old_version_with_every_row_an
     assert failures == [], failures[:5]
     traffic.assert_ran(300, borrows_returns=20, served_by={old_live, new_side})
     assert traffic.count("add") >= 5
-    pending = ["0002_guards.sql", "0003_payments_by_key.sql", "0004_circulation_expand.sql", "0004_job_runs.sql",
-               "0005_circulation_backfill.sql", "0006_circulation_title_required.sql", "0007_circulation_validate.sql"]
+    # Every migration after the old version's one (0002 ... 0007 for circulation, 0012_search_* for search, ...).
+    pending = [p.name for p in all_migrations() if p.name != "0001_catalogue_loans_purchases.sql"]
     assert applied.split(", ") == pending, run.output
     assert "refused destructive" not in run.output
     assert 0 < run.switch_seconds() < SWITCH_SECONDS_LIMIT, run.output

@@ -149,6 +149,8 @@ def test_each_function_has_its_own_role_reading_only_the_secrets_it_uses(
         assert ("StripeWebhookSecretName" in readable) == (function in webhook_users) == \
             ("STRIPE_WEBHOOK_SECRET_SECRET_ARN" in env), function
         assert ("DatabaseAppSecretArn" in readable) == database == ("DATABASE_SECRET_ARN" in env), function
+        mail = "mail" in spec["layers"]  # send_notices only: SES's SMTP credentials, and nobody else
+        assert ("SmtpUrlSecretName" in readable) == mail == ("SMTP_URL_SECRET_ARN" in env) == ("MAIL_FROM" in env)
         assert ("VpcConfig" in props) == database, function
         if database:
             assert (env["DATABASE_SSLMODE"], env["DATABASE_SSLROOTCERT"]) == ("verify-full", "/opt/python/lending_postgres/certs/rds-global-bundle.pem")

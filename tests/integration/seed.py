@@ -58,6 +58,13 @@ def seed(c: pg8000.native.Connection) -> dict[str, str]:
           r=ids["renewal"], l=ids["loan_B"], p=ids["fee_R"])
     c.run("UPDATE payments SET renewal_id = CAST(:r AS uuid) WHERE payment_id = CAST(:p AS uuid)",
           r=ids["renewal"], p=ids["fee_R"])
+    # Patrons: the one who borrowed B (issue 14's fees and notices hang off this row).
+    ids["patron"] = c.run("INSERT INTO patrons (issuer, subject, name, email) VALUES "
+                          "('https://issuer.test', 'seed', 'Seed', 'seed@example.org') RETURNING patron_id::text")[0][0]
+    # Notices (0010): a due-soon notice of B's loan, waiting in the outbox.
+    ids["notice"] = c.run("INSERT INTO notices (kind, patron_iss, patron_sub, event_key, loan_id) VALUES "
+                          "('due_soon', 'https://issuer.test', 'seed', CAST(:l AS text) || '@due', CAST(:l AS uuid)) "
+                          "RETURNING notice_id::text", l=ids["loan_B"])[0][0]
     # Deferred checks on what was written fire now, so that a test may alter a table afterwards.
     c.run("SET CONSTRAINTS ALL IMMEDIATE")
     c.run("SET CONSTRAINTS ALL DEFERRED")

@@ -86,11 +86,12 @@ def test_migrations_run_with_their_own_longer_bounds(postgres_server: str) -> No
         with pool.dedicated(statement_timeout_ms=600_000, lock_timeout_ms=10_000) as c:
             assert c.run("SHOW statement_timeout")[0][0] == "10min"
             assert c.run("SHOW lock_timeout")[0][0] == "10s"
+            c.run("SELECT pg_sleep(6)")  # longer than the pool's 5 s socket timeout: a migration may take it
         with pytest.raises(DatabaseTimedOut), pool.connection() as c:
             c.run("SELECT count(*) FROM generate_series(1, 3000000)")
     finally:
         pool.close()
-        server = ConnectionPool(postgres_server, size=1, statement_timeout_ms=0)  # DDL on a busy server takes time
+        server = ConnectionPool(postgres_server, size=1, timeout=60, statement_timeout_ms=0)  # DDL on a busy server takes time
         with server.connection() as c:
             c.run(f'DROP DATABASE "{name}"')
         server.close()

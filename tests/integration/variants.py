@@ -19,7 +19,7 @@ import pg8000.native
 from lending.model import Authorization
 from lending_postgres import ConnectionPool, migrate
 from lending_postgres.connection import connect_params
-from lending_postgres.migrate import all_migrations
+from lending_postgres.migrate import all_migrations, execute
 from tests.conftest import create_database
 from tests.support.fakes import FakeGateway
 
@@ -40,7 +40,7 @@ def scratch_database(server_url: str, *, without: tuple[str, ...] = (), isolatio
             sql = path.read_text()
             for guard in without:
                 sql = re.sub(rf"CREATE UNIQUE INDEX {guard}\b[^;]*;", "", sql)
-            c.execute_simple(sql)
+            execute(c, path, sql)
         left = c.run("SELECT relname FROM pg_class WHERE relname = ANY(:g)", g=list(without))
         assert left == [], f"variant still has {left}"
         c.close()
@@ -52,7 +52,7 @@ def scratch_database(server_url: str, *, without: tuple[str, ...] = (), isolatio
 
 
 def drop_database(server_url: str, url: str) -> None:
-    admin = ConnectionPool(server_url, size=1, statement_timeout_ms=0)  # DDL on a busy server takes time
+    admin = ConnectionPool(server_url, size=1, timeout=60, statement_timeout_ms=0)  # DDL on a busy server takes time
     with admin.connection() as c:
         c.run(f"DROP DATABASE IF EXISTS \"{url.rpartition('/')[2]}\" WITH (FORCE)")
     admin.close()

@@ -211,6 +211,10 @@ class FakeCirculation:
         self._set(book_id, BookStatus.ON_HOLD_SHELF)
         self.holds[waiting[0].hold_id] = replace(waiting[0], status=HoldStatus.READY, book_id=book_id,
                                                  ready_until=now + pickup_period)
+        self.write_notice(kind="hold_ready", patron_iss=waiting[0].patron.issuer,  # type: ignore[attr-defined]
+                          patron_sub=waiting[0].patron.subject, hold_id=waiting[0].hold_id,
+                          details={"title": self.books[book_id].title, "ready_until": (now + pickup_period).isoformat(),
+                                   "book_id": book_id})
         return waiting[0].hold_id
 
     def close_loan(self, book_id: str, caller: User, *, now: datetime | None = None,

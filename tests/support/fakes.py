@@ -25,6 +25,7 @@ from lending.model import (
     Loan,
     NewBook,
     Page,
+    Patron,
     Payment,
     PaymentKind,
     PaymentState,
@@ -34,6 +35,8 @@ from lending.model import (
 from lending.ports import IdempotencyClaim, Purged, StoredResponse
 from tests.support.fake_circulation import FakeCirculation
 from tests.support.fake_gateway import DECLINING, FakeGateway
+from tests.support.fake_notices import FakeNotices
+from tests.support.fake_patrons import FakePatrons
 
 __all__ = ["DECLINING", "FakeGateway", "FakeStore"]
 
@@ -42,7 +45,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class FakeStore(FakeCirculation):
+class FakeStore(FakeCirculation, FakePatrons, FakeNotices):
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self.books: dict[str, Book] = {}
@@ -60,6 +63,8 @@ class FakeStore(FakeCirculation):
         self.deferred: dict[str, tuple[int, datetime]] = {}  # payment id -> (failed attempts, not before)
         self.intent_checked: set[str] = set()
         self._circulation_init()
+        self.patrons: dict[tuple[str, str], Patron] = {}
+        self._notices_init()
 
     def add_book(self, new: NewBook) -> Book:
         with self._lock:

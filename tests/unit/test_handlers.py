@@ -179,3 +179,15 @@ def test_a_retry_while_the_first_attempt_is_between_steps_is_told_to_come_back(w
     response = world.post(path, ALICE, body, idempotency_key="k-mid")
     assert response.status == 409 and response.json()["title"] == "Request In Progress"
     assert world.store.get_book(world.book.book_id).status is BookStatus.AVAILABLE and world.store.loans == {}
+
+
+def test_a_signed_in_caller_is_kept_as_a_patron_once_per_process(world: World) -> None:
+    carol = User("https://issuer.test", "carol", name="Carol", email="carol@example.org")
+    deps = bootstrap(Settings(), store=world.store, gateway=world.gateway, verifier=FakeVerifier(carol))
+    service = Service.of(ROOT / "functions", deps)
+    for _ in range(3):
+        got = service.respond(Request.build(method="GET", path="/me/loans", headers={"authorization": "Bearer carol"}))
+        assert got.status == 200, got.json()
+    patron = world.store.find_patron(carol.issuer, carol.subject)
+    assert patron is not None and (patron.name, patron.email) == ("Carol", "carol@example.org")
+    assert world.store.patron_writes == 1  # three requests, one write

@@ -28,6 +28,7 @@ LAYER_MODULES = {
     "payments": {"lending_stripe", "stripe"},
     "auth": {"lending_oidc", "jose"},
     "observability": {"lending_observability", "aws_lambda_powertools"},
+    "mail": {"lending_mail"},  # the standard library's smtplib: no vendor library
     # Start-up only: bundled into each Lambda zip and called by the hosts before serving.
     "aws": {"lending_aws", "boto3"},  # botocore is in the Lambda runtime; Powertools loads it
 }

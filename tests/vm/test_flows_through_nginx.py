@@ -27,7 +27,7 @@ RACERS = 50
 E2E = Path(__file__).resolve().parent.parent / "e2e"
 # Every module of tests/e2e is named in one of these two: a renamed or new module fails the check below.
 E2E_ON_API_ALONE = ("test_lending_flows", "test_races", "test_bad_input", "test_idempotency", "test_stripe_webhooks",
-                    "test_circulation")
+                    "test_circulation", "test_notices")
 E2E_NOT_HERE = {  # why each is not run through nginx
     "test_crash_recovery": "kills its own handler processes between payment steps (tests/support/die_at.py)",
     "test_processor_outage": "runs its own chalice local servers against a payment processor it stops and hangs",

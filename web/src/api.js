@@ -83,5 +83,8 @@ export function createApi(auth, { onSessionEnded }) {
     buy: (id, paymentMethod, key) => post(`/books/${encodeURIComponent(id)}/purchase`, { payment_method: paymentMethod }, { key }),
     giveBack: (id, key) => post(`/books/${encodeURIComponent(id)}/return`, undefined, { key }),
     addBook: (book, key) => post("/books", book, { key }),
+    myNotices: () => get("/me/notices", { signedIn: true }),
+    myPreferences: () => get("/me/preferences", { signedIn: true }),
+    setReminders: (on, key) => call("PUT", "/me/preferences", { body: { reminders: on }, signedIn: true, key }),
   };
 }

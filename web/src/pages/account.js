@@ -1,10 +1,12 @@
 // My account: my holds (place in the queue, ready-until, Cancel), what I have on loan now (due
-// dates, Return, and Renew with a card), my loan history, and my purchases.
+// dates, Return, and Renew with a card), my loan history, my purchases, and my notices with the
+// due-soon reminders switch (pages/notices.js).
 import { newKey } from "../api.js";
 import { cardForm } from "../card-form.js";
 import { focus, h, outcome, replace } from "../dom.js";
 import { day, money } from "../format.js";
 import { explain } from "../messages.js";
+import { noticesSection } from "./notices.js";
 
 export async function accountPage(app, notice = null) {
   if (!app.auth.token()) return signInFirst(app, "My account", "Sign in to see your loans and purchases.");
@@ -78,6 +80,7 @@ export async function accountPage(app, notice = null) {
     h("section", { "aria-labelledby": "on-loan-heading" }, onLoanHeading, onLoan),
     h("section", { "aria-labelledby": "history-heading" }, h("h2", { id: "history-heading" }, "Loan history"), history),
     h("section", { "aria-labelledby": "purchases-heading" }, h("h2", { id: "purchases-heading" }, "Purchases"), bought),
+    await noticesSection(app),
   ];
 }
 

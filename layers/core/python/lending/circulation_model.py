@@ -69,11 +69,16 @@ class Facets:
 
 @dataclass(frozen=True)
 class TitlePage:
+    """`total` and the facets count at most a bounded number of matches: past it they are lower bounds
+    and the flags say so (docs/circulation.md#search)."""
+
     items: list[TitleSummary]
     total: int
     limit: int
     offset: int
     facets: Facets
+    total_exact: bool = True
+    facets_exact: bool = True
 
 
 @dataclass(frozen=True)

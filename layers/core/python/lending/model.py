@@ -44,6 +44,18 @@ class User:
 
 
 @dataclass(frozen=True)
+class Patron:
+    """A patron as we keep them: who signed in or borrowed, named as their ID token named them."""
+
+    patron_id: str
+    issuer: str
+    subject: str
+    name: str | None
+    email: str | None
+    reminders: bool = True  # due-soon reminders; overdue and hold-ready notices are always sent
+
+
+@dataclass(frozen=True)
 class NewBook:
     isbn: str
     title: str

@@ -20,12 +20,14 @@ from lending.model import (
     Loan,
     NewBook,
     Page,
+    Patron,
     Payment,
     PaymentKind,
     PaymentState,
     Purchase,
     User,
 )
+from lending.notice_model import NoticeStore
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ class PaymentSettlement(Protocol):
         ...
 
 
-class LendingStore(Protocol):
+class LendingStore(NoticeStore, Protocol):
     """Persistence of books, loans, purchases, the payments ledger and idempotency keys.
 
     Every method is its own transaction. The methods that move a book settle races
@@ -203,6 +205,13 @@ class LendingStore(Protocol):
                  only_unsettled: bool = True) -> AbstractContextManager[PaymentSettlement | None]:
         """Lock one payment row; None if another settler holds it or (only_unsettled) it needs nothing."""
         ...
+
+    # patrons
+    def remember_patron(self, user: User) -> None:
+        """Keep the patron's issuer, subject, name and email (an upsert that writes only what changed)."""
+        ...
+
+    def find_patron(self, issuer: str, subject: str) -> Patron | None: ...
 
     # idempotency
     def claim_idempotency_key(

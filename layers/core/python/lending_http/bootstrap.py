@@ -14,11 +14,14 @@ from typing import Any
 
 from lending.clock import Clock, SystemClock
 from lending.model import User
+from lending.notice_model import Mailer
 from lending.ports import LendingStore, PaymentGateway
 from lending_http.messages import Request, Response
+from lending_http.patrons import PatronMemory
 from lending_settings import Settings, settings
 
-LAYER_OF = {"store": "database", "gateway": "payments", "verifier": "auth", "observer": "observability"}
+LAYER_OF = {"store": "database", "gateway": "payments", "verifier": "auth", "observer": "observability",
+            "mailer": "mail"}
 
 
 class NullObserver:
@@ -34,13 +37,15 @@ class Dependencies:
 
     def __init__(self, config: Settings | Callable[[], Settings] | None = None, *, layers: Iterable[str] | None = None,
                  store: LendingStore | None = None, gateway: PaymentGateway | None = None, verifier: Any = None,
-                 clock: Clock | None = None, observer: Any = None) -> None:
+                 clock: Clock | None = None, observer: Any = None, mailer: Any = None) -> None:
         self.layers = frozenset(layers) if layers is not None else frozenset(LAYER_OF.values())
         self._config = config
         self._built: dict[str, Any] = {k: v for k, v in {"store": store, "gateway": gateway, "verifier": verifier,
-                                                           "observer": observer}.items() if v is not None}
+                                                           "observer": observer, "mailer": mailer}.items()
+                                        if v is not None}
         self.clock: Clock = clock or SystemClock()
         self._lock = threading.Lock()
+        self.patrons = PatronMemory()
 
     @property
     def settings(self) -> Settings:
@@ -104,8 +109,16 @@ class Scoped:
     def clock(self) -> Clock:
         return self._deps.clock
 
+    @property
+    def mailer(self) -> Mailer:
+        mailer: Mailer = self._get("mailer")
+        return mailer
+
     def authenticate(self, authorization: str | None) -> User:
+        """The verified caller; with the database layer, also kept as a patron (see lending_http.patrons)."""
         user: User = self._get("verifier").authenticate(authorization)
+        if "database" in self.layers:
+            self._deps.patrons.remember(self.store, user)
         return user
 
     def observe(self, operation: str, request: Request, response: Response, elapsed_ms: float) -> None:
@@ -127,6 +140,7 @@ BUILDERS: dict[str, Callable[[Settings], Any]] = {
     "gateway": _adapter("lending_stripe", "gateway_from"),
     "verifier": _adapter("lending_oidc", "verifier_from"),
     "observer": _adapter("lending_observability", "observer_from"),
+    "mailer": _adapter("lending_mail", "mailer_from"),
 }
 
 

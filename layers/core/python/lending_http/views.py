@@ -57,7 +57,8 @@ def title_summary(s: TitleSummary) -> dict[str, Any]:
 
 def title_page(p: TitlePage) -> dict[str, Any]:
     f = p.facets
-    return {"items": [title_summary(s) for s in p.items], "total": p.total, "limit": p.limit, "offset": p.offset,
+    return {"items": [title_summary(s) for s in p.items], "total": p.total, "total_exact": p.total_exact,
+            "facets_exact": p.facets_exact, "limit": p.limit, "offset": p.offset,
             "facets": {"author": [{"value": c.value, "count": c.count} for c in f.author],
                        "language": [{"value": c.value, "count": c.count} for c in f.language],
                        "availability": {"available": f.available, "unavailable": f.unavailable}}}

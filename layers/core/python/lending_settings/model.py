@@ -10,7 +10,7 @@ import msgspec
 ENVIRONMENTS = ("development", "test", "production")
 LAMBDA_LIMIT = timedelta(seconds=29)  # API Gateway's integration timeout; the functions' Timeout too
 _ASYMMETRIC = {f"{family}{bits}" for family in ("RS", "PS", "ES") for bits in (256, 384, 512)}
-SECRET_FIELDS = frozenset({"database_url", "database_read_url", "stripe_api_key", "stripe_webhook_secret"})
+SECRET_FIELDS = frozenset({"database_url", "database_read_url", "stripe_api_key", "stripe_webhook_secret", "smtp_url"})
 
 
 class ConfigError(Exception):
@@ -66,6 +66,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: str = "INFO"
     metrics_namespace: str = "LibraryLending"
     metrics: bool = True
+    # notices (docs/notices.md)
+    reminder_before_due: timedelta = timedelta(days=2)  # a due-soon notice this long before the due date
+    overdue_second_notice_after: timedelta = timedelta(days=7)  # the second overdue notice, after the due date
+    notice_max_attempts: int = 5  # sends refused for now, then the notice is failed
+    notice_retry_first: timedelta = timedelta(minutes=5)  # backoff between attempts, doubling up to the max
+    notice_retry_max: timedelta = timedelta(hours=6)
+    notice_batch_size: int = 200  # notices one send_notices run sends at most
+    smtp_url: str = ""  # smtp://, smtp+starttls:// or smtps://, with user:password when the server wants AUTH
+    smtp_timeout_seconds: float = 10.0
+    mail_from: str = ""  # the sender address (on AWS: the SES identity in the template)
+    library_name: str = "The Library"
+    library_timezone: str = "UTC"  # dates in mails (IANA name, zoneinfo)
+    public_base_url: str = "http://127.0.0.1:8000"  # links in mails go to its account page
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__struct_fields__ if name not in SECRET_FIELDS)
@@ -81,6 +94,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         _check_values(self)
+        _check_notices(self)
         if self.is_production:
             _check_production(self)
 
@@ -132,6 +146,26 @@ def _check_values(s: Settings) -> None:
         raise ConfigError("JOBS_INTERVAL must be positive")
 
 
+def _check_notices(s: Settings) -> None:
+    for name in ("reminder_before_due", "overdue_second_notice_after", "notice_retry_first", "notice_retry_max"):
+        if getattr(s, name) <= timedelta(0):
+            raise ConfigError(f"{name.upper()} must be positive")
+    if s.notice_max_attempts < 1 or s.notice_batch_size < 1:
+        raise ConfigError("NOTICE_MAX_ATTEMPTS and NOTICE_BATCH_SIZE must be at least 1")
+    if s.smtp_url and urlparse(s.smtp_url).scheme not in ("smtp", "smtp+starttls", "smtps"):
+        raise ConfigError("SMTP_URL must be smtp://, smtp+starttls:// or smtps://")
+    if s.mail_from and s.mail_from.find("@") < 1:
+        raise ConfigError("MAIL_FROM must be an address")
+    if urlparse(s.public_base_url).scheme not in ("http", "https"):
+        raise ConfigError("PUBLIC_BASE_URL must be an http(s) URL")
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(s.library_timezone)
+    except (ValueError, LookupError) as exc:
+        raise ConfigError(f"LIBRARY_TIMEZONE: no time zone {s.library_timezone!r}") from exc
+
+
 def _check_production(s: Settings) -> None:
     """Dev conveniences cannot be reached by accident in production configuration."""
     if urlparse(s.oidc_issuer).scheme != "https":
@@ -151,6 +185,10 @@ REQUIRED_BY_LAYER: dict[str, tuple[str, ...]] = {
     "auth": ("oidc_issuer", "oidc_audience"),
     "payments": ("stripe_api_key",),
 }
+# The mail layer's SMTP_URL and MAIL_FROM are checked when its adapter is built (lending_mail.mailer_from:
+# the send_notices job fails naming the missing one), not at start-up: chalice local and the VMs serve
+# every function, and must not refuse to serve loans on a machine that has no mail server configured yet.
+MAIL_REQUIRED = ("smtp_url", "mail_from")
 
 
 class MigrationSettings(msgspec.Struct, frozen=True, kw_only=True):

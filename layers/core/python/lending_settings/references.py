@@ -21,6 +21,7 @@ Resolver = Callable[[str, str], str]
 REFERENCES = {
     "STRIPE_API_KEY": ("STRIPE_API_KEY_SECRET_ARN", "STRIPE_API_KEY_PARAMETER"),
     "STRIPE_WEBHOOK_SECRET": ("STRIPE_WEBHOOK_SECRET_SECRET_ARN", "STRIPE_WEBHOOK_SECRET_PARAMETER"),
+    "SMTP_URL": ("SMTP_URL_SECRET_ARN", "SMTP_URL_PARAMETER"),  # e.g. SES's SMTP credentials in the URL
 }
 DATABASE_SECRET = "DATABASE_SECRET_ARN"  # RDS's JSON: host, port, username, password, dbname
 _resolver: Resolver | None = None

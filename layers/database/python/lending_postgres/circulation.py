@@ -18,6 +18,7 @@ from pg8000.exceptions import DatabaseError
 from lending.errors import BookUnavailable, HeldForAnother, NoCopyAvailable, NotOnLoan, NotYourLoan
 from lending.model import Book, BookStatus, Loan, User
 from lending_postgres.connection import ConnectionPool
+from lending_postgres.notice_hooks import write_notice
 from lending_postgres.refusals import refusals
 from lending_postgres.rows import (
     BOOK,
@@ -79,8 +80,8 @@ def shelve(c: Conn, book_id: str, title_id: str, from_status: BookStatus, *, now
            pickup_period: timedelta) -> str | None:
     """Put a copy back: on the hold shelf for the first patron waiting for its title (returned: that
     hold's id), else on the open shelf. The caller holds the title's lock."""
-    waiting = c.run("SELECT hold_id::text FROM holds WHERE title_id = CAST(:t AS uuid) AND status = 'waiting' "
-                    "ORDER BY seq LIMIT 1 FOR UPDATE", t=title_id)
+    waiting = c.run("SELECT hold_id::text, patron_iss, patron_sub FROM holds WHERE title_id = CAST(:t AS uuid) "
+                    "AND status = 'waiting' ORDER BY seq LIMIT 1 FOR UPDATE", t=title_id)
     to = BookStatus.ON_HOLD_SHELF if waiting else BookStatus.AVAILABLE
     moved = c.run("UPDATE books SET status = :to WHERE book_id = CAST(:b AS uuid) AND status = :from RETURNING 1",
                   b=book_id, to=to.value, **{"from": from_status.value})
@@ -91,6 +92,9 @@ def shelve(c: Conn, book_id: str, title_id: str, from_status: BookStatus, *, now
     c.run("UPDATE holds SET status = 'ready', book_id = CAST(:b AS uuid), ready_at = :now, "
           "ready_until = :until WHERE hold_id = CAST(:h AS uuid)",
           b=book_id, now=now, until=now + pickup_period, h=waiting[0][0])
+    title = c.run("SELECT title FROM titles WHERE title_id = CAST(:t AS uuid)", t=title_id)[0][0]
+    write_notice(c, kind="hold_ready", patron_iss=waiting[0][1], patron_sub=waiting[0][2], hold_id=waiting[0][0],
+                 details={"title": title, "ready_until": (now + pickup_period).isoformat(), "book_id": book_id})
     return str(waiting[0][0])
 
 

@@ -3,6 +3,10 @@
 Two instances starting at once serialise on the lock; the second finds nothing to do.
 A migration whose first line contains `-- destructive` is refused by `migrate(...,
 allow_destructive=False)` (the deploy's rule: expand-only while old code still serves).
+A migration whose first line contains `-- no-transaction` runs outside a transaction, one statement at
+a time (split at each `;` that ends a line), for what PostgreSQL refuses inside one: CREATE INDEX
+CONCURRENTLY, which builds an index while writes go on. Its statements must be safe to run again
+(a crash between them leaves it unrecorded): e.g. DROP INDEX CONCURRENTLY IF EXISTS, then CREATE.
 
 Migrations run on a connection of their own with longer bounds than requests get
 (`statement_timeout_ms`, `lock_timeout_ms`): a migration may take minutes, but it must
@@ -11,6 +15,7 @@ not queue for long behind live traffic's locks (and so block that traffic behind
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pg8000.native
@@ -44,9 +49,33 @@ def pending_migrations(pool: ConnectionPool) -> list[str]:
     return [p.name for p in all_migrations() if p.name not in done]
 
 
-def is_destructive(path: Path) -> bool:
+def _first_line_says(path: Path, marker: str) -> bool:
     first = path.read_text().splitlines()[:1]
-    return bool(first) and "-- destructive" in first[0].lower()
+    return bool(first) and marker in first[0].lower()
+
+
+def is_destructive(path: Path) -> bool:
+    return _first_line_says(path, "-- destructive")
+
+
+def runs_outside_a_transaction(path: Path) -> bool:
+    return _first_line_says(path, "-- no-transaction")
+
+
+def execute(conn: pg8000.native.Connection, path: Path, sql: str | None = None) -> None:
+    """Run one migration's SQL (`sql`: its text, edited) as migrate() does, without recording it."""
+    text = path.read_text() if sql is None else sql
+    if runs_outside_a_transaction(path):
+        for statement in statements(text):
+            conn.run(statement)
+    else:
+        conn.execute_simple(text)
+
+
+def statements(sql: str) -> list[str]:
+    """A no-transaction migration's statements: comment lines dropped, split at a `;` that ends a line."""
+    text = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+    return [s.strip() for s in re.split(r";[ \t]*$", text, flags=re.MULTILINE) if s.strip()]
 
 
 def migrate(pool: ConnectionPool, *, allow_destructive: bool = True,
@@ -66,9 +95,14 @@ def migrate(pool: ConnectionPool, *, allow_destructive: bool = True,
                     continue
                 if is_destructive(path) and not allow_destructive:
                     raise DestructiveMigration(f"{path.name} is marked destructive")
+                if runs_outside_a_transaction(path):
+                    execute(conn, path)
+                    conn.run("INSERT INTO schema_migrations (name) VALUES (:n)", n=path.name)
+                    applied.append(path.name)
+                    continue
                 conn.run("BEGIN")
                 try:
-                    conn.execute_simple(path.read_text())
+                    execute(conn, path)
                     conn.run("INSERT INTO schema_migrations (name) VALUES (:n)", n=path.name)
                     conn.run("COMMIT")
                 except BaseException:

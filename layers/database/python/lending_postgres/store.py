@@ -24,6 +24,8 @@ from lending_postgres.connection import ConnectionPool
 from lending_postgres.holds import HoldQueries
 from lending_postgres.lookups import LedgerLookups
 from lending_postgres.migrate import pending_migrations
+from lending_postgres.notices import NoticeRecords
+from lending_postgres.patrons import PatronRecords
 from lending_postgres.refusals import refusals
 from lending_postgres.renewals import RenewalQueries
 from lending_postgres.replica import ReplicaPool
@@ -49,7 +51,8 @@ from lending_postgres.settlement import Settlement
 from lending_postgres.upkeep import Upkeep
 
 
-class PostgresStore(CirculationMoves, HoldQueries, RenewalQueries, TitleCatalogue, LedgerLookups, Upkeep):
+class PostgresStore(CirculationMoves, HoldQueries, RenewalQueries, TitleCatalogue, LedgerLookups, PatronRecords,
+                    Upkeep, NoticeRecords):
     """The LendingStore port on PostgreSQL.
 
     A method that runs one statement runs it outside BEGIN/COMMIT: a single statement is
