@@ -4,7 +4,9 @@ Starts what it needs (embedded PostgreSQL in a fresh data dir, a fresh in-memory
 Stripe-compatible server per phase, a token issuer), runs each phase for BENCH_SECONDS,
 and prints one report. Settings (environment): BENCH_CLIENTS (16), BENCH_SECONDS (10),
 BENCH_DELAY_MS (300), BENCH_DELAY_CLIENTS (256), BENCH_SKIP (comma list of phases to
-skip: chalice, plain, vm, pgbench, delay, cold, search). The search phase (bench/search.py; alone:
+skip: chalice, plain, vm, vm-before, pgbench, delay, cold, statements, search), BENCH_BEFORE_REF
+(default: this branch's merge-base with main; the code the "before" columns are measured on,
+checked out beside this tree for the run). The search phase (bench/search.py; alone:
 `make bench-search`) seeds 100,000 titles and times GET /titles through one VM.
 
 The VM phase runs `dev.vm_stack.LocalVM` (nginx + two gunicorn instances, as
@@ -38,11 +40,23 @@ SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
 DELAY_MS = int(os.environ.get("BENCH_DELAY_MS", "300"))
 DELAY_CLIENTS = int(os.environ.get("BENCH_DELAY_CLIENTS", "256"))
 SKIP = set(filter(None, os.environ.get("BENCH_SKIP", "").split(",")))
-PROFILE = os.environ.get("BENCH_PROFILE", "") not in ("", "0")
+PROFILE = os.environ.get("BENCH_PROFILE", "1") not in ("", "0")  # py-spy over the VM (non-blocking)
 STRIPE_MODE = os.environ.get("BENCH_STRIPE", "lean")
 # Threads per gunicorn instance for the delayed phase (0: the VM's own setting, vm_runtime/gunicorn_conf.py).
-DELAY_THREADS = [int(t) for t in os.environ.get("BENCH_DELAY_THREADS", "0,128").split(",") if t]
+DELAY_THREADS = [int(t) for t in os.environ.get("BENCH_DELAY_THREADS", "0").split(",") if t]
+# "before": where this branch left main (main itself may since have migrations this tree's database lacks).
+BEFORE_REF = os.environ.get("BENCH_BEFORE_REF") or subprocess.run(
+    ["git", "-C", str(ROOT), "merge-base", "HEAD", "main"], capture_output=True, text=True).stdout.strip()[:12] or "main"
 TARGET_RATIO, TARGET_DELAYED, TARGET_IMPORT = 0.3, 150.0, {"return": 120.0, "borrow": 200.0}
+TARGET_CPU = {"one VM (nginx + 2 gunicorn instances)": 3.0, "plain handler path (threads, no HTTP)": 2.0}
+TARGET_DELAYED_CPU, TARGET_IN_FLIGHT, TARGET_TAIL = 2.5, 256, 3.0
+# Cold start, imports + first request, per handler: what that request is.
+FIRST_REQUESTS = {"borrow": ("POST", "/books/{book}/borrow"), "return": ("POST", "/books/{book}/return"),
+                  "catalogue": ("GET", "/books"), "health": ("GET", "/health")}
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
 
 
 @dataclass
@@ -158,6 +172,19 @@ def processor_call_ms(stripe_url: str) -> float:
     return best
 
 
+@contextlib.contextmanager
+def before_tree(work: Path) -> Iterator[Path | None]:
+    """BENCH_BEFORE_REF checked out (detached, files only) for the "before" columns; None if it cannot be."""
+    path = work / "before"
+    made = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), BEFORE_REF],
+                          capture_output=True, text=True)
+    try:
+        yield path if made.returncode == 0 else None
+    finally:
+        if made.returncode == 0:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(path)], capture_output=True)
+
+
 # -- servers under test -------------------------------------------------------------------------------
 @contextlib.contextmanager
 def chalice_server(env: dict[str, str], log: Path) -> Iterator[tuple[str, cpu.Group]]:
@@ -179,11 +206,16 @@ def vm_available() -> bool:
 
 
 @contextlib.contextmanager
-def vm_server(env: dict[str, str], work: Path) -> Iterator[tuple[str, cpu.Group]]:
-    """HOOK: one VM as `make vm-local` runs it (dev.vm_stack.LocalVM: nginx + two gunicorn instances)."""
+def vm_server(env: dict[str, str], work: Path, tree: Path = ROOT) -> Iterator[tuple[str, cpu.Group]]:
+    """HOOK: one VM as `make vm-local` runs it (dev.vm_stack.LocalVM: nginx + two gunicorn instances).
+
+    With another `tree` (the "before" checkout), its instances run that tree's code: its root and
+    layers come first on their path."""
     from dev.vm_stack import LocalVM
 
-    vm = LocalVM(env, work)
+    if tree != ROOT:
+        env = {**env, "PYTHONPATH": os.pathsep.join([str(tree), *(str(p) for p in sorted(tree.glob("layers/*/python")))])}
+    vm = LocalVM(env, work, cwd=tree)
     vm.start()
 
     def group() -> list[Any]:
@@ -249,6 +281,8 @@ def plain_phase(stack: Stack) -> Row:
     if proc.returncode != 0:
         raise RuntimeError(f"plain handler path failed, see {stack.work / 'plain.log'}")
     data = json.loads(result.read_text())
+    # The process's own CPU while the clients ran (its start-up, imports and warm-up left out).
+    used["service"] = data.pop("service_cpu_seconds", used["service"])
     samples = load.Samples(**{k: v for k, v in data.items()})
     return Row("plain handler path (threads, no HTTP)", samples, used, (before, processor_call_ms(stripe_url)))
 
@@ -274,8 +308,19 @@ def pgbench_phase(stack: Stack) -> tuple[float, dict[str, float]]:
     return tps, meter.stop()
 
 
+def processor_in_flight(stripe_url: str) -> list[int]:
+    """How many calls the (lean) Stripe stand-in was answering at once, sampled every 0.1 s."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{stripe_url}/_bench/in_flight", timeout=5) as answer:
+            return list(json.loads(answer.read())["samples"])
+    except OSError:
+        return []
+
+
 def delayed_phase(stack: Stack, server: Callable[[dict[str, str]], Any],
-                  label: str, threads: int) -> tuple[str, load.Samples, dict[str, float]]:
+                  label: str, threads: int) -> tuple[str, load.Samples, dict[str, float], list[int]]:
     stack.fresh_tables()
     stripe_url = stack.fresh_stripe(delay_ms=DELAY_MS, keep_seconds=15)
     books = stack.books(int(DELAY_CLIENTS * SECONDS * 1.5) + 500, "delayed")
@@ -287,7 +332,41 @@ def delayed_phase(stack: Stack, server: Callable[[dict[str, str]], Any],
         meter = cpu.Meter(groups(stack, service_group))
         samples = load.borrows(load.http_caller(url), books, tokens, SECONDS + 2)
         used = meter.stop()
-    return label, samples, used
+    return label, samples, used, processor_in_flight(stripe_url)
+
+
+def statements_phase(stack: Stack, tree: Path, tag: str, cycles: int = 20) -> dict[str, Any] | None:
+    stack.fresh_tables()
+    stripe_url = stack.fresh_stripe()
+    config = {"env": stack.env(stripe_url), "books": stack.books(cycles + 1, f"stmts-{tag}"),
+              "tokens": stack.tokens(1, f"stmts-{tag}"), "cycles": cycles}
+    cfg, result = stack.work / f"statements-{tag}.json", stack.work / f"statements-{tag}-result.json"
+    cfg.write_text(json.dumps(config))
+    with open(stack.work / f"statements-{tag}.log", "wb") as log:
+        done = subprocess.run([sys.executable, "-m", "bench.statements", str(tree), str(cfg), str(result)], cwd=ROOT,
+                              stdout=log, stderr=subprocess.STDOUT, timeout=300)
+    return json.loads(result.read_text()) if done.returncode == 0 else None
+
+
+def cold_phase(stack: Stack, tree: Path, tag: str, runs: int) -> dict[str, list[tuple[float, float, float, int]]]:
+    """Per handler with a first request: `runs` fresh processes, each importing and serving one request."""
+    stack.fresh_tables()
+    stripe_url = stack.fresh_stripe()
+    books = stack.books(runs, f"cold-{tag}")
+    token = stack.tokens(1, f"cold-{tag}")[0]
+    env = {**stack.env(stripe_url), "DB_POOL_SIZE": "2", "LOG_LEVEL": "WARNING"}
+    found: dict[str, list[tuple[float, float, float, int]]] = {name: [] for name in FIRST_REQUESTS}
+    for i in range(runs):
+        for name, (method, path) in FIRST_REQUESTS.items():  # borrow before return: each run returns what it borrowed
+            spec = {"function": name, "method": method, "path": path.format(book=books[i]), "env": env,
+                    "path_params": {"book_id": books[i]} if "{book}" in path else {},
+                    "headers": {"authorization": f"Bearer {token}", "content-type": "application/json"},
+                    "body": json.dumps({"payment_method": "pm_card_visa"}) if name == "borrow" else ""}
+            try:
+                found[name].append(cold_start.first_request_ms(tree, spec))
+            except (subprocess.SubprocessError, StopIteration, ValueError):
+                pass
+    return found
 
 
 def search_phase(stack: Stack) -> None:
@@ -338,12 +417,55 @@ def report_cpu(label: str, used: dict[str, float], seconds: float, done: int = 0
             f"on two otherwise idle cores")
 
 
+def report_statements(stack: Stack, before: Path | None) -> None:
+    say("\nstatements and round trips per borrow and per return (counted on the wire, 20 of each, one client):")
+    say(f"  {'code':28} {'borrow stmts':>12} {'round trips':>12} {'return stmts':>12} {'round trips':>12}")
+    for tag, tree in (("before", before), ("after", ROOT)):
+        label = f"{tag} ({BEFORE_REF})" if tag == "before" else "after (this tree)"
+        got = statements_phase(stack, tree, tag) if tree is not None else None
+        if got is None:
+            say(f"  {label:28} not measured (see statements-{tag}.log)")
+            continue
+        b, r = got["borrow"], got["return"]
+        say(f"  {label:28} {b['statements']:12.1f} {b['round_trips']:12.1f} {r['statements']:12.1f}"
+            f" {r['round_trips']:12.1f}")
+
+
+def report_cold(stack: Stack, before: Path | None, runs: int = 5) -> None:
+    say(f"\ncold start per handler: a fresh python -S with only the handler's layers imports it and serves its first"
+        f" request ({runs} runs each; ms, fastest run; the median in brackets):")
+    found = {"after": cold_phase(stack, ROOT, "after", runs)}
+    if before is not None:
+        found["before"] = cold_phase(stack, before, "before", runs)
+    say(f"  {'handler':10} {'request':14} {'before: wall [median]':>22} {'CPU':>6}   {'now: imports':>12}"
+        f" {'+ request [median]':>19} {'CPU':>6}")
+    for name, (method, path) in FIRST_REQUESTS.items():
+        now = found["after"][name]
+        was = found.get("before", {}).get(name, [])
+        if not now:
+            say(f"  {name:10} not measured")
+            continue
+        fastest = min(now, key=lambda x: x[1])
+        med = sorted(x[1] for x in now)[len(now) // 2]
+        then = f"{min(x[1] for x in was):10.1f} [{sorted(x[1] for x in was)[len(was) // 2]:7.1f}] {min(x[2] for x in was):6.1f}" \
+            if was else f"{'-':>29}"
+        target = TARGET_IMPORT.get(name)
+        mark = "" if target is None else f"  target <= {target:.0f}: {verdict(fastest[1] <= target)}"
+        bad = {x[3] for x in now} - {200, 201}
+        note = f" (statuses {sorted(bad)})" if bad else ""
+        request = f"{method} {path.rsplit('/', 1)[-1] if '{book}' in path else path}"
+        say(f"  {name:10} {request:14} {then}   {fastest[0]:12.1f} {fastest[1]:9.1f} [{med:7.1f}] "
+            f"{min(x[2] for x in now):6.1f}{mark}{note}")
+
+
 def main() -> int:
     started = datetime.now(UTC)
     work = Path(tempfile.mkdtemp(prefix="bench-", dir=ROOT / ".run" if (ROOT / ".run").exists() else None))
     say(f"make bench — {started:%Y-%m-%d %H:%M} UTC on {platform.node()} ({os.cpu_count()} cores, "
         f"Python {platform.python_version()}); C={CLIENTS} clients, each on its own book; {SECONDS:.0f} s per phase")
     stack = Stack(work)
+    checkout = before_tree(work)
+    before = checkout.__enter__()
     rows: list[Row] = []
     cpu_lines: list[tuple[str, dict[str, float], float, int]] = []
     pg_tps = None
@@ -358,6 +480,9 @@ def main() -> int:
             if vm_available():
                 rows.append(http_phase(stack, "one VM (nginx + 2 gunicorn instances)",
                                        lambda env: vm_server(env, work / "vm")))
+                if before is not None and "vm-before" not in SKIP:
+                    rows.append(http_phase(stack, f"one VM, before ({BEFORE_REF[:7]}), same run",
+                                           lambda env: vm_server(env, work / "vm-before", before)))
             else:
                 say("one VM: NOT MEASURED — vm_runtime (make vm-local) is not on this branch or nginx is missing;"
                     " bench/__main__.py:vm_server is the hook")
@@ -368,7 +493,27 @@ def main() -> int:
         if rows or pg_tps:  # not when only the search phase runs (make bench-search)
             say("\nborrow -> return cycles")
             report_rows(rows, pg_tps)
-            say(f"  target: >= {TARGET_RATIO}x pgbench through one VM")
+            for row in rows:
+                if row.path.startswith("one VM (") and pg_tps:
+                    ratio = row.rate / pg_tps
+                    say(f"  target: >= {TARGET_RATIO}x pgbench through one VM: {ratio:.3f}x {verdict(ratio >= TARGET_RATIO)}")
+                if row.path.startswith("one VM (") and row.samples.borrows:
+                    p50, p99 = load.percentile(row.samples.borrows, 50), load.percentile(row.samples.borrows, 99)
+                    say(f"  target: borrow p99 <= {TARGET_TAIL:.0f}x p50 through one VM: {p99:.1f} / {p50:.1f} ms = "
+                        f"{p99 / p50:.2f}x {verdict(p99 <= TARGET_TAIL * p50)}")
+            mine = next((r for r in rows if r.path.startswith("one VM (")), None)
+            then = next((r for r in rows if r.path.startswith("one VM, before")), None)
+            if mine and then and mine.samples.cycles and then.samples.cycles:
+                a = 1000 * then.cpu["service"] / len(then.samples.cycles)
+                b = 1000 * mine.cpu["service"] / len(mine.samples.cycles)
+                say(f"  same run, service CPU per cycle through one VM: before ({BEFORE_REF[:7]}) {a:.2f} ms -> now {b:.2f} ms"
+                    f" ({b / a:.2f}x)")
+            for row in rows:
+                target = TARGET_CPU.get(row.path)
+                if target is not None and row.samples.cycles:
+                    per = 1000 * row.cpu["service"] / len(row.samples.cycles)
+                    say(f"  target: service CPU per borrow -> return cycle, {row.path}: {per:.2f} ms <= {target}: "
+                        f"{verdict(per <= target)}")
             say("\nCPU, in cores busy on average during each phase (2 = both cores; the machine is shared, so"
                 " '(whole machine, all users)' includes other sessions' work)")
             for label, used, seconds, done in cpu_lines:
@@ -387,7 +532,7 @@ def main() -> int:
                 server = (lambda env: vm_server(env, work / "vm-delay")) if on_vm \
                     else (lambda env: chalice_server(env, work / "chalice-delay.log"))
                 label = "one VM" if on_vm else "chalice local (no VM on this branch)"
-                label, samples, used = delayed_phase(stack, server, label, threads)
+                label, samples, used, at_processor = delayed_phase(stack, server, label, threads)
                 steady = [t for t in samples.completed_at if t >= 2.0]
                 rate = len(steady) / SECONDS
                 in_flight = samples.in_flight[len(samples.in_flight) // 5:]
@@ -399,23 +544,35 @@ def main() -> int:
                     f"{sum(in_flight) / max(1, len(in_flight)):.0f}, max {max(in_flight or [0])}; errors "
                     f"{samples.errors or 'none'}")
                 report_cpu("CPU", used, SECONDS + 2, len(samples.borrows))
-            say(f"  target: >= {TARGET_DELAYED:.0f} borrows/s per VM")
+                steady_at = at_processor[20:-5] if len(at_processor) > 40 else at_processor
+                held = max(at_processor or [0])
+                say(f"  held by the service at the processor (the stand-in's calls in progress, every 0.1 s after 2 s):"
+                    f" mean {sum(steady_at) / max(1, len(steady_at)):.0f}, max {held}")
+                per_borrow = 1000 * used["service"] / max(1, len(samples.borrows))
+                say(f"  target: >= {TARGET_IN_FLIGHT} in flight: {verdict(held >= TARGET_IN_FLIGHT)} (clients' max "
+                    f"{max(in_flight or [0])}, service's max {held}); 0 errors: {verdict(not samples.errors)}; "
+                    f"service CPU per borrow {per_borrow:.2f} ms <= {TARGET_DELAYED_CPU}: "
+                    f"{verdict(per_borrow <= TARGET_DELAYED_CPU)}; {rate:.1f} borrows/s")
+            say(f"  target: >= {TARGET_DELAYED:.0f} borrows/s per VM (earlier target, not issue 18's)")
+        if "statements" not in SKIP:
+            report_statements(stack, before)
+        if "cold" not in SKIP:
+            report_cold(stack, before)
         if "search" not in SKIP:
             if vm_available():
                 search_phase(stack)
             else:
                 say("search through one VM: NOT MEASURED — vm_runtime or nginx is missing")
     finally:
+        checkout.__exit__(None, None, None)
         stack.stop()
         shutil.rmtree(work / "pg", ignore_errors=True)  # the database was throw-away; logs stay
 
     if "cold" not in SKIP:
-        say("\ncold import of each handler with only its declared layers (fresh python -S each, 7 runs, ms):")
+        say("\ncold import alone of each handler with only its declared layers (fresh python -S each, 7 runs, ms):")
         say(f"  {'handler':15} {'fastest':>8} {'median':>8} {'CPU':>8}")
         for name, (fastest, median, cpu_ms) in cold_start.all_handlers().items():
-            target = TARGET_IMPORT.get(name)
-            mark = "" if target is None else f"  target <= {target:.0f}: {'met' if fastest <= target else 'MISSED'}"
-            say(f"  {name:15} {fastest:8.1f} {median:8.1f} {cpu_ms:8.1f}{mark}")
+            say(f"  {name:15} {fastest:8.1f} {median:8.1f} {cpu_ms:8.1f}")
     say(f"\nwork dir (logs): {work}")
     return 0
 

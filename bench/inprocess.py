@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -35,9 +36,11 @@ def main() -> None:
 
         return call
 
-    samples = load.cycles(make, config["books"], config["tokens"], config["seconds"])
+    started: list[float] = []
+    samples = load.cycles(make, config["books"], config["tokens"], config["seconds"],
+                          on_start=lambda: started.append(time.process_time()))
     with open(sys.argv[2], "w") as out:
-        json.dump(asdict(samples), out)
+        json.dump({**asdict(samples), "service_cpu_seconds": time.process_time() - started[0]}, out)
 
 
 if __name__ == "__main__":

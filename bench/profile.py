@@ -14,7 +14,8 @@ def start(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | None
     if not Path(exe).exists():
         return None
     # --gil: only samples that hold the GIL, i.e. Python CPU work, not threads blocked on sockets.
-    return subprocess.Popen([exe, "record", "--format", "raw", "--subprocesses", "--gil", "-r", "200",
+    # --nonblocking: read the process without pausing it, so sampling does not add to its CPU time.
+    return subprocess.Popen([exe, "record", "--format", "raw", "--subprocesses", "--gil", "--nonblocking", "-r", "200",
                              "-d", str(int(seconds)), "-o", str(out), "-p", str(pid)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -22,7 +23,7 @@ def start(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | None
 BUCKETS = [  # first match wins, checked from the leaf up
     ("jwt verify (jose/cryptography)", ("jose/", "cryptography/")),
     ("stripe lib + requests/urllib3", ("stripe/", "requests/", "urllib3/")),
-    ("pg8000 driver", ("pg8000/",)),
+    ("database driver (pg8000, psycopg)", ("pg8000/", "psycopg/", "psycopg_pool/")),
     ("logging + EMF (powertools)", ("aws_lambda_powertools/", "logging/")),
     ("chalice local HTTP host", ("chalice/", "http/server.py", "socketserver.py")),
     ("json", ("json/",)),

@@ -22,4 +22,4 @@ seed-titles: $(STAMP)
 .PHONY: bench-search
 bench-search: $(STAMP)
 	@mkdir -p .run
-	BENCH_SKIP=pgbench,chalice,vm,plain,delay,cold $(PY) -m bench
+	BENCH_SKIP=pgbench,chalice,vm,vm-before,plain,delay,cold,statements $(PY) -m bench

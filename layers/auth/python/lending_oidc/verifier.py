@@ -15,12 +15,19 @@ python-jose checks only the signature here. Its claim checks are lax (a string `
 passes, a list-valued `iat` raises TypeError), so the claims are checked below, and
 every failure is an `AuthenticationRequired` with a fixed message that never quotes
 the token.
+
+A verified token's claims are kept, by the token's SHA-256, until its `exp` (strictly: the
+leeway applies only to a full check) in a bounded cache, so a patron's next requests skip the
+signature check. A hit is used only while the key that verified it is still one of the issuer's
+current keys (a removed key stops its tokens at once, cached or not).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +45,16 @@ REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp", "iat")
 MAX_TOKEN_CHARS = 16_384
 ACCESS_TOKEN_CLAIMS = ("client_id", "scope")
 ID_TOKEN_ONLY_CLAIMS = ("nonce", "auth_time", "at_hash")
+CACHE_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class _Verified:
+    claims: dict[str, Any]
+    expires: float  # the token's exp: never used from the cache at or after it
+    kid: str | None
+    alg: str
+    key: dict[str, Any]  # the JWKS entry that verified it
 
 
 @dataclass(frozen=True)
@@ -66,8 +83,11 @@ class OidcVerifier:
 
     def __init__(self, keys: KeySet, *, audience: str, algorithms: tuple[str, ...] = ("RS256",),
                  leeway_seconds: int = 30, librarians: LibrarianRule = LibrarianRule(),
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, cache_size: int = CACHE_SIZE) -> None:
         self._keys = keys
+        self._cache: dict[bytes, _Verified] = {}
+        self._cache_size = cache_size
+        self._cache_lock = threading.Lock()
         self._audience = audience
         self._algorithms = frozenset(algorithms) & ASYMMETRIC
         if not self._algorithms:
@@ -86,18 +106,34 @@ class OidcVerifier:
 
     def verify(self, token: str) -> dict[str, Any]:
         """The token's claims if it is a valid ID token for us; else AuthenticationRequired."""
-        payload = self._verified_payload(token)
+        digest = hashlib.sha256(token.encode()).digest()
+        hit = self._cache.get(digest)
+        if hit is not None:
+            if self._clock() < hit.expires and hit.key in self._keys.keys_for(hit.kid, hit.alg):
+                return hit.claims
+            with self._cache_lock:
+                self._cache.pop(digest, None)
+        payload, kid, alg, key = self._verified_payload(token)
         try:
             claims = json.loads(payload)
         except (ValueError, UnicodeDecodeError):
             raise AuthenticationRequired("The token's payload is not JSON.") from None
         if not isinstance(claims, dict):
             raise AuthenticationRequired("The token's payload is not a JSON object.")
-        check_claims(claims, issuer=self._keys.issuer_name, audience=self._audience, leeway=self._leeway,
-                     now=self._clock())
+        now = self._clock()
+        check_claims(claims, issuer=self._keys.issuer_name, audience=self._audience, leeway=self._leeway, now=now)
+        exp = _seconds(claims, "exp")
+        if exp is not None and now < exp and self._cache_size > 0:
+            self._remember(digest, _Verified(claims, exp, kid, alg, key))
         return claims
 
-    def _verified_payload(self, token: str) -> bytes:
+    def _remember(self, digest: bytes, verified: _Verified) -> None:
+        with self._cache_lock:
+            while len(self._cache) >= self._cache_size:  # the oldest entries go first
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[digest] = verified
+
+    def _verified_payload(self, token: str) -> tuple[bytes, str | None, str, dict[str, Any]]:
         try:
             header = jws.get_unverified_header(token)
         except JOSEError:
@@ -119,7 +155,7 @@ class OidcVerifier:
         for candidate in candidates:
             try:
                 payload: bytes = jws.verify(token, jwk.construct(candidate, alg), algorithms=[alg])
-                return payload
+                return payload, kid, alg, candidate
             except (JOSEError, ValueError, TypeError, KeyError):
                 continue  # not this key; a malformed JWKS entry must not break the good ones
         raise AuthenticationRequired("The token's signature is not valid.")

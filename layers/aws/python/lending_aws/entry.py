@@ -69,6 +69,12 @@ class Entry:
         self.service, self.function = service, function
 
     def __call__(self, event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
+        try:
+            return self._invoke(event)
+        finally:
+            self.service.deps.flush()  # metrics per invocation: a frozen container would hold them
+
+    def _invoke(self, event: Mapping[str, Any]) -> dict[str, Any]:
         if self.service.functions[self.function].schedule and "httpMethod" not in event:
             return self.service.run_job(self.function)
         try:

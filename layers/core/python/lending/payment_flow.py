@@ -77,7 +77,9 @@ def authorize(store: LendingStore, gateway: PaymentGateway, payment: Payment,
         _try_release(store, gateway, payment, intent_id, "processor unavailable during confirm")
         raise
     store.update_payment(payment.payment_id, PaymentState.AUTHORIZED)
-    log.info("payment authorised", extra={"payment_id": payment.payment_id, "intent_id": intent_id,
+    # The happy path's steps at DEBUG: at INFO a request writes one line (its outcome); the unusual
+    # steps (refused, declined, deferred, released) stay at INFO and above.
+    log.debug("payment authorised", extra={"payment_id": payment.payment_id, "intent_id": intent_id,
                                           "amount_cents": payment.amount_cents, "kind": payment.kind.value})
     return replace(payment, state=PaymentState.AUTHORIZED, intent_id=intent_id)
 
@@ -92,7 +94,7 @@ def capture(store: LendingStore, gateway: PaymentGateway, payment: Payment) -> P
         log.warning("capture deferred to reconcile: processor unavailable", extra={"payment_id": payment.payment_id})
         return payment
     store.update_payment(payment.payment_id, PaymentState.CAPTURED)
-    log.info("payment captured", extra={"payment_id": payment.payment_id, "intent_id": payment.intent_id})
+    log.debug("payment captured", extra={"payment_id": payment.payment_id, "intent_id": payment.intent_id})
     return replace(payment, state=PaymentState.CAPTURED)
 
 

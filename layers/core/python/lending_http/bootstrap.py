@@ -70,6 +70,12 @@ class Dependencies:
     def scoped(self, layers: Iterable[str]) -> Scoped:
         return Scoped(self, frozenset(layers))
 
+    def flush(self) -> None:
+        """Write what the observer batches (metrics), if one was built: Lambda calls this after each invocation."""
+        flush = getattr(self._built.get("observer"), "flush", None)
+        if flush is not None:
+            flush()
+
 
 class Scoped:
     """One function's view of the dependencies: only what its declared layers provide."""

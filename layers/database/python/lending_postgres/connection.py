@@ -15,10 +15,12 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlparse
 
 import pg8000.native
+from pg8000 import converters
 from pg8000.exceptions import DatabaseError, InterfaceError
 
 from lending.correlation import current_request_id, time_left
@@ -107,6 +109,24 @@ def is_unavailable(exc: BaseException) -> bool:
     return False
 
 
+def _iso_or(fallback: Callable[[str], Any], as_date: bool = False) -> Callable[[str], Any]:
+    """pg8000 reads timestamps with `datetime.strptime` (~17 us each, a few percent of a request's CPU
+    here); PostgreSQL's ISO output is what `fromisoformat` reads (~0.2 us). Anything else
+    (infinity, years past 9999, another DateStyle) goes to pg8000's own converter as before."""
+    def read(data: str) -> Any:
+        try:
+            value = datetime.fromisoformat(data)
+        except ValueError:
+            return fallback(data)
+        return value.date() if as_date else value
+    return read
+
+
+# PostgreSQL type oids: timestamp, timestamptz, date.
+_FAST_INPUT = {1114: _iso_or(converters.timestamp_in), 1184: _iso_or(converters.timestamptz_in),
+               1082: _iso_or(converters.date_in, as_date=True)}
+
+
 class PreparingConnection(pg8000.native.Connection):  # type: ignore[misc]
     """A pg8000 connection that prepares each parametrised statement once.
 
@@ -122,6 +142,8 @@ class PreparingConnection(pg8000.native.Connection):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._prepared: dict[str, Any] = {}
+        for oid, read in _FAST_INPUT.items():
+            self.register_in_adapter(oid, read)
 
     def run(self, sql: str, stream: Any = None, types: Any = None, **params: Any) -> Any:
         if not params or stream is not None or types is not None:

@@ -4,11 +4,23 @@ One JSON log line per request (`request`, with operation, status, outcome and du
 metrics (Requests by outcome, Latency); one line and one EMF record per job run (Runs, Skipped or
 Failed, JobDuration and the job's counts, by job). Every log line written while a request or job
 runs carries its request id, taken from `lending.correlation` by a logging filter.
+
+Request metrics are aggregated in memory and written as one EMF record per dimension set per
+batch: every `flush_seconds` on a long-lived host (VM, `chalice local`), and at the end of every
+invocation on Lambda (the entry calls `flush()`). A batch record carries the count, up to 100
+latency values (EMF's limit; more values, more records) and one of its requests' ids as an
+exemplar. Nothing is formatted per request beyond the log line itself.
 """
 
 from __future__ import annotations
 
+import atexit
+import json
 import logging
+import sys
+import threading
+import time
+from typing import Any, TextIO
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
@@ -33,8 +45,10 @@ class _RequestIdFilter(logging.Filter):
 class Observer:
     """What a host's operations report to: one per process, built from the settings."""
 
-    def __init__(self, service: str, level: str, namespace: str, metrics: bool) -> None:
+    def __init__(self, service: str, level: str, namespace: str, metrics: bool, *, flush_seconds: float = 5.0,
+                 out: TextIO | None = None) -> None:
         self.service, self.namespace, self.metrics_on = service, namespace, metrics
+        self._batch = _Batch(namespace, service, flush_seconds, out)
         self.logger = Logger(service=service, level=level)
         tag = _RequestIdFilter()
         for handler in self.logger.handlers:
@@ -55,8 +69,11 @@ class Observer:
             "status": response.status, "outcome": outcome, "duration_ms": round(elapsed_ms, 2),
         })
         if self.metrics_on:
-            self._emit({"operation": operation, "outcome": outcome}, request.request_id, requests=1, latency_ms=elapsed_ms)
-            self._emit({"operation": operation}, request.request_id, latency_ms=elapsed_ms)
+            self._batch.add(operation, outcome, request.request_id, elapsed_ms)
+
+    def flush(self) -> None:
+        """Write the request metrics gathered so far (Lambda: at the end of each invocation)."""
+        self._batch.flush()
 
     def job_done(self, job: str, result: dict[str, object]) -> None:
         """One line per run (finished with its counts, skipped and why, or failed) and one EMF record, by job."""
@@ -83,16 +100,72 @@ class Observer:
                 record.add_metric(name=name, unit=MetricUnit.Count, value=value)
         record.flush_metrics()
 
-    def _emit(self, dimensions: dict[str, str], request_id: str, *, latency_ms: float, requests: int = 0) -> None:
-        """One EMF record; the request id rides along as a property (searchable, not a dimension)."""
-        record = EphemeralMetrics(namespace=self.namespace, service=self.service)
-        for name, value in dimensions.items():
-            record.add_dimension(name, value)
-        if requests:
-            record.add_metric(name="Requests", unit=MetricUnit.Count, value=requests)
-        record.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=latency_ms)
-        record.add_metadata(key="request_id", value=request_id)
-        record.flush_metrics()
+
+
+MAX_VALUES = 100  # EMF: at most 100 values per metric in one record
+
+
+class _Series:
+    __slots__ = ("count", "latencies", "exemplar")
+
+    def __init__(self, exemplar: str) -> None:
+        self.count = 0
+        self.latencies: list[float] = []
+        self.exemplar = exemplar
+
+
+class _Batch:
+    """Requests and Latency by (operation, outcome), and Latency by operation, until the next flush."""
+
+    def __init__(self, namespace: str, service: str, flush_seconds: float, out: TextIO | None) -> None:
+        self._namespace, self._service, self._every, self._out = namespace, service, flush_seconds, out
+        self._lock = threading.Lock()
+        self._series: dict[tuple[str, str | None], _Series] = {}
+        self._timer: threading.Timer | None = None
+        atexit.register(self.flush)
+
+    def add(self, operation: str, outcome: str, request_id: str, latency_ms: float) -> None:
+        with self._lock:
+            for key in ((operation, outcome), (operation, None)):
+                series = self._series.get(key)
+                if series is None:
+                    series = self._series[key] = _Series(request_id)
+                series.count += 1
+                series.latencies.append(latency_ms)
+            if self._timer is None and self._every > 0:
+                self._timer = threading.Timer(self._every, self.flush)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def flush(self) -> None:
+        with self._lock:
+            series, self._series = self._series, {}
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+        if not series:
+            return
+        out = self._out or sys.stdout
+        now = int(time.time() * 1000)
+        lines = []
+        for (operation, outcome), s in series.items():
+            for start in range(0, len(s.latencies), MAX_VALUES):
+                lines.append(json.dumps(self._record(now, operation, outcome, s, start), separators=(",", ":")))
+        out.write("\n".join(lines) + "\n")
+        out.flush()
+
+    def _record(self, now: int, operation: str, outcome: str | None, s: _Series, start: int) -> dict[str, Any]:
+        dimensions = {"operation": operation, **({"outcome": outcome} if outcome is not None else {}),
+                      "service": self._service}
+        metrics = [{"Name": "Latency", "Unit": "Milliseconds"}]
+        record: dict[str, Any] = {**dimensions, "Latency": s.latencies[start:start + MAX_VALUES],
+                                  "request_id": s.exemplar}
+        if outcome is not None and start == 0:  # the count once per batch, on its first record
+            metrics.insert(0, {"Name": "Requests", "Unit": "Count"})
+            record["Requests"] = [float(s.count)]
+        record["_aws"] = {"Timestamp": now, "CloudWatchMetrics": [
+            {"Namespace": self._namespace, "Dimensions": [list(dimensions)], "Metrics": metrics}]}
+        return record
 
 
 _observers: dict[tuple[str, str, str, bool], Observer] = {}

@@ -8,6 +8,7 @@ answer" becomes `PaymentProcessorUnavailable`.
 from functools import lru_cache
 
 from lending_settings import Settings
+from lending_stripe import _lean_import  # noqa: F401  - first: stripe without the HTTP clients it would pick
 from lending_stripe.gateway import StripeGateway
 from lending_stripe.webhooks import verify_event
 

@@ -1,18 +1,51 @@
-"""PaymentIntents with manual capture: create (unconfirmed), confirm, capture, cancel, refund."""
+"""PaymentIntents with manual capture: create (unconfirmed), confirm, capture, cancel, refund.
+
+The official `stripe` library builds every request (auth, API version, idempotency key, retries with
+backoff, error objects), but its default transport (`requests`) and its typed objects cost more CPU
+than the rest of a borrow together (docs/benchmarks.md). So the transport is a pooled urllib3
+connection pool (the library's `HTTPClient` extension point), one per process, and a response is
+read with `raw_request`: parsed once, and only the fields an `Authorization` holds are read.
+
+Every call's socket timeout is the configured one or what is left of the request's budget
+(`lending.correlation.time_left`), whichever is less: a processor that stops answering cannot hold a
+request past its budget, whichever call it hangs on.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import logging
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
+from urllib.parse import quote
 
 import stripe
+import stripe._api_requestor as _stripe_requestor
+import stripe._util as _stripe_util
+import urllib3
 
 from lending.correlation import time_left
 from lending.errors import InvalidRequest, PaymentDeclined, PaymentProcessorUnavailable, ProcessorRefused
 from lending.model import Authorization
 
 T = TypeVar("T")
+
+
+def _only_if_emitted(log: Callable[..., None], level: int) -> Callable[..., None]:
+    """The library formats every log call's text (request and response bodies included) before its
+    logger decides to drop it: format only what its logger, or STRIPE_LOG, would emit."""
+    def guarded(message: str, **params: Any) -> None:
+        if _stripe_util.logger.isEnabledFor(level) or _stripe_util._console_log_level() is not None:  # type: ignore[no-untyped-call]
+            log(message, **params)
+    return guarded
+
+
+_log_info, _log_debug = _only_if_emitted(_stripe_util.log_info, logging.INFO), \
+    _only_if_emitted(_stripe_util.log_debug, logging.DEBUG)
+for _module in (_stripe_util, _stripe_requestor):
+    _module.log_info, _module.log_debug = _log_info, _log_debug  # type: ignore[attr-defined]
+# Per-call platform probes and a telemetry header carrying the previous call's timing: not needed.
+stripe.enable_telemetry = False
 MIN_CALL_SECONDS = 0.2  # less than this left in the request's budget: do not start a processor call
 
 
@@ -46,14 +79,50 @@ def _translated(action: str) -> Iterator[None]:
         raise ProcessorRefused(f"The payment processor refused to {action}.") from exc
 
 
-def _authorization(intent: Any) -> Authorization:
-    charge = getattr(intent, "latest_charge", None)
-    refunded = bool(getattr(charge, "refunded", False)) if charge is not None and not isinstance(charge, str) else False
-    raw_metadata = getattr(intent, "metadata", None)
-    metadata: dict[str, str] = {}
-    if raw_metadata is not None:
-        metadata = raw_metadata.to_dict() if hasattr(raw_metadata, "to_dict") else dict(raw_metadata)
-    return Authorization(intent.id, intent.status, int(intent.amount), refunded, metadata)
+def _authorization(intent: Mapping[str, Any]) -> Authorization:
+    """The fields we read from a PaymentIntent's JSON (nothing else is converted)."""
+    charge = intent.get("latest_charge")
+    refunded = bool(charge.get("refunded", False)) if isinstance(charge, Mapping) else False
+    metadata = intent.get("metadata") or {}
+    return Authorization(str(intent["id"]), str(intent["status"]), int(intent["amount"]), refunded,
+                         {str(k): str(v) for k, v in metadata.items()})
+
+
+def _intent_path(intent_id: str, action: str = "") -> str:
+    return f"/v1/payment_intents/{quote(intent_id, safe='')}" + (f"/{action}" if action else "")
+
+
+class PooledHttpClient(stripe.HTTPClient):  # type: ignore[misc]
+    """The stripe library's transport on one urllib3 pool per process: kept-alive connections, no `requests`.
+
+    The library calls `request()` once per attempt (it retries and backs off itself). The read
+    timeout of each attempt is `timeout_seconds`, or what is left of the request's budget if less.
+    """
+
+    name: ClassVar[str] = "urllib3-pool"
+
+    def __init__(self, *, timeout_seconds: float, connect_seconds: float = 3.0, max_connections: int = 256) -> None:
+        super().__init__()
+        self._timeout, self._connect = timeout_seconds, connect_seconds
+        self._pool = urllib3.PoolManager(num_pools=4, maxsize=max_connections, block=False, retries=False)
+
+    def request(self, method: str, url: str, headers: Mapping[str, str] | None, post_data: Any = None,
+                *, _usage: Any = None) -> tuple[Any, int, Mapping[str, str]]:
+        read = time_left(self._timeout)
+        if read <= 0:
+            raise stripe.APIConnectionError(  # type: ignore[no-untyped-call]
+                "No time was left in this request's budget.", should_retry=False)
+        timeout = urllib3.Timeout(connect=min(self._connect, read), read=read)
+        try:
+            response = self._pool.request(method.upper(), url, body=post_data, headers=dict(headers or {}),
+                                          timeout=timeout, redirect=False, preload_content=True)
+        except urllib3.exceptions.HTTPError as exc:  # timeouts, refused or dropped connections
+            raise stripe.APIConnectionError(  # type: ignore[no-untyped-call]
+                f"Could not reach the payment processor: {type(exc).__name__}", should_retry=True) from exc
+        return response.data, response.status, response.headers
+
+    def close(self) -> None:
+        self._pool.clear()
 
 
 class StripeGateway:
@@ -64,11 +133,19 @@ class StripeGateway:
         base = {"api": api_base.rstrip("/")} if api_base else None
         self._client = stripe.StripeClient(
             api_key, base_addresses=base,  # type: ignore[arg-type]
-            http_client=stripe.RequestsClient(timeout=(min(3.0, timeout_seconds), timeout_seconds)),
+            http_client=PooledHttpClient(timeout_seconds=timeout_seconds, connect_seconds=min(3.0, timeout_seconds)),
             max_network_retries=max_retries,
         )
-        self._intents = self._client.v1.payment_intents
         self._timeout, self._max_retries = timeout_seconds, max_retries
+
+    def _post(self, path: str, options: dict[str, Any], **params: Any) -> dict[str, Any]:
+        response = self._client.raw_request("post", path, **params, **options)
+        data: dict[str, Any] = response.data
+        return data
+
+    def _get(self, path: str, **params: Any) -> dict[str, Any]:
+        data: dict[str, Any] = self._client.raw_request("get", path, **params).data
+        return data
 
     def _options(self, idempotency_key: str, action: str) -> dict[str, Any]:
         """The call's options: its idempotency key, and only as many retries as the request's budget has time for."""
@@ -82,11 +159,9 @@ class StripeGateway:
                              idempotency_key: str, metadata: dict[str, str]) -> str:
         try:
             with _translated("create the payment"):
-                intent = self._intents.create(
-                    params={"amount": amount_cents, "currency": currency, "payment_method": payment_method,
-                            "capture_method": "manual", "confirm": False, "metadata": metadata},
-                    options=self._options(idempotency_key, "create the payment"),  # type: ignore[arg-type]
-                )
+                intent = self._post("/v1/payment_intents", self._options(idempotency_key, "create the payment"),
+                                    amount=amount_cents, currency=currency, payment_method=payment_method,
+                                    capture_method="manual", confirm=False, metadata=metadata)
         except ProcessorRefused as refused:
             # The payment method is the only part of this call the caller chose: a refusal
             # that names no other parameter is about it (e.g. an unknown or malformed src_ id).
@@ -95,23 +170,24 @@ class StripeGateway:
                     (cause.error is None or cause.error.param in (None, "payment_method")):
                 raise PaymentMethodInvalid("The payment method is not recognised.", field="payment_method") from None
             raise
-        return str(intent.id)
+        return str(intent["id"])
 
     def confirm_authorization(self, intent_id: str, idempotency_key: str) -> Authorization:
         with _translated("authorise the card"):
-            intent = self._intents.confirm(intent_id, options=self._options(idempotency_key, "authorise the card"))  # type: ignore[arg-type]
-        if intent.status != "requires_capture":
+            intent = self._post(_intent_path(intent_id, "confirm"),
+                                self._options(idempotency_key, "authorise the card"))
+        if intent["status"] != "requires_capture":
             # e.g. requires_action (3-D Secure): this API takes no customer-present step.
-            self._call("release the card", lambda: self._intents.cancel(intent_id))
+            self._call("release the card", lambda: self._post(_intent_path(intent_id, "cancel"), {}))
             raise PaymentDeclined("The card needs an authentication step this service cannot perform.",
-                                  decline_code=intent.status)
+                                  decline_code=str(intent["status"]))
         return _authorization(intent)
 
     def capture(self, intent_id: str, idempotency_key: str) -> Authorization:
         try:
             with _translated("capture the payment"):
-                return _authorization(self._intents.capture(
-                    intent_id, options=self._options(idempotency_key, "capture the payment")))  # type: ignore[arg-type]
+                return _authorization(self._post(_intent_path(intent_id, "capture"),
+                                                 self._options(idempotency_key, "capture the payment")))
         except ProcessorRefused:
             # Already captured (by a concurrent settler): that is the state we wanted.
             current = self.retrieve(intent_id)
@@ -122,8 +198,8 @@ class StripeGateway:
     def cancel(self, intent_id: str, idempotency_key: str) -> Authorization:
         try:
             with _translated("release the card"):
-                return _authorization(self._intents.cancel(
-                    intent_id, options=self._options(idempotency_key, "release the card")))  # type: ignore[arg-type]
+                return _authorization(self._post(_intent_path(intent_id, "cancel"),
+                                                 self._options(idempotency_key, "release the card")))
         except ProcessorRefused:
             current = self.retrieve(intent_id)
             if current.status == "canceled":
@@ -132,13 +208,12 @@ class StripeGateway:
 
     def refund(self, intent_id: str, idempotency_key: str) -> Authorization:
         with _translated("refund the payment"):
-            self._client.v1.refunds.create(params={"payment_intent": intent_id},
-                                           options={"idempotency_key": idempotency_key})
+            self._post("/v1/refunds", {"idempotency_key": idempotency_key}, payment_intent=intent_id)
         return self.retrieve(intent_id)
 
     def retrieve(self, intent_id: str) -> Authorization:
         with _translated("look up the payment"):
-            intent = self._intents.retrieve(intent_id, params={"expand": ["latest_charge"]})
+            intent = self._get(_intent_path(intent_id), expand=["latest_charge"])
         return _authorization(intent)
 
     def _call(self, action: str, fn: Callable[[], T]) -> T | None:
