@@ -30,7 +30,7 @@ server {
     listen @LISTEN@;
     access_log @LOG_DIR@/lb.access.log lb_json;
     error_log  @LOG_DIR@/lb.error.log warn;
-    client_max_body_size 1m;
+    client_max_body_size 16m;  # each VM's nginx applies its own limits (1 MiB; 16 MiB for /imports)
     # One request per client connection. At a reload the old workers close their idle keep-alive
     # connections at once, and a request the client had just sent on one is lost ("closed without
     # response"; 1 GET in ~2,000 in our runs). A fresh connection per request is never cut that way:

@@ -21,6 +21,11 @@ log = logging.getLogger("lending.vm")
 
 StartResponse = Callable[..., Any]
 MAX_BODY_BYTES = 1024 * 1024  # nginx's client_max_body_size is the same: larger bodies never reach us
+IMPORT_BODY_BYTES = 16 * 1024 * 1024  # POST /imports (nginx's `location = /imports`); the handler applies MAX_IMPORT_BYTES
+
+
+def body_limit(environ: Mapping[str, Any]) -> int:
+    return IMPORT_BODY_BYTES if environ.get("PATH_INFO") == "/imports" else MAX_BODY_BYTES
 
 
 def raw_path(environ: Mapping[str, Any]) -> str:
@@ -41,7 +46,7 @@ def headers_of(environ: Mapping[str, Any]) -> dict[str, str]:
     return headers
 
 
-def read_body(environ: Mapping[str, Any]) -> bytes:
+def read_body(environ: Mapping[str, Any], limit: int = MAX_BODY_BYTES) -> bytes:
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -50,9 +55,9 @@ def read_body(environ: Mapping[str, Any]) -> bytes:
     if stream is None:
         return b""
     if length > 0:
-        return bytes(stream.read(min(length, MAX_BODY_BYTES + 1)))
+        return bytes(stream.read(min(length, limit + 1)))
     if environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
-        return bytes(stream.read(MAX_BODY_BYTES + 1))
+        return bytes(stream.read(limit + 1))
     return b""
 
 
@@ -89,9 +94,10 @@ class LendingApp:
     def respond(self, environ: Mapping[str, Any]) -> tuple[Response, str]:
         request_id = request_id_from(str(environ.get("HTTP_X_REQUEST_ID") or ""))
         try:
-            body = read_body(environ)
-            if len(body) > MAX_BODY_BYTES:
-                return problem(413, "Content Too Large", f"The body may have at most {MAX_BODY_BYTES} bytes.",
+            limit = body_limit(environ)
+            body = read_body(environ, limit)
+            if len(body) > limit:
+                return problem(413, "Content Too Large", f"The body may have at most {limit} bytes.",
                                request_id), request_id
             request = request_of(environ, body)
             return self.service.respond(request), request.request_id

@@ -27,7 +27,7 @@ RACERS = 50
 E2E = Path(__file__).resolve().parent.parent / "e2e"
 # Every module of tests/e2e is named in one of these two: a renamed or new module fails the check below.
 E2E_ON_API_ALONE = ("test_lending_flows", "test_races", "test_bad_input", "test_idempotency", "test_stripe_webhooks",
-                    "test_circulation", "test_notices", "test_desk", "test_desk_refunds", "test_desk_reports",
+                    "test_circulation", "test_notices", "test_desk", "test_desk_refunds", "test_desk_reports", "test_desk_import",
                     "test_fees")
 E2E_NOT_HERE = {  # why each is not run through nginx
     "test_crash_recovery": "kills its own handler processes between payment steps (tests/support/die_at.py)",
@@ -37,7 +37,6 @@ E2E_NOT_HERE = {  # why each is not run through nginx
     "test_fee_crash_recovery": "kills its own handler processes between the steps of a fee payment (tests/support/die_at.py)",
     "test_fee_periods": "runs its own chalice local with periods of seconds (LOAN_PERIOD=PT2S), and the overdue job beside it",
     "test_hostile_input": "make run's own host (chalice local's methods and start-up); the VM's are in tests/vm",
-    "test_desk_import": "its files pass the VM's 1 MiB body limit (nginx client_max_body_size, vm_runtime.adapter)",
 }
 
 
