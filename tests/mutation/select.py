@@ -11,6 +11,8 @@ Left out, everywhere:
   nothing the kept one does not (as mutmut's set: `+` -> `-`, `|` -> `&`, `==` -> `!=`, `is` ->
   `is not`; an ordering by its boundary and its negation, `<` -> `<=` and `>=`); all of them would
   triple the run;
+- `*` -> `/` on the bare `*` of keyword-only parameters: cosmic-ray takes it for a multiplication,
+  and every caller passes those parameters by keyword, so the `/` it makes changes nothing;
 - with `functions` in tests/mutation/targets.toml, everything outside those functions.
 """
 
@@ -62,6 +64,10 @@ def left_out(source: str, operator: str, line: int, col: int, functions: list[st
     replaced = REPLACEMENT.match(operator)
     if replaced and replaced[2] not in KEPT.get(replaced[1], set()):
         return "replacement left out"
+    text = source.splitlines()[line - 1] if 0 < line <= len(source.splitlines()) else ""
+    if operator.startswith("core/ReplaceBinaryOperator_Mul_") and text[col:col + 1] == "*" \
+            and text[col + 1:].lstrip().startswith((",", ")")):
+        return "the bare * of keyword-only parameters"
     if any(_inside(s, line, col) for s in annotation_spans(source)):
         return "annotation (never evaluated)"
     if functions and not any(_inside(s, line, col) for s in function_spans(source, functions)):

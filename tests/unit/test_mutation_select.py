@@ -17,7 +17,7 @@ def due(days: int | None, extra: int = 0) -> int | None:
     return total if total == 0 else None
 
 
-def other(x: int) -> int:
+def other(x: int, *, y: int = 2 * 3) -> int:
     return x - 1
 '''
 
@@ -35,6 +35,11 @@ def test_each_operator_keeps_only_its_chosen_replacements() -> None:
     assert left_out(SOURCE, "core/ReplaceComparisonOperator_Eq_NotEq", 6, 22) is None
     assert left_out(SOURCE, "core/ReplaceComparisonOperator_Eq_Lt", 6, 22) == "replacement left out"
     assert left_out(SOURCE, "core/NumberReplacer", 6, 25) is None
+
+
+def test_the_bare_star_of_keyword_only_parameters_is_no_multiplication_but_a_product_is() -> None:
+    assert left_out(SOURCE, "core/ReplaceBinaryOperator_Mul_Div", 9, 18) == "the bare * of keyword-only parameters"
+    assert left_out(SOURCE, "core/ReplaceBinaryOperator_Mul_Div", 9, 32) is None
 
 
 def test_functions_narrow_a_module_to_those_functions() -> None:
