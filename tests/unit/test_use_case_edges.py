@@ -10,12 +10,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from lending import circulation, services
-from lending.errors import BookUnavailable, HeldForAnother
+from lending.errors import BookUnavailable, HeldForAnother, NotAllowed
 from lending.model import BookStatus, NewBook, PaymentState, User
 from tests.support.clock import MovedClock
 from tests.support.fakes import FakeGateway, FakeStore
 
 ALICE, BOB, CAROL = (User("https://issuer.test", n) for n in ("alice", "bob", "carol"))
+LIBBY = User("https://issuer.test", "libby", is_librarian=True)
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
@@ -77,17 +78,33 @@ def test_a_purchase_that_loses_the_race_releases_the_hold_on_the_card() -> None:
     assert gateway.calls == ["create", "confirm", "cancel"]
 
 
-def test_a_retried_purchase_whose_answer_was_lost_gets_the_standing_sale() -> None:
+def test_a_retried_purchase_whose_answer_was_lost_gets_its_own_standing_sale() -> None:
     store, gateway = FakeStore(), FakeGateway()
+    services.buy_book(store, gateway, ALICE, a_book(store).book_id, "pm_card_visa")  # another sale of hers, listed first
     book = a_book(store)
     first = services.buy_book(store, gateway, ALICE, book.book_id, "pm_card_visa", idempotency_key="k1")
     again = services.buy_book(store, gateway, ALICE, book.book_id, "pm_card_visa", idempotency_key="k1")
     assert again.purchase == first.purchase and again.payment.payment_id == first.payment.payment_id
-    assert len(store.payments) == 1
+    assert len(store.payments) == 2 and gateway.calls.count("capture") == 2
 
 
 def test_what_a_use_case_returns_cannot_be_changed_afterwards() -> None:
     store, gateway = FakeStore(), FakeGateway()
     bought = services.buy_book(store, gateway, ALICE, a_book(store).book_id, "pm_card_visa")
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        bought.payment = bought.payment  # type: ignore[misc]
+    borrowed = services.borrow_book(store, gateway, ALICE, a_book(store).book_id, "pm_card_visa", now=NOW)
+    for done in (bought, borrowed):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            done.payment = done.payment  # type: ignore[misc]
+
+
+def test_only_a_librarian_adds_a_book_or_sees_the_books_on_loan_even_past_the_handlers() -> None:
+    store, gateway = FakeStore(), FakeGateway()
+    new = NewBook("9780141439587", "Emma", "Jane Austen", 999, 99, "usd")
+    with pytest.raises(NotAllowed):
+        services.add_book(store, ALICE, new)
+    with pytest.raises(NotAllowed):
+        services.books_on_loan(store, ALICE)
+    assert store.books == {}
+    book = services.add_book(store, LIBBY, new)
+    services.borrow_book(store, gateway, ALICE, book.book_id, "pm_card_visa", now=NOW)
+    assert [loan.book_id for loan in services.books_on_loan(store, LIBBY)] == [book.book_id]
