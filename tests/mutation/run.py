@@ -16,6 +16,7 @@ import hashlib
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -153,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("modules", nargs="*", help=f"of {', '.join(targets())} (default: all)")
     parser.add_argument("--jobs", type=int, default=1, help="modules mutated at once, each in its own copy (default 1)")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the scratch copies and the server go too
     chosen = {n: t for n, t in targets().items() if not args.modules or n in args.modules}
     if unknown := set(args.modules) - set(chosen):
         parser.error(f"not in tests/mutation/targets.toml: {sorted(unknown)}")
