@@ -80,12 +80,13 @@ def test_a_purchase_that_loses_the_race_releases_the_hold_on_the_card() -> None:
 
 def test_a_retried_purchase_whose_answer_was_lost_gets_its_own_standing_sale() -> None:
     store, gateway = FakeStore(), FakeGateway()
-    services.buy_book(store, gateway, ALICE, a_book(store).book_id, "pm_card_visa")  # another sale of hers, listed first
+    services.buy_book(store, gateway, ALICE, a_book(store).book_id, "pm_card_visa")  # her other sales: one before,
     book = a_book(store)
     first = services.buy_book(store, gateway, ALICE, book.book_id, "pm_card_visa", idempotency_key="k1")
+    services.buy_book(store, gateway, ALICE, a_book(store).book_id, "pm_card_visa")  # one after (whatever the order)
     again = services.buy_book(store, gateway, ALICE, book.book_id, "pm_card_visa", idempotency_key="k1")
     assert again.purchase == first.purchase and again.payment.payment_id == first.payment.payment_id
-    assert len(store.payments) == 2 and gateway.calls.count("capture") == 2
+    assert len(store.payments) == 3 and gateway.calls.count("capture") == 3
 
 
 def test_what_a_use_case_returns_cannot_be_changed_afterwards() -> None:
