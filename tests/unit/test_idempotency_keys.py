@@ -4,7 +4,10 @@ Killers of surviving mutants (tests/mutation/)."""
 
 from __future__ import annotations
 
+import inspect
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -95,3 +98,10 @@ def test_a_duplicate_waits_for_the_first_requests_answer_and_replays_it() -> Non
     replayed = idempotency.run_once(store, USER, request(), lambda: pytest.fail("ran twice"))
     assert (replayed.status, replayed.body) == (201, '{"first": true}') and store.looks == 3
     assert store.stale_after == idempotency.STALE_AFTER_SECONDS == 300.0
+
+
+def test_a_duplicate_waits_as_long_as_the_api_documents() -> None:
+    spec = (Path(__file__).resolve().parents[2] / "functions" / "docs" / "openapi.json").read_text()
+    (documented,) = set(re.findall(r"409 after (\d+) s", spec))
+    assert idempotency.WAIT_SECONDS == float(documented)
+    assert inspect.signature(idempotency.run_once).parameters["wait_seconds"].default == idempotency.WAIT_SECONDS
