@@ -103,5 +103,5 @@ def test_a_duplicate_waits_for_the_first_requests_answer_and_replays_it() -> Non
 def test_a_duplicate_waits_as_long_as_the_api_documents() -> None:
     spec = (Path(__file__).resolve().parents[2] / "functions" / "docs" / "openapi.json").read_text()
     (documented,) = set(re.findall(r"409 after (\d+) s", spec))
-    assert idempotency.WAIT_SECONDS == float(documented)
+    assert float(documented) == idempotency.WAIT_SECONDS
     assert inspect.signature(idempotency.run_once).parameters["wait_seconds"].default == idempotency.WAIT_SECONDS
