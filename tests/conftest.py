@@ -70,7 +70,7 @@ def drop_created_databases(server_url: str, created: list[tuple[str, str]] = CRE
     if not mine or os.environ.get("LENDING_KEEP_TEST_DATABASES") == "1":
         return []
     dropped: list[str] = []
-    admin = ConnectionPool(server_url, size=1, statement_timeout_ms=0)
+    admin = ConnectionPool(server_url, size=1, timeout=120, statement_timeout_ms=0)  # a drop on a busy server is slow
     try:
         with admin.connection() as c:
             for name in mine:

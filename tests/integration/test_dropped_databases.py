@@ -22,7 +22,7 @@ def test_the_databases_a_session_created_are_dropped_and_another_sessions_are_ke
     ours = [create_database(postgres_server, f"{prefix}{i}").rpartition("/")[2] for i in range(2)]
     assert {(postgres_server, name) for name in ours} <= set(CREATED)
     theirs = f"{prefix}other"
-    admin = ConnectionPool(postgres_server, size=1, statement_timeout_ms=0)
+    admin = ConnectionPool(postgres_server, size=1, timeout=120, statement_timeout_ms=0)
     with admin.connection() as c:
         c.run(f'CREATE DATABASE "{theirs}"')  # as a parallel session would: not in this session's registry
     held = ConnectionPool(f"{postgres_server.rpartition('/')[0]}/{ours[0]}", size=1)
