@@ -31,7 +31,7 @@ from typing import Any
 from cosmic_ray.work_db import WorkDB, use_db
 from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
 
-from tests.mutation.select import Survivor, compare, left_out, load_baseline
+from tests.mutation.select import Survivor, compare, left_out, load_baseline, mutated_line
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -126,7 +126,7 @@ def report(name: str, target: dict[str, Any], session: Path, source: str) -> lis
     with use_db(str(session), WorkDB.Mode.open) as db:
         done = [(i, r) for i, r in db.completed_work_items if r.worker_outcome != WorkerOutcome.SKIPPED]
     survivors = [Survivor(target["path"], i.mutations[0].operator_name, lines[i.mutations[0].start_pos[0] - 1].strip(),
-                          i.mutations[0].start_pos[0], r.diff or "")
+                          i.mutations[0].start_pos[0], r.diff or "", mutated_line(r.diff or ""))
                  for i, r in done if r.test_outcome == TestOutcome.SURVIVED]
     score = 100.0 * (len(done) - len(survivors)) / len(done) if done else 100.0
     print(f"{name}: score {score:.1f}% ({len(done) - len(survivors)} of {len(done)} mutants killed, "

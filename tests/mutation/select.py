@@ -82,10 +82,15 @@ class Survivor:
     line: str  # the source line mutated, stripped: stable across edits elsewhere in the module
     lineno: int = 0
     diff: str = ""
+    mutant: str = ""  # the line as mutated, stripped
 
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.module, self.operator, self.line)
+
+
+def mutated_line(diff: str) -> str:
+    return next((x[1:].strip() for x in diff.splitlines() if x.startswith("+") and not x.startswith("+++")), "")
 
 
 @dataclass(frozen=True)
@@ -94,17 +99,22 @@ class Explained:
     operator: str
     line: str
     why: str
+    mutant: str = ""  # when given, only the mutant that makes the line this (several may share a line)
 
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.module, self.operator, self.line)
+
+    def explains(self, s: Survivor) -> bool:
+        return self.key == s.key and (not self.mutant or self.mutant == s.mutant)
 
 
 def load_baseline(path: Path) -> list[Explained]:
     if not path.is_file():
         return []
     entries = tomllib.loads(path.read_text(encoding="utf-8")).get("survivor", [])
-    explained = [Explained(e["module"], e["operator"], e["line"], e.get("why", "").strip()) for e in entries]
+    explained = [Explained(e["module"], e["operator"], e["line"], e.get("why", "").strip(), e.get("mutant", ""))
+                 for e in entries]
     unexplained = [e for e in explained if not e.why]
     if unexplained:
         raise ValueError(f"{path}: every survivor needs a `why`: {[e.key for e in unexplained]}")
@@ -113,8 +123,6 @@ def load_baseline(path: Path) -> list[Explained]:
 
 def compare(survivors: list[Survivor], baseline: list[Explained], modules: set[str]) -> tuple[list[Survivor], list[Explained]]:
     """(survivors not in the baseline, baseline entries for these modules that no longer survive)."""
-    known = {e.key for e in baseline}
-    alive = {s.key for s in survivors}
-    new = [s for s in survivors if s.key not in known]
-    gone = [e for e in baseline if e.module in modules and e.key not in alive]
+    new = [s for s in survivors if not any(e.explains(s) for e in baseline)]
+    gone = [e for e in baseline if e.module in modules and not any(e.explains(s) for s in survivors)]
     return new, gone

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.mutation.select import Explained, Survivor, compare, left_out, load_baseline
+from tests.mutation.select import Explained, Survivor, compare, left_out, load_baseline, mutated_line
 
 SOURCE = '''from __future__ import annotations
 
@@ -55,6 +55,14 @@ def test_a_survivor_is_known_by_module_operator_and_line_and_stale_explanations_
                 Explained("n.py", "core/AddNot", "if z:", "why")]
     assert compare([moved, new], baseline, {"m.py"}) == ([new], [baseline[1]])
     assert compare([old], baseline, {"m.py", "n.py"}) == ([], baseline[1:])
+
+
+def test_an_explanation_naming_its_mutant_explains_only_that_one_of_a_lines_mutants() -> None:
+    equivalent = Survivor("m.py", "core/NumberReplacer", "b=rows[0][0])", 9, mutant="b=rows[0][ -1])")
+    broken = Survivor("m.py", "core/NumberReplacer", "b=rows[0][0])", 9, mutant="b=rows[ 1][0])")
+    baseline = [Explained("m.py", "core/NumberReplacer", "b=rows[0][0])", "one column", mutant="b=rows[0][ -1])")]
+    assert compare([equivalent, broken], baseline, {"m.py"}) == ([broken], [])
+    assert mutated_line("--- a/m.py\n+++ b/m.py\n@@ -9 +9 @@\n-b=rows[0][0])\n+    b=rows[0][ -1])\n") == "b=rows[0][ -1])"
 
 
 def test_the_baseline_refuses_a_survivor_without_a_reason(tmp_path: Path) -> None:
