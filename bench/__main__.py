@@ -4,7 +4,7 @@ Starts what it needs (embedded PostgreSQL in a fresh data dir, a fresh in-memory
 Stripe-compatible server per phase, a token issuer), runs each phase for BENCH_SECONDS,
 and prints one report. Settings (environment): BENCH_CLIENTS (16), BENCH_SECONDS (10),
 BENCH_DELAY_MS (300), BENCH_DELAY_CLIENTS (256), BENCH_SKIP (comma list of phases to
-skip: chalice, plain, vm, vm-before, pgbench, delay, cold, statements, search), BENCH_BEFORE_REF
+skip: chalice, plain, vm, vm-before, pgbench, delay, cold, statements, import, search), BENCH_BEFORE_REF
 (default: this branch's merge-base with main; the code the "before" columns are measured on,
 checked out beside this tree for the run). The search phase (bench/search.py; alone:
 `make bench-search`) seeds 100,000 titles and times GET /titles through one VM.
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bench import cold_start, cpu, load, pgbench, profile, search
+from bench import cold_start, cpu, imports, load, pgbench, profile, search
 from dev.embedded import ROOT, Service, free_port, start_localstripe, wait_for_port
 from dev.embedded_postgres import postgres_bin, start_postgres
 
@@ -558,6 +558,14 @@ def main() -> int:
             report_statements(stack, before)
         if "cold" not in SKIP:
             report_cold(stack, before)
+        if "import" not in SKIP:
+            if vm_available():
+                stack.fresh_tables()
+                with vm_server(stack.env(stack.fresh_stripe()), stack.work / "vm-import") as (url, _):
+                    imports.run(url, stack.issuer.token("bench-librarian", librarian=True,
+                                                        exp=int(time.time()) + 3600), say)
+            else:
+                say("import through one VM: NOT MEASURED — vm_runtime or nginx is missing")
         if "search" not in SKIP:
             if vm_available():
                 search_phase(stack)

@@ -18,8 +18,13 @@ TEST_CHECKS += api-contract
 seed-titles: $(STAMP)
 	$(PY) -m bench.seed_titles $(or $(N),100000)
 
+.PHONY: bench-search bench-import
+# The import phase alone: BENCH_IMPORT_RECORDS=10000 MARC records as POST /imports through one VM (bench/imports.py).
+bench-import: $(STAMP)
+	@mkdir -p .run
+	BENCH_SKIP=pgbench,chalice,vm,vm-before,plain,delay,cold,statements,search $(PY) -m bench
+
 # The catalogue search alone (bench/search.py): BENCH_SEARCH_TITLES=100000 BENCH_SEARCH_CLIENTS=1,4 BENCH_SECONDS=10.
-.PHONY: bench-search
 bench-search: $(STAMP)
 	@mkdir -p .run
-	BENCH_SKIP=pgbench,chalice,vm,vm-before,plain,delay,cold,statements $(PY) -m bench
+	BENCH_SKIP=pgbench,chalice,vm,vm-before,plain,delay,cold,statements,import $(PY) -m bench
