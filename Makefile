@@ -20,6 +20,8 @@ help:
 	@echo "make jobs [JOBS='reconcile retention']   run every due job once (or the named ones now)"
 	@echo "make migrate    apply database migrations to DATABASE_URL"
 	@echo "make mail       list the mail make run's embedded SMTP server kept in .run/mail"
+	@echo "make import FILE=catalogue.mrc [FORMAT=marc|marcxml|csv]   import a catalogue file"
+	@echo "make bench      benchmarks (also bench-search, bench-import); make mutate  mutation testing"
 
 $(STAMP): requirements.txt requirements-dev.txt layers/*/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
