@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -38,7 +39,8 @@ def captured_less_refunded(stripe_url: str, book_ids: list[str]) -> int:
 
 
 def test_the_revenue_report_equals_what_the_processor_captured_less_refunds_for_a_scripted_day(
-        librarian: Client, alice: Client, bob: Client, stripe_url: str) -> None:
+        librarian: Client, bob: Client, stripe_url: str, pool: Any, api: str, issuer: Any) -> None:
+    alice = Client(api, issuer.token(f"reports-{uuid.uuid4().hex[:8]}"))  # a patron with no balance from other tests
     before = today_row(librarian)
     _, (lent, kept, refunded) = desk_title(librarian, copies=3)
     loan = alice.post(f"/books/{lent['book_id']}/borrow", CARD).json()
@@ -46,14 +48,26 @@ def test_the_revenue_report_equals_what_the_processor_captured_less_refunds_for_
     assert bob.post(f"/books/{kept['book_id']}/purchase", CARD).status_code == 201
     sale = bob.post(f"/books/{refunded['book_id']}/purchase", CARD).json()
     assert librarian.post(f"/purchases/{sale['purchase_id']}/refund", {"reason": "wrong book"}).status_code == 200
+    # ... and a fee payment: the renewed loan comes back two days and an hour late, and its patron pays the fee.
+    sql(pool, "UPDATE loans SET due_at = now() - interval '2 days 1 hour' WHERE loan_id = CAST(:l AS uuid)",
+        l=loan["loan_id"])
+    assert alice.post(f"/books/{lent['book_id']}/return").status_code == 200
+    paid = alice.post("/me/account/payments", CARD)
+    assert paid.status_code == 201, paid.text
+    fee_payment = paid.json()["payment"]
+    assert (fee_payment["status"], fee_payment["amount"]) == ("captured", 75)  # three started days
+    (intent_id,) = sql(pool, "SELECT intent_id FROM payments WHERE payment_id = CAST(:p AS uuid)", p=fee_payment["id"])[0]
+    at_processor = stripe_client(stripe_url).v1.payment_intents.retrieve(intent_id)
 
     after = today_row(librarian)
 
     delta = {k: after[k] - before[k] for k in MONEY}
-    assert delta == {"borrow_fees_cents": 199, "renewals_cents": 199, "sales_cents": 2 * 1299, "fee_payments_cents": 0,
-                     "other_cents": 0, "refunds_cents": 1299, "net_cents": 199 + 199 + 1299}
+    fees = fee_payment["amount"]
+    assert delta == {"borrow_fees_cents": 199, "renewals_cents": 199, "sales_cents": 2 * 1299, "fee_payments_cents": fees,
+                     "other_cents": 0, "refunds_cents": 1299, "net_cents": 199 + 199 + 1299 + fees}
+    assert (at_processor.status, at_processor.amount) == ("succeeded", fees)
     assert delta["net_cents"] == captured_less_refunded(stripe_url, [lent["book_id"], kept["book_id"],
-                                                                     refunded["book_id"]])
+                                                                     refunded["book_id"]]) + at_processor.amount
 
 
 def test_overdue_loans_oldest_first_with_patron_title_barcode_and_days(librarian: Client, alice: Client,
