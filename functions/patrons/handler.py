@@ -13,10 +13,10 @@ def handle(call: Call) -> Response:
     if "patron_id" not in request.path_params:
         found = fees.find_patrons(call.store, call.caller, fields.query_text(request.query_one("q"), "q"))
         return Response(200, {"items": [fee_views.patron(p) for p in found]})
-    patron_id = fee_views.path_uuid(request.path_params, "patron_id", PatronNotFound, "patron")
+    patron_id = fields.path_uuid(request.path_params, "patron_id", PatronNotFound, "patron")
     if request.method == "GET":
         file = fees.patron_file(call.store, call.caller, patron_id, currency=settings.default_currency)
         return Response(200, fee_views.patron_file(file, call.clock.now(), settings))
-    charge_id = fee_views.path_uuid(request.path_params, "charge_id", ChargeNotFound, "charge")
+    charge_id = fields.path_uuid(request.path_params, "charge_id", ChargeNotFound, "charge")
     waiver = fees.waive(call.store, call.caller, patron_id, charge_id, fields.text(call.json(), "reason"))
     return Response(201, fee_views.charge(waiver, full=True))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -44,11 +43,7 @@ def barcode(body: dict[str, Any], name: str = "barcode") -> str:
 
 
 def purchase_id(path_params: dict[str, str]) -> str:
-    value = path_params.get("purchase_id", "")
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise PurchaseNotFound(f"No purchase with id {value[:64]}.") from None
+    return fields.path_uuid(path_params, "purchase_id", PurchaseNotFound, "purchase")
 
 
 def reason(body: dict[str, Any]) -> str:

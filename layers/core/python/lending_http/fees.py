@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
 from lending import fees
 from lending.clock import Clock
-from lending.errors import LendingError
 from lending.fees_model import Account, BlockPolicy, Charge, FeePolicy, PatronFile
 from lending.model import Patron, User
 from lending.ports import LendingStore
@@ -58,10 +56,3 @@ def patron_file(f: PatronFile, now: datetime, settings: Settings) -> dict[str, A
             "holds": [views.hold(h) for h in f.holds],
             "account": account(f.account, now, block_policy(settings), full=True)}
 
-
-def path_uuid(path_params: dict[str, str], name: str, missing: type[LendingError], what: str) -> str:
-    value = path_params.get(name, "")
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise missing(f"No {what} with id {value[:64]}.") from None

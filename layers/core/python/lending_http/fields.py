@@ -65,14 +65,11 @@ def payment_method(body: dict[str, Any]) -> str:
 
 def book_id(path_params: dict[str, str]) -> str:
     """Book ids are UUIDs; anything else cannot name a book."""
-    value = path_params.get("book_id", "")
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise BookNotFound(f"No book with id {value[:64]}.") from None
+    return path_uuid(path_params, "book_id", BookNotFound, "book")
 
 
-def _uuid(path_params: dict[str, str], name: str, missing: type[LendingError], what: str) -> str:
+def path_uuid(path_params: dict[str, str], name: str, missing: type[LendingError], what: str) -> str:
+    """The UUID named `name` in the path; anything else cannot name a `what` (`missing`, a 404)."""
     value = path_params.get(name, "")
     try:
         return str(uuid.UUID(value))
@@ -81,15 +78,15 @@ def _uuid(path_params: dict[str, str], name: str, missing: type[LendingError], w
 
 
 def title_id(path_params: dict[str, str]) -> str:
-    return _uuid(path_params, "title_id", TitleNotFound, "title")
+    return path_uuid(path_params, "title_id", TitleNotFound, "title")
 
 
 def loan_id(path_params: dict[str, str]) -> str:
-    return _uuid(path_params, "loan_id", LoanNotFound, "loan")
+    return path_uuid(path_params, "loan_id", LoanNotFound, "loan")
 
 
 def hold_id(path_params: dict[str, str]) -> str:
-    return _uuid(path_params, "hold_id", HoldNotFound, "hold")
+    return path_uuid(path_params, "hold_id", HoldNotFound, "hold")
 
 
 def optional_int(body: dict[str, Any], name: str, *, minimum: int, maximum: int) -> int | None:
