@@ -20,7 +20,7 @@ from lending_http.routes import functions as read_functions
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "infra" / "generated" / "lambda.yaml"
 MAX_LAYERS = 5  # Lambda's limit per function
-RUNTIME = "python3.11"
+RUNTIME = "python3.12"  # Amazon Linux 2023 (glibc 2.34): pycurl ships manylinux_2_28 wheels only
 ENTRY = "lending_aws.entry.handle"  # a module under version control (layers/aws/python/lending_aws/entry.py)
 
 

@@ -21,7 +21,8 @@ from lending_http.routes import Function
 ROOT = Path(__file__).resolve().parent.parent
 START_UP = ROOT / "layers" / "aws" / "python" / "lending_aws"  # bundled into every function
 CERTS = ROOT / "infra" / "certs"  # the RDS CA bundle (committed by hand: docs/infrastructure.md), in the database layer
-PLATFORM = ["--platform", "manylinux2014_x86_64", "--python-version", "3.11", "--implementation", "cp",
+PLATFORM = ["--platform", "manylinux_2_28_x86_64", "--platform", "manylinux2014_x86_64", "--python-version", "3.12",
+            "--implementation", "cp",
             "--only-binary=:all:"]
 PROVIDED_BY_RUNTIME = {"boto3", "botocore"}
 # Layers come before the runtime's own packages on sys.path, so nothing in them may break the

@@ -8,7 +8,8 @@ Needs no AWS account. Each function zip holds `functions/<op>/` and the small st
 is bundled rather than a sixth layer because Lambda allows five and borrow/purchase use five; its
 boto3 is the one Lambda's Python runtime provides). Each layer zip has Lambda's layout
 (`python/<package>/…`) plus that layer's requirements, installed from PyPI for Lambda's platform
-(manylinux2014 x86_64, CPython 3.11) and cached under build/.deps/. `infra/generated/lambda.yaml`
+(manylinux_2_28 or manylinux2014 x86_64,
+CPython 3.12: the python3.12 runtime) and cached under build/.deps/. `infra/generated/lambda.yaml`
 is generated (never committed, so it cannot drift) from functions/*/function.json: one function
 per operation attached to exactly its declared layers, API Gateway (HTTP API, payload 1.0 = the
 proxy event our handlers take) routes, and a schedule for functions that declare one.

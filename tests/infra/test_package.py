@@ -95,7 +95,7 @@ def test_the_template_wires_each_function_to_exactly_its_layers_and_routes(built
         logical = lambda_template.camel(function)
         props = resources[f"{logical}Function"]["Properties"]
         assert props["Layers"] == [{"Ref": f"{lambda_template.camel(layer)}Layer"} for layer in spec["layers"]]
-        assert props["Handler"] == "lending_aws.entry.handle" and props["Runtime"] == "python3.11"
+        assert props["Handler"] == "lending_aws.entry.handle" and props["Runtime"] == "python3.12"
         assert props["Code"]["S3Key"] == {"Fn::Sub": f"${{ArtifactPrefix}}/functions/{function}.zip"}
         routes = {r["Properties"]["RouteKey"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Route"
                   and r["Properties"]["Target"] == {"Fn::Sub": f"integrations/${{{logical}Integration}}"}}

@@ -2,9 +2,9 @@
 
 The official `stripe` library builds every request (auth, API version, idempotency key, retries with
 backoff, error objects), but its default transport (`requests`) and its typed objects cost more CPU
-than the rest of a borrow together (docs/benchmarks.md). So the transport is a pooled urllib3
-connection pool (the library's `HTTPClient` extension point), one per process, and a response is
-read with `raw_request`: parsed once, and only the fields an `Authorization` holds are read.
+than the rest of a borrow together (docs/benchmarks.md). So the transport is libcurl, a kept-alive
+handle per thread (`lending_stripe.transport`, the library's `HTTPClient` extension point), and a
+response is read with `raw_request`: parsed once, and only the fields an `Authorization` holds are read.
 
 Every call's socket timeout is the configured one or what is left of the request's budget
 (`lending.correlation.time_left`), whichever is less: a processor that stops answering cannot hold a
@@ -16,17 +16,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import stripe
 import stripe._api_requestor as _stripe_requestor
 import stripe._util as _stripe_util
-import urllib3
 
 from lending.correlation import time_left
 from lending.errors import InvalidRequest, PaymentDeclined, PaymentProcessorUnavailable, ProcessorRefused
 from lending.model import Authorization
+from lending_stripe.transport import CurlHttpClient
 
 T = TypeVar("T")
 
@@ -92,39 +92,6 @@ def _intent_path(intent_id: str, action: str = "") -> str:
     return f"/v1/payment_intents/{quote(intent_id, safe='')}" + (f"/{action}" if action else "")
 
 
-class PooledHttpClient(stripe.HTTPClient):  # type: ignore[misc]
-    """The stripe library's transport on one urllib3 pool per process: kept-alive connections, no `requests`.
-
-    The library calls `request()` once per attempt (it retries and backs off itself). The read
-    timeout of each attempt is `timeout_seconds`, or what is left of the request's budget if less.
-    """
-
-    name: ClassVar[str] = "urllib3-pool"
-
-    def __init__(self, *, timeout_seconds: float, connect_seconds: float = 3.0, max_connections: int = 256) -> None:
-        super().__init__()
-        self._timeout, self._connect = timeout_seconds, connect_seconds
-        self._pool = urllib3.PoolManager(num_pools=4, maxsize=max_connections, block=False, retries=False)
-
-    def request(self, method: str, url: str, headers: Mapping[str, str] | None, post_data: Any = None,
-                *, _usage: Any = None) -> tuple[Any, int, Mapping[str, str]]:
-        read = time_left(self._timeout)
-        if read <= 0:
-            raise stripe.APIConnectionError(  # type: ignore[no-untyped-call]
-                "No time was left in this request's budget.", should_retry=False)
-        timeout = urllib3.Timeout(connect=min(self._connect, read), read=read)
-        try:
-            response = self._pool.request(method.upper(), url, body=post_data, headers=dict(headers or {}),
-                                          timeout=timeout, redirect=False, preload_content=True)
-        except urllib3.exceptions.HTTPError as exc:  # timeouts, refused or dropped connections
-            raise stripe.APIConnectionError(  # type: ignore[no-untyped-call]
-                f"Could not reach the payment processor: {type(exc).__name__}", should_retry=True) from exc
-        return response.data, response.status, response.headers
-
-    def close(self) -> None:
-        self._pool.clear()
-
-
 class StripeGateway:
     """PaymentGateway on Stripe (or a Stripe-compatible server via `api_base`)."""
 
@@ -133,7 +100,7 @@ class StripeGateway:
         base = {"api": api_base.rstrip("/")} if api_base else None
         self._client = stripe.StripeClient(
             api_key, base_addresses=base,  # type: ignore[arg-type]
-            http_client=PooledHttpClient(timeout_seconds=timeout_seconds, connect_seconds=min(3.0, timeout_seconds)),
+            http_client=CurlHttpClient(timeout_seconds=timeout_seconds, connect_seconds=min(3.0, timeout_seconds)),
             max_network_retries=max_retries,
         )
         self._timeout, self._max_retries = timeout_seconds, max_retries

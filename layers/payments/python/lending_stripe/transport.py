@@ -1,0 +1,108 @@
+"""The stripe library's transport: libcurl (pycurl), one kept-alive handle per thread.
+
+The library builds every request itself (auth, API version, idempotency key, retries with
+backoff) and hands it to `HTTPClient.request()`, its documented extension point, once per
+attempt. Sending it through libcurl costs a fraction of the CPU of urllib3 + http.client +
+`email` header parsing (docs/benchmarks.md, issue 18). The library's own `PycurlClient` shares
+one handle between threads (not safe under gunicorn's threads) and parses headers with `email`.
+
+A handle is not thread-safe, so each thread has its own; each keeps its connections open
+between requests. Timeouts: the whole attempt may take `timeout_seconds`, or what is left of
+the request's budget (`lending.correlation.time_left`) if less, so a processor that stops
+answering cannot hold a request past its budget.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from io import BytesIO
+from typing import Any, ClassVar
+
+import pycurl
+import stripe
+
+from lending.correlation import time_left
+
+
+class _Handles(threading.local):
+    curl: pycurl.Curl | None = None
+    generation = -1
+
+
+def _headers(raw: bytes) -> dict[str, str]:
+    """The last response's header fields, names lower-cased (a 100 Continue block comes first)."""
+    fields: dict[str, str] = {}
+    for line in raw.decode("latin-1").split("\r\n"):
+        if line.startswith("HTTP/"):
+            fields.clear()
+        name, sep, value = line.partition(":")
+        if sep:
+            fields[name.strip().lower()] = value.strip()
+    return fields
+
+
+class CurlHttpClient(stripe.HTTPClient):  # type: ignore[misc]
+    name: ClassVar[str] = "pycurl-per-thread"
+
+    def __init__(self, *, timeout_seconds: float, connect_seconds: float = 3.0) -> None:
+        super().__init__()
+        self._timeout, self._connect = timeout_seconds, connect_seconds
+        self._handles = _Handles()
+        self._all: list[pycurl.Curl] = []
+        self._lock = threading.Lock()
+        self._generation = 0  # close() starts a new one: a thread's older handle is closed, not reused
+
+    def _handle(self) -> pycurl.Curl:
+        mine = self._handles
+        if mine.curl is not None and mine.generation == self._generation:
+            mine.curl.reset()  # options only: its open connections are kept
+            return mine.curl
+        curl = pycurl.Curl()
+        with self._lock:
+            self._all.append(curl)
+            mine.curl, mine.generation = curl, self._generation
+        return curl
+
+    def request(self, method: str, url: str, headers: Mapping[str, str] | None, post_data: Any = None,
+                *, _usage: Any = None) -> tuple[str, int, Mapping[str, str]]:
+        budget = time_left(self._timeout)
+        if budget <= 0:
+            raise stripe.APIConnectionError(  # type: ignore[no-untyped-call]
+                "No time was left in this request's budget.", should_retry=False)
+        curl, body, head = self._handle(), BytesIO(), BytesIO()
+        verb = method.upper()
+        if verb == "POST":
+            curl.setopt(pycurl.POSTFIELDS, post_data or "")
+        elif verb != "GET":
+            curl.setopt(pycurl.CUSTOMREQUEST, verb)
+        curl.setopt(pycurl.URL, url)
+        curl.setopt(pycurl.HTTPHEADER, [f"{k}: {v}" for k, v in (headers or {}).items()])
+        curl.setopt(pycurl.WRITEDATA, body)
+        curl.setopt(pycurl.HEADERFUNCTION, head.write)
+        curl.setopt(pycurl.NOSIGNAL, 1)
+        curl.setopt(pycurl.CONNECTTIMEOUT_MS, max(1, int(min(self._connect, budget) * 1000)))
+        curl.setopt(pycurl.TIMEOUT_MS, max(1, int(budget * 1000)))
+        curl.setopt(pycurl.CAINFO, stripe.ca_bundle_path)
+        try:
+            curl.perform()
+        except pycurl.error as exc:  # refused, reset, timed out: the library retries with the same key
+            self._drop(curl)
+            raise stripe.APIConnectionError(  # type: ignore[no-untyped-call]
+                f"Could not reach the payment processor: curl error {exc.args[0]}", should_retry=True) from None
+        return body.getvalue().decode("utf-8"), int(curl.getinfo(pycurl.RESPONSE_CODE)), _headers(head.getvalue())
+
+    def _drop(self, curl: pycurl.Curl) -> None:
+        """A handle whose transfer failed starts again with no connection."""
+        self._handles.curl = None
+        with self._lock:
+            if curl in self._all:
+                self._all.remove(curl)
+        curl.close()
+
+    def close(self) -> None:
+        with self._lock:
+            handles, self._all = self._all, []
+            self._generation += 1
+        for curl in handles:
+            curl.close()
