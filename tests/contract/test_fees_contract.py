@@ -156,3 +156,16 @@ def test_patrons_are_found_by_name_email_or_subject(any_store: LendingStore) -> 
     alice = any_store.find_patron(ALICE.issuer, ALICE.subject)
     assert any_store.patron_by_id(alice.patron_id) == alice
     assert any_store.patron_by_id(str(uuid.uuid4())) is None
+
+
+def test_the_standing_a_block_is_decided_on_is_the_accounts_balance_and_oldest_due_date(any_store: LendingStore) -> None:
+    assert (any_store.standing(ALICE, "usd").balance_cents, any_store.standing(ALICE, "usd").oldest_due_at) == (0, None)
+    late, _ = lent(any_store, NOW - 3 * DAY)
+    any_store.close_loan(late.book_id, ALICE, now=NOW, fees=FEES)  # 75 due, as in the payment test above
+    lent(any_store, NOW - 2 * DAY, isbn="9780547928227")
+    _, newest = lent(any_store, NOW + 5 * DAY, isbn="9780007525546")
+    lent(any_store, NOW - 9 * DAY, who=BOB, isbn="9780345339706")  # another patron's loan is not Alice's
+    standing, account = any_store.standing(ALICE, "usd"), any_store.account(ALICE, "usd")
+    assert (standing.balance_cents, standing.oldest_due_at, standing.charges) == (75, NOW - 2 * DAY, [])
+    assert (account.balance_cents, account.oldest_due_at) == (standing.balance_cents, standing.oldest_due_at)
+    assert any_store.standing(ALICE, "eur").balance_cents == 0 and newest.due_at == NOW + 5 * DAY

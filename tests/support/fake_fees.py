@@ -64,6 +64,10 @@ class FakeFees:
             due = [x.due_at for x in self.loans.values() if x.returned_at is None and _me(x.borrower) == _me(patron)]
             return Account(self._balance(patron.issuer, patron.subject, currency), currency, mine, min(due, default=None))
 
+    def standing(self, patron: User, currency: str) -> Account:
+        whole = self.account(patron, currency)
+        return Account(whole.balance_cents, currency, [], whole.oldest_due_at)
+
     def fee_payment_charge(self, payment_id: str) -> Charge | None:
         return next((c for c in self.charges if c.payment_id == payment_id), None)
 

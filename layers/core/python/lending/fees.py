@@ -50,7 +50,7 @@ def account_of(store: LendingStore, patron: User, currency: str) -> Account:
 def ensure_not_blocked(store: LendingStore, patron: User, *, clock: Clock, currency: str,
                        policy: BlockPolicy) -> None:
     """Raise AccountBlocked (403) if the patron may not borrow, renew or place holds now."""
-    reasons = block_reasons(store.account(patron, currency), clock.now(), policy)
+    reasons = block_reasons(store.standing(patron, currency), clock.now(), policy)
     if reasons:
         raise AccountBlocked("Your account is blocked: pay the balance or return overdue books first.",
                              reason="account_blocked", block_reasons=reasons)

@@ -16,6 +16,11 @@ class FeeStore(Protocol):
         newest first, and the earliest due date among their open loans."""
         ...
 
+    def standing(self, patron: User, currency: str) -> Account:
+        """What a block is decided on, in one look (a borrow's hot path): `account()`'s balance and
+        earliest due date, without the charges."""
+        ...
+
     def record_fee_payment(self, payment_id: str, patron: User) -> Charge:
         """Credit the authorised fee payment to the patron's account, under the patron's lock.
 

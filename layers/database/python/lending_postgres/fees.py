@@ -59,6 +59,15 @@ class FeeRecords:
                            "AND returned_at IS NULL", iss=patron.issuer, sub=patron.subject)[0][0]
         return Account(balance, currency, [charge_row(r) for r in rows], oldest)
 
+    def standing(self, patron: User, currency: str) -> Account:
+        with self.pool.connection() as c:
+            balance, oldest = c.run(
+                "SELECT coalesce((SELECT balance_cents FROM patron_balances WHERE patron_iss = :iss "
+                "AND patron_sub = :sub AND currency = :cur), 0), (SELECT min(due_at) FROM loans "
+                "WHERE borrower_iss = :iss AND borrower_sub = :sub AND returned_at IS NULL)",
+                iss=patron.issuer, sub=patron.subject, cur=currency)[0]
+        return Account(int(balance), currency, [], oldest)
+
     def fee_payment_charge(self, payment_id: str) -> Charge | None:
         with self.pool.connection() as c:
             rows = c.run(f"SELECT {_CHARGE} {_FROM} WHERE c.payment_id = CAST(:p AS uuid)", p=payment_id)
