@@ -25,7 +25,7 @@ help:
 
 $(STAMP): requirements.txt requirements-dev.txt layers/*/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --upgrade "pip<26.3"  # chalice 1.34 requires pip<26.3
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	$(PY) dev/install_paths.py
 	@touch $(STAMP)
