@@ -2,8 +2,8 @@
 
 A small proxy between the service and PostgreSQL reads what the client sends (the frontend
 protocol): every Execute of the extended protocol is a statement, a simple Query counts the
-statements in its text; every Sync or simple Query is a round trip (the client waits for the
-server). Driver-independent, so the same count works on any tree (the bench counts this tree
+statements in its text; a round trip is a turn: the client sends (one Sync or simple Query, or
+several sent together) and then waits for the server's answer before it sends again. Driver-independent, so the same count works on any tree (the bench counts this tree
 and, for "before", another checkout of the service):
     python -m bench.statements TREE CONFIG.json RESULT.json
 CONFIG holds the service settings (env), books, tokens and the number of cycles.
@@ -67,13 +67,13 @@ def _count_client(data: bytearray, state: dict[str, Any], counts: Counts) -> Non
         body = bytes(data[5:1 + length])
         del data[:1 + length]
         with counts.lock:
+            if kind in (b"Q", b"S") and state["answered"]:  # the first of a turn
+                counts.round_trips += 1
+                state["answered"] = False
             if kind == b"Q":
                 counts.statements += _statements_in(body)
-                counts.round_trips += 1
             elif kind == b"E":
                 counts.statements += 1
-            elif kind == b"S":
-                counts.round_trips += 1
             elif kind == b"P":
                 counts.parses += 1
 
@@ -84,13 +84,15 @@ def proxy(target: tuple[str, int], counts: Counts) -> int:
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)
 
-    def pipe(src: socket.socket, dst: socket.socket, count: bool) -> None:
-        data, state = bytearray(), {"started": False}
+    def pipe(src: socket.socket, dst: socket.socket, count: bool, state: dict[str, Any]) -> None:
+        data = bytearray()
         try:
             while chunk := src.recv(65536):
-                if count:
+                if count:  # counted before it is forwarded, so the answer cannot come first
                     data += chunk
                     _count_client(data, state, counts)
+                else:
+                    state["answered"] = True
                 dst.sendall(chunk)
         except OSError:
             pass
@@ -105,8 +107,9 @@ def proxy(target: tuple[str, int], counts: Counts) -> int:
         while True:
             client, _ = listener.accept()
             server = socket.create_connection(target)
-            threading.Thread(target=pipe, args=(client, server, True), daemon=True).start()
-            threading.Thread(target=pipe, args=(server, client, False), daemon=True).start()
+            state = {"started": False, "answered": True}
+            threading.Thread(target=pipe, args=(client, server, True, state), daemon=True).start()
+            threading.Thread(target=pipe, args=(server, client, False, state), daemon=True).start()
 
     threading.Thread(target=serve, daemon=True).start()
     return int(listener.getsockname()[1])

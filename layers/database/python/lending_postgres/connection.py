@@ -15,16 +15,15 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlparse
 
 import pg8000.native
-from pg8000 import converters
 from pg8000.exceptions import DatabaseError, InterfaceError
 
 from lending.correlation import current_request_id, time_left
 from lending.errors import DatabaseUnavailable
+from lending_postgres.prepared import PreparingConnection
 
 T = TypeVar("T")
 
@@ -109,60 +108,6 @@ def is_unavailable(exc: BaseException) -> bool:
     return False
 
 
-def _iso_or(fallback: Callable[[str], Any], as_date: bool = False) -> Callable[[str], Any]:
-    """pg8000 reads timestamps with `datetime.strptime` (~17 us each, a few percent of a request's CPU
-    here); PostgreSQL's ISO output is what `fromisoformat` reads (~0.2 us). Anything else
-    (infinity, years past 9999, another DateStyle) goes to pg8000's own converter as before."""
-    def read(data: str) -> Any:
-        try:
-            value = datetime.fromisoformat(data)
-        except ValueError:
-            return fallback(data)
-        return value.date() if as_date else value
-    return read
-
-
-# PostgreSQL type oids: timestamp, timestamptz, date.
-_FAST_INPUT = {1114: _iso_or(converters.timestamp_in), 1184: _iso_or(converters.timestamptz_in),
-               1082: _iso_or(converters.date_in, as_date=True)}
-
-
-class PreparingConnection(pg8000.native.Connection):  # type: ignore[misc]
-    """A pg8000 connection that prepares each parametrised statement once.
-
-    pg8000's `run()` re-parses the SQL for :names and makes three round trips (parse,
-    describe, bind+execute) on every call; a statement prepared on first use is one
-    round trip (bind+execute) afterwards, as PostgreSQL's extended protocol intends.
-    Same SQL text, same parameter inference by the server, so the results are the same.
-    """
-
-    MAX_STATEMENTS = 256
-    _STALE_PLAN = "0A000"  # "cached plan must not change result type" after DDL
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._prepared: dict[str, Any] = {}
-        for oid, read in _FAST_INPUT.items():
-            self.register_in_adapter(oid, read)
-
-    def run(self, sql: str, stream: Any = None, types: Any = None, **params: Any) -> Any:
-        if not params or stream is not None or types is not None:
-            return super().run(sql, stream=stream, types=types, **params)
-        statement = self._prepared.get(sql)
-        if statement is None:
-            if len(self._prepared) >= self.MAX_STATEMENTS:
-                return super().run(sql, **params)
-            statement = self._prepared[sql] = self.prepare(sql)
-        try:
-            rows = statement.run(**params)
-        except DatabaseError as exc:
-            if exc.args and isinstance(exc.args[0], dict) and exc.args[0].get("C") == self._STALE_PLAN:
-                self._prepared.clear()  # re-prepared by the next transaction
-            raise
-        self._context = statement._context
-        return rows
-
-
 class ConnectionPool:
     """At most `size` open connections, handed out one per thread at a time.
 
@@ -185,13 +130,13 @@ class ConnectionPool:
     def connection(self) -> Iterator[pg8000.native.Connection]:
         with self._checked_out() as (conn, retag):
             if retag:
-                conn.run(retag)
+                conn.send_with_next(retag)
             yield conn
 
     @contextmanager
     def transaction(self) -> Iterator[pg8000.native.Connection]:
         with self._checked_out() as (conn, retag):
-            conn.run(f"{retag}BEGIN")
+            conn.send_with_next(f"{retag}BEGIN")
             try:
                 yield conn
             except BaseException:
@@ -204,8 +149,8 @@ class ConnectionPool:
         """SQL that names the session after the request it serves (pg_stat_activity.application_name).
 
         Request ids are plain ([A-Za-z0-9_.:-], see lending_http.messages), so they can be quoted
-        as they are. Sent with the next statement, so it costs no extra round trip in a
-        transaction.
+        as they are. Sent ahead of the request's first statement (PreparingConnection.send_with_next),
+        so it costs no round trip of its own.
         """
         request_id = current_request_id()
         name = f"{self._name} {request_id}"[:63] if request_id else self._name
@@ -238,7 +183,13 @@ class ConnectionPool:
                 if is_unavailable(exc):
                     raise DatabaseUnavailable("The database is not reachable.") from exc
                 raise
-            self._idle.put(conn)
+            try:
+                conn.settle()  # a statement sent ahead with nothing after it (none here ran)
+            except Exception:  # noqa: BLE001 - the request's work is done; only this connection is suspect
+                self._tags.pop(conn, None)
+                _close_quietly(conn)
+            else:
+                self._idle.put(conn)
         finally:
             self._slots.release()
 
