@@ -3,8 +3,9 @@
 A small proxy between the service and PostgreSQL reads what the client sends (the frontend
 protocol): every Execute of the extended protocol is a statement, a simple Query counts the
 statements in its text; a round trip is a turn: the client sends (one Sync or simple Query, or
-several sent together) and then waits for the server's answer before it sends again. Driver-independent, so the same count works on any tree (the bench counts this tree
-and, for "before", another checkout of the service):
+several sent together) and then waits for the server's answer before it sends again.
+Driver-independent, so the same count works on any tree (the bench counts this tree and, for
+"before", another checkout of the service):
     python -m bench.statements TREE CONFIG.json RESULT.json
 CONFIG holds the service settings (env), books, tokens and the number of cycles.
 """
