@@ -16,6 +16,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from infra.bytecode import compiled
 from lending_http.routes import Function
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,17 +32,15 @@ CONSTRAINTS = ["python-dateutil<3"]
 
 
 # -- zips ----------------------------------------------------------------------------------------
-def _add_tree(archive: zipfile.ZipFile, source: Path, prefix: str) -> None:
-    for path in sorted(source.rglob("*")):
-        if path.is_dir() or "__pycache__" in path.parts or path.suffix == ".pyc":
-            continue
-        info = zipfile.ZipInfo(f"{prefix}/{path.relative_to(source).as_posix()}", date_time=(1980, 1, 1, 0, 0, 0))
-        info.external_attr = 0o644 << 16
-        info.compress_type = zipfile.ZIP_DEFLATED
-        archive.writestr(info, path.read_bytes())
+def _add_tree(archive: zipfile.ZipFile, source: Path, prefix: str, python: str | None = None) -> None:
+    """The tree's files, less any bytecode found there; with `python`, the bytecode it compiles (infra/bytecode.py)."""
+    files = {path.relative_to(source).as_posix(): path.read_bytes() for path in sorted(source.rglob("*"))
+             if not path.is_dir() and "__pycache__" not in path.parts and path.suffix != ".pyc"}
+    for name, data in sorted({**files, **compiled(source, python)}.items()):
+        _add_text(archive, f"{prefix}/{name}", data)
 
 
-def _add_text(archive: zipfile.ZipFile, name: str, text: str) -> None:
+def _add_text(archive: zipfile.ZipFile, name: str, text: str | bytes) -> None:
     info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
     info.external_attr = 0o644 << 16
     info.compress_type = zipfile.ZIP_DEFLATED
@@ -87,26 +86,26 @@ def dependencies(layer: str, cache: Path) -> Path | None:
     return target
 
 
-def build_layer(layer: str, out: Path, cache: Path, with_dependencies: bool) -> Path:
+def build_layer(layer: str, out: Path, cache: Path, with_dependencies: bool, python: str | None = None) -> Path:
     path = out / "layers" / f"{layer}.zip"
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w") as archive:
-        _add_tree(archive, ROOT / "layers" / layer / "python", "python")
+        _add_tree(archive, ROOT / "layers" / layer / "python", "python", python)
         if layer == "database":  # Lambda extracts it to /opt/python/lending_postgres/certs: DATABASE_SSLROOTCERT
             _add_tree(archive, CERTS, "python/lending_postgres/certs")
         deps = dependencies(layer, cache) if with_dependencies else None
         if deps is not None:
-            _add_tree(archive, deps, "python")
+            _add_tree(archive, deps, "python", python)
     return path
 
 
-def build_function(fn: Function, out: Path) -> Path:
+def build_function(fn: Function, out: Path, python: str | None = None) -> Path:
     path = out / "functions" / f"{fn.name}.zip"
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w") as archive:
         _add_text(archive, "functions/__init__.py", (ROOT / "functions" / "__init__.py").read_text())
-        _add_tree(archive, ROOT / "functions" / fn.name, f"functions/{fn.name}")
-        _add_tree(archive, START_UP, START_UP.name)
+        _add_tree(archive, ROOT / "functions" / fn.name, f"functions/{fn.name}", python)
+        _add_tree(archive, START_UP, START_UP.name, python)
     return path
 
 

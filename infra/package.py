@@ -21,6 +21,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from infra.bytecode import RUNTIME_TAG, runtime_python
 from infra.lambda_template import TEMPLATE, functions, template_text
 from infra.lambda_zips import CERTS, ROOT, build_function, build_layer, unzipped_size
 
@@ -34,17 +35,18 @@ def human(size: int) -> str:
     return str(size)
 
 
-def build(out: Path, with_dependencies: bool, template_out: Path) -> list[str]:
+def build(out: Path, with_dependencies: bool, template_out: Path, python: str | None = None) -> list[str]:
     """Build everything; returns the report lines (one per function)."""
     out.mkdir(parents=True, exist_ok=True)
     cache = out / ".deps"
     fns = functions()
-    layers = {layer: build_layer(layer, out, cache, with_dependencies) for layer in sorted({x for f in fns for x in f.layers})}
+    layers = {layer: build_layer(layer, out, cache, with_dependencies, python)
+              for layer in sorted({x for f in fns for x in f.layers})}
     template_out.parent.mkdir(parents=True, exist_ok=True)
     template_out.write_text(template_text())
     lines = [f"{'function':<16}{'code':>10}{'with layers':>14}{'unzipped':>12}  layers (code includes lending_aws)"]
     for fn in fns:
-        code = build_function(fn, out)
+        code = build_function(fn, out, python)
         zipped = code.stat().st_size + sum(layers[x].stat().st_size for x in fn.layers)
         unzipped = unzipped_size(code) + sum(unzipped_size(layers[x]) for x in fn.layers)
         lines.append(f"{fn.name:<16}{human(code.stat().st_size):>10}{human(zipped):>14}{human(unzipped):>12}  "
@@ -65,8 +67,12 @@ def main(argv: list[str]) -> int:
         args.template_out.write_text(template_text())
         print(f"wrote {args.template_out}")
         return 0
-    for line in build(args.out, not args.skip_dependencies, args.template_out):
+    python = runtime_python()
+    for line in build(args.out, not args.skip_dependencies, args.template_out, python):
         print(line)
+    print(f"\nbytecode: {RUNTIME_TAG}, compiled by {python}" if python else
+          f"\nbytecode: none (no {RUNTIME_TAG} interpreter found: set LAMBDA_PYTHON to one; without it Lambda "
+          "compiles the source at every cold start)")
     if not (CERTS / "rds-global-bundle.pem").is_file():
         print(f"\nnote: no RDS CA bundle at {CERTS.relative_to(ROOT)}/rds-global-bundle.pem: the database layer's "
               "verify-full connections will fail until it is committed (infra/certs/README.md)", file=sys.stderr)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from infra import checks, lambda_template, lambda_zips
+from infra import bytecode, checks, lambda_template, lambda_zips
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = {p.parent.name: json.loads(p.read_text()) for p in sorted((ROOT / "functions").glob("*/function.json"))}
@@ -68,7 +68,7 @@ def test_one_zip_per_layer_in_lambda_layout(built: tuple[Path, str, dict[str, An
 
 def test_the_report_gives_each_functions_size_and_layers(built: tuple[Path, str, dict[str, Any]]) -> None:
     _, stdout, _ = built
-    rows = {line.split()[0]: line for line in stdout.splitlines()[1:] if line.strip() and not line.startswith("zips")}
+    rows = {line.split()[0]: line for line in stdout.splitlines()[1:] if line.strip() and not line.startswith(("zips", "bytecode"))}
     assert set(rows) == set(FUNCTIONS)
     for function, spec in FUNCTIONS.items():
         assert rows[function].endswith("  " + ", ".join(spec["layers"])), rows[function]
@@ -243,3 +243,24 @@ def test_a_packaged_function_starts_from_its_zip_and_layers_alone(
     assert "boto3" not in result["modules"]  # nothing held in AWS here: bootstrap never imports boto3
     if function == "health":
         assert result["status"] == 200
+
+
+def test_the_zips_say_whether_they_carry_bytecode_and_compiled_trees_load_without_their_source(
+        built: tuple[Path, str, dict[str, Any]], tmp_path: Path) -> None:
+    _, stdout, _ = built
+    found = bytecode.runtime_python()
+    assert (f"bytecode: {bytecode.RUNTIME_TAG}, compiled by {found}" if found else "bytecode: none") in stdout
+    tree = tmp_path / "tree" / "pkg"
+    tree.mkdir(parents=True)
+    (tree / "__init__.py").write_text("ANSWER = 6 * 7\n")
+    (tree / "broken.py").write_text("def (:\n")  # does not compile: left without bytecode, not a failure
+    made = bytecode.compiled(tmp_path / "tree", sys.executable)
+    assert list(made) == [f"pkg/__pycache__/__init__.{sys.implementation.cache_tag}.pyc"]
+    assert bytecode.compiled(tmp_path / "tree", None) == {}
+    # unchecked-hash: the bytecode alone is imported, whatever the source file's timestamp
+    (tree / "__pycache__").mkdir()
+    (tree / "__pycache__" / f"__init__.{sys.implementation.cache_tag}.pyc").write_bytes(made[next(iter(made))])
+    (tree / "__init__.py").write_text("ANSWER = 0\n")
+    run = subprocess.run([sys.executable, "-c", "import pkg; print(pkg.ANSWER)"], cwd=tmp_path / "tree",
+                         capture_output=True, text=True, timeout=30)
+    assert run.stdout.strip() == "42", run.stderr
