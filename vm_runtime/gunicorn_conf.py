@@ -10,12 +10,13 @@ bind = ["0.0.0.0:8000"]
 worker_class = "vm_runtime.worker.DrainingThreadWorker"
 workers = 1
 # Sized for a 2-core VM facing a slow processor (docs/benchmarks.md): a borrow makes three processor
-# calls, so with 300 ms each it holds its thread ~0.9 s while using ~2 ms of CPU. 128 threads per
-# instance, two instances: 256 requests in flight per VM, CPU-bound rather than thread-bound. The
+# calls, so with 300 ms each it holds its thread ~0.9 s while using a few ms of CPU. 160 threads per
+# instance, two instances: 320 per VM, so 256 requests can be at the processor at once even when
+# nginx's round robin gives one instance more than half (at 128 the bench held at most 251-254). The
 # database side stays small: threads share the instance's pool (DB_POOL_SIZE, default 8, the
 # connection budget per instance; a VM holds 2 x DB_POOL_SIZE), and no connection is held across
-# a processor call, so a pool of 8 serves 128 threads that are mostly waiting on the processor.
-threads = 128
+# a processor call, so a pool of 8 serves 160 threads that are mostly waiting on the processor.
+threads = 160
 # Longer than the slowest request (DB 5 s + processor 10 s, x retries), shorter than
 # the container's stop timeout (podman stop -t 35) and systemd's TimeoutStopSec (45).
 graceful_timeout = 30
