@@ -172,6 +172,8 @@ class FakeStore(FakeFees, FakeCirculation, FakePatrons, FakeNotices):
 
     def defer_settling(self, payment_id: str, error: str, *, first_delay_seconds: float, max_delay_seconds: float) -> int:
         with self._lock:
+            if payment_id not in self.payments:
+                return 0  # as PostgresStore: no row, nothing counted
             attempts = self.deferred.get(payment_id, (0, _now()))[0]
             delay = min(max_delay_seconds, first_delay_seconds * 2 ** attempts)
             self.deferred[payment_id] = (attempts + 1, _now() + timedelta(seconds=delay))

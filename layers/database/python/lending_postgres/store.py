@@ -13,9 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pg8000.native
-from pg8000.exceptions import DatabaseError
 
-from lending.errors import BookUnavailable
 from lending.model import Book, BookQuery, BookStatus, Loan, NewBook, Page, Payment, PaymentState, Purchase, User
 from lending.ports import IdempotencyClaim, StoredResponse
 from lending_postgres.catalogue import TitleCatalogue
@@ -37,11 +35,9 @@ from lending_postgres.reports import DeskReports
 from lending_postgres.rows import (
     BOOK,
     DUE,
-    FK_VIOLATION,
     LOAN,
     PAYMENT,
     PURCHASE,
-    UNIQUE_VIOLATION,
     UNSETTLED,
     attach_payment,
     book_row,
@@ -49,7 +45,6 @@ from lending_postgres.rows import (
     move_book,
     payment_row,
     purchase_row,
-    sqlstate,
     update_payment_row,
 )
 from lending_postgres.settlement import Settlement
@@ -156,15 +151,11 @@ class PostgresStore(CirculationMoves, HoldQueries, RenewalQueries, TitleCatalogu
         purchase_id = str(uuid.uuid4())
         with refusals(), self.pool.transaction() as c:
             move_book(c, book_id, BookStatus.AVAILABLE, BookStatus.SOLD)
-            try:
-                c.run(
-                    "INSERT INTO purchases (purchase_id, book_id, buyer_iss, buyer_sub, payment_id) "
-                    "VALUES (:id, :book, :iss, :sub, :pay)",
-                    id=purchase_id, book=book_id, iss=buyer.issuer, sub=buyer.subject, pay=payment_id)
-            except DatabaseError as exc:
-                if sqlstate(exc) in (UNIQUE_VIOLATION, FK_VIOLATION):
-                    raise BookUnavailable("Someone else has just bought this book.") from exc
-                raise
+            # A constraint's refusal is translated by its name (refusals): a second sale is BookUnavailable,
+            # a payment that is not in the ledger PaymentReleased, a book that is gone BookNotFound.
+            c.run("INSERT INTO purchases (purchase_id, book_id, buyer_iss, buyer_sub, payment_id) "
+                  "VALUES (:id, :book, :iss, :sub, :pay)",
+                  id=purchase_id, book=book_id, iss=buyer.issuer, sub=buyer.subject, pay=payment_id)
             attach_payment(c, payment_id, "purchase_id", purchase_id)
             rows = c.run(f"SELECT {PURCHASE} FROM purchases p JOIN books b USING (book_id) WHERE p.purchase_id = :id",
                          id=purchase_id)
