@@ -2,7 +2,7 @@
 
 At import, stripe chooses its default transports by importing `requests` (sync) and `httpx` +
 `anyio` or `aiohttp` (async) when they are installed: ~100-300 ms of a cold start here, for
-clients this adapter never uses (it passes its own pooled urllib3 transport). While stripe is
+clients this adapter never uses (it passes its own libcurl transport, lending_stripe.transport). While stripe is
 first imported those names are made unimportable, so it settles on its standard-library
 defaults; they are restored at once, and anything else may import them as usual afterwards.
 The package imports this module before anything of its own that imports stripe.
