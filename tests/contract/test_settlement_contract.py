@@ -81,3 +81,19 @@ def test_a_reversed_renewal_puts_the_due_date_back_and_no_longer_stands(any_stor
     assert back.renewals == 0 and back.due_at == loan.due_at
     with any_store.settling(payment.payment_id, only_unsettled=False) as again:
         assert again is not None and again.renewal_standing is False
+
+
+def test_a_loan_whose_renewal_was_reversed_can_be_renewed_again(any_store: LendingStore) -> None:
+    book = a_book(any_store)
+    loan = any_store.open_loan(book.book_id, ALICE, authorised(any_store, book).payment_id, NOW + PERIOD)
+    payment = authorised(any_store, book, PaymentKind.RENEWAL)
+    any_store.renew_loan(loan.loan_id, ALICE, payment.payment_id, now=NOW, loan_period=PERIOD, max_renewals=2)
+    with any_store.settling(payment.payment_id, only_unsettled=False) as s:
+        assert s is not None
+        s.reverse_renewal("capture failed")
+    again = authorised(any_store, book, PaymentKind.RENEWAL)
+    renewed = any_store.renew_loan(loan.loan_id, ALICE, again.payment_id, now=NOW, loan_period=PERIOD, max_renewals=2)
+    assert (renewed.renewals, renewed.due_at) == (1, loan.due_at + PERIOD)
+    twice = any_store.renew_loan(loan.loan_id, ALICE, authorised(any_store, book, PaymentKind.RENEWAL).payment_id,
+                                 now=NOW, loan_period=PERIOD, max_renewals=2)
+    assert (twice.renewals, twice.due_at) == (2, loan.due_at + 2 * PERIOD)
