@@ -41,7 +41,7 @@ def test_a_hold_shows_its_patron_title_place_and_dates(any_store: LendingStore) 
     assert [shown(h) for h in any_store.title_holds(title)] == [shown(bob), shown(carol)]
     assert [shown(h) for h in any_store.holds_of(CAROL)] == [shown(carol)]
 
-    any_store.close_loan(a.book_id, ALICE, now=NOW, pickup_period=PICKUP)
+    any_store.close_loan(a.book_id, ALICE, now=NOW)  # the pickup period is a week unless said otherwise
     (ready,) = any_store.holds_of(BOB)
     assert shown(ready) == (bob.hold_id, title, BOB.issuer, "bob", "Bob Baggins", HoldStatus.READY, NOW, None,
                             a.book_id, NOW + PICKUP, "The Hobbit")
@@ -56,7 +56,8 @@ def test_an_ended_hold_stays_as_it_ended_when_cancelled(any_store: LendingStore)
     bob = any_store.place_hold(a.title_id, BOB, now=NOW, max_holds=10)
     carol = any_store.place_hold(a.title_id, CAROL, now=NOW, max_holds=10)
     any_store.close_loan(a.book_id, ALICE, now=NOW, pickup_period=PICKUP)
-    any_store.expire_ready_holds(now=NOW + PICKUP, pickup_period=PICKUP)  # bob's turn passes to carol
+    (move,) = any_store.expire_ready_holds(now=NOW + PICKUP, pickup_period=PICKUP)  # bob's turn passes to carol
+    assert (move.hold_id, move.book_id, move.next_hold_id) == (bob.hold_id, a.book_id, carol.hold_id)
     any_store.cancel_hold(bob.hold_id, BOB, now=NOW + PICKUP, pickup_period=PICKUP)
     assert [h.status for h in any_store.holds_of(BOB)] == [HoldStatus.EXPIRED]
 

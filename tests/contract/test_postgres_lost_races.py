@@ -14,12 +14,12 @@ from datetime import timedelta
 
 import pytest
 
-from lending.errors import HoldRefused, RenewalRefused
+from lending.errors import BookUnavailable, HoldRefused, RenewalRefused
 from lending.model import Loan, PaymentKind, User
 from lending_postgres import ConnectionPool, PostgresStore
 from lending_postgres.connection import DatabaseTimedOut
 from tests.contract.test_circulation_contract import ALICE, NOW, copies, lend, paid
-from tests.integration.variants import RewritingPool
+from tests.integration.variants import STATUS_CHECK, RewritingPool, without_status_check
 
 BOB = User("https://issuer.test", "bob")
 PERIOD = timedelta(days=21)
@@ -73,3 +73,27 @@ def test_postgres_a_renewal_waits_for_its_titles_lock(store: PostgresStore, pool
     finally:
         impatient.close()
     assert [x.renewals for x in store.loans_of(ALICE)] == [0]
+
+
+def test_postgres_a_sale_lost_to_the_one_sale_per_copy_index_is_book_unavailable(pool: ConnectionPool,
+                                                                                  store: PostgresStore) -> None:
+    (a,) = copies(store)
+    store.record_sale(a.book_id, ALICE, paid(store, a, ALICE, PaymentKind.PURCHASE))
+    blind = skipping(pool, STATUS_CHECK, "")  # the copy's status no longer refuses the second sale first
+    with pytest.raises(BookUnavailable, match="^Someone else has just bought this book.$"):
+        blind.record_sale(a.book_id, BOB, paid(store, a, BOB, PaymentKind.PURCHASE))
+    assert [p.book_id for p in store.purchases_of(BOB)] == []
+
+
+def test_postgres_a_loan_of_a_copy_held_for_another_lost_to_the_hold_shelf_trigger_is_book_unavailable(
+        store: PostgresStore, pool: ConnectionPool) -> None:
+    (a,) = copies(store)
+    lend(store, a.title_id, ALICE, a)
+    store.place_hold(a.title_id, BOB, now=NOW, max_holds=10)
+    store.close_loan(a.book_id, ALICE, now=NOW)  # on the hold shelf for Bob
+    carol = User("https://issuer.test", "carol")
+    blind = skipping(pool, "AND status = 'ready' FOR UPDATE", "AND false FOR UPDATE")  # the store's own look
+    blind = PostgresStore(RewritingPool(blind.pool, without_status_check))  # type: ignore[arg-type]
+    with pytest.raises(BookUnavailable, match="^Someone else has just borrowed or bought this book.$"):
+        blind.open_loan(a.book_id, carol, paid(store, a, carol), NOW + PERIOD)
+    assert store.holder_of(a.book_id) == User("https://issuer.test", "bob")
