@@ -124,3 +124,26 @@ def test_a_refused_token_is_never_cached(key: SigningKey, checks: list[str]) -> 
         with pytest.raises(AuthenticationRequired):
             v.verify(forged)
     assert len(checks) == 2
+
+
+def test_a_cache_of_size_zero_keeps_nothing_and_one_of_size_one_keeps_a_token(key: SigningKey, checks: list[str]) -> None:
+    raw = token(key)
+    off = make(Clock(), Keys(key), cache_size=0)
+    off.verify(raw)
+    off.verify(raw)
+    assert checks == [raw, raw]
+    checks.clear()
+    one = make(Clock(), Keys(key), cache_size=1)
+    one.verify(raw)
+    one.verify(raw)
+    assert checks == [raw]
+
+
+def test_a_token_verified_at_its_exp_is_not_cached_and_evicts_nothing(key: SigningKey, checks: list[str]) -> None:
+    v = make(Clock(), Keys(key), cache_size=1)
+    kept = token(key)
+    v.verify(kept)
+    v.verify(token(key, sub="bob", exp=NOW))  # at its exp: within the leeway it passes, but is not kept
+    checks.clear()
+    v.verify(kept)
+    assert checks == []

@@ -90,6 +90,7 @@ def test_claims_that_are_missing_or_wrong_are_rejected(overrides: dict[str, Any]
 
 @pytest.mark.parametrize("overrides", [
     {"aud": [AUDIENCE]}, {"aud": [AUDIENCE, "other"], "azp": AUDIENCE}, {"exp": NOW + 1.5}, {"azp": AUDIENCE},
+    {"sub": "a"}, {"sub": "x" * 255},
 ])
 def test_acceptable_claim_shapes(overrides: dict[str, Any]) -> None:
     check_claims(claims(**overrides), issuer=ISSUER, audience=AUDIENCE, leeway=30, now=NOW)

@@ -12,6 +12,7 @@ import pytest
 from lending import payment_flow
 from lending.model import BookStatus, NewBook, PaymentKind, User
 from lending.ports import LendingStore
+from tests.contract.test_fees_contract import DAY, FEES, fee_payment, lent
 from tests.support.fakes import FakeGateway, FakeStore
 
 ALICE = User("https://issuer.test", "alice")
@@ -81,3 +82,30 @@ def test_a_reversed_renewal_puts_the_due_date_back_and_no_longer_stands(any_stor
     assert back.renewals == 0 and back.due_at == loan.due_at
     with any_store.settling(payment.payment_id, only_unsettled=False) as again:
         assert again is not None and again.renewal_standing is False
+
+
+def test_a_loan_whose_renewal_was_reversed_can_be_renewed_again(any_store: LendingStore) -> None:
+    book = a_book(any_store)
+    loan = any_store.open_loan(book.book_id, ALICE, authorised(any_store, book).payment_id, NOW + PERIOD)
+    payment = authorised(any_store, book, PaymentKind.RENEWAL)
+    any_store.renew_loan(loan.loan_id, ALICE, payment.payment_id, now=NOW, loan_period=PERIOD, max_renewals=2)
+    with any_store.settling(payment.payment_id, only_unsettled=False) as s:
+        assert s is not None
+        s.reverse_renewal("capture failed")
+    again = authorised(any_store, book, PaymentKind.RENEWAL)
+    renewed = any_store.renew_loan(loan.loan_id, ALICE, again.payment_id, now=NOW, loan_period=PERIOD, max_renewals=2)
+    assert (renewed.renewals, renewed.due_at) == (1, loan.due_at + PERIOD)
+    twice = any_store.renew_loan(loan.loan_id, ALICE, authorised(any_store, book, PaymentKind.RENEWAL).payment_id,
+                                 now=NOW, loan_period=PERIOD, max_renewals=2)
+    assert (twice.renewals, twice.due_at) == (2, loan.due_at + 2 * PERIOD)
+
+
+def test_a_fee_payment_stands_in_its_settlement_once_it_is_credited_and_only_then(any_store: LendingStore) -> None:
+    book, _ = lent(any_store, NOW - 3 * DAY)
+    any_store.close_loan(book.book_id, ALICE, now=NOW, fees=FEES)
+    credited, not_credited = fee_payment(any_store, 75), fee_payment(any_store, 75)
+    any_store.record_fee_payment(credited, ALICE)
+    with any_store.settling(credited, only_unsettled=False) as s:
+        assert s is not None and s.fee_paid and not (s.loan_open or s.sale_standing or s.renewal_standing)
+    with any_store.settling(not_credited, only_unsettled=False) as s:
+        assert s is not None and not s.fee_paid

@@ -242,3 +242,20 @@ def test_a_patron_is_remembered_and_kept_up_to_date(any_store: LendingStore) -> 
     assert again is not None and again.patron_id == first.patron_id
     assert (again.name, again.email) == ("Carol B", None)  # an email claim that is no address is not kept
     assert any_store.find_patron(carol.issuer, "someone-else") is None
+
+
+def test_a_loan_shows_its_borrowers_name(any_store: LendingStore) -> None:
+    book = a_book(any_store)
+    carol = User("https://issuer.test", "carol", name="Carol Crane")
+    loan = any_store.open_loan(book.book_id, carol, authorised(any_store, book, carol).payment_id, DUE)
+    assert loan.borrower.name == "Carol Crane"
+    assert [x.borrower.name for x in any_store.loans_of(carol)] == ["Carol Crane"]
+
+
+def test_a_key_left_in_progress_longer_than_stale_after_is_taken_over_by_the_same_request(
+        any_store: LendingStore) -> None:
+    assert any_store.claim_idempotency_key(ALICE, "crashed", "fp", 300).owned
+    _after_the_clock_ticks()
+    assert not any_store.claim_idempotency_key(ALICE, "crashed", "other", 0).owned  # another request: never
+    assert any_store.claim_idempotency_key(ALICE, "crashed", "fp", 0).owned
+    assert not any_store.claim_idempotency_key(ALICE, "crashed", "fp", 300).owned  # taken over just now

@@ -63,10 +63,14 @@ class RenewalQueries:
             loan = _refusal(c, rows[0] if rows else None, patron, max_renewals)
             due = max(now, loan.due_at) + loan_period
             renewal_id = str(uuid.uuid4())
+            # Numbered after every renewal of the loan, reversed ones too: their numbers stay taken, and
+            # loans.renewals counts only the standing ones.
+            number = c.run("SELECT coalesce(max(number), 0) + 1 FROM renewals WHERE loan_id = CAST(:l AS uuid)",
+                           l=loan_id)[0][0]
             try:
                 c.run("INSERT INTO renewals (renewal_id, loan_id, number, payment_id, renewed_at, previous_due_at, "
                       "due_at) VALUES (:id, CAST(:l AS uuid), :n, CAST(:p AS uuid), :now, :prev, :due)",
-                      id=renewal_id, l=loan_id, n=loan.renewals + 1, p=payment_id, now=now, prev=loan.due_at, due=due)
+                      id=renewal_id, l=loan_id, n=number, p=payment_id, now=now, prev=loan.due_at, due=due)
             except DatabaseError as exc:
                 if sqlstate(exc) == UNIQUE_VIOLATION:
                     raise RenewalRefused("This loan was renewed a moment ago.", reason="renewal_limit") from exc
