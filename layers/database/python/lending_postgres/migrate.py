@@ -15,10 +15,12 @@ not queue for long behind live traffic's locks (and so block that traffic behind
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
 import pg8000.native
+from pg8000.exceptions import DatabaseError
 
 from lending_postgres.connection import ConnectionPool
 
@@ -78,6 +80,14 @@ def statements(sql: str) -> list[str]:
     return [s.strip() for s in re.split(r";[ \t]*$", text, flags=re.MULTILINE) if s.strip()]
 
 
+_DEADLOCK_RETRIES = 5
+
+
+def _deadlocked(exc: BaseException) -> bool:
+    return isinstance(exc, DatabaseError) and bool(exc.args) and isinstance(exc.args[0], dict) \
+        and exc.args[0].get("C") == "40P01"
+
+
 def migrate(pool: ConnectionPool, *, allow_destructive: bool = True,
             statement_timeout_ms: int = MIGRATION_STATEMENT_TIMEOUT_MS,
             lock_timeout_ms: int = MIGRATION_LOCK_TIMEOUT_MS) -> list[str]:
@@ -88,6 +98,10 @@ def migrate(pool: ConnectionPool, *, allow_destructive: bool = True,
         conn.run("SET lock_timeout = 0")
         conn.run("SELECT pg_advisory_lock(:id)", id=_LOCK_ID)
         conn.run(f"SET lock_timeout = {int(lock_timeout_ms)}")
+        # A deadlock with live traffic should abort the migration (retried below), not a patron's request:
+        # this session looks for deadlocks first. Superuser only; elsewhere the server's default stands.
+        with contextlib.suppress(DatabaseError):
+            conn.run("SET deadlock_timeout = '50ms'")
         try:
             done = _applied(conn)
             for path in all_migrations():
@@ -100,14 +114,17 @@ def migrate(pool: ConnectionPool, *, allow_destructive: bool = True,
                     conn.run("INSERT INTO schema_migrations (name) VALUES (:n)", n=path.name)
                     applied.append(path.name)
                     continue
-                conn.run("BEGIN")
-                try:
-                    execute(conn, path)
-                    conn.run("INSERT INTO schema_migrations (name) VALUES (:n)", n=path.name)
-                    conn.run("COMMIT")
-                except BaseException:
-                    conn.run("ROLLBACK")
-                    raise
+                for attempt in range(_DEADLOCK_RETRIES + 1):
+                    conn.run("BEGIN")
+                    try:
+                        execute(conn, path)
+                        conn.run("INSERT INTO schema_migrations (name) VALUES (:n)", n=path.name)
+                        conn.run("COMMIT")
+                        break
+                    except BaseException as exc:
+                        conn.run("ROLLBACK")
+                        if attempt == _DEADLOCK_RETRIES or not _deadlocked(exc):
+                            raise
                 applied.append(path.name)
         finally:
             conn.run("SELECT pg_advisory_unlock(:id)", id=_LOCK_ID)
