@@ -22,7 +22,7 @@ from pathlib import Path
 import pg8000.native
 from pg8000.exceptions import DatabaseError
 
-from lending_postgres.connection import ConnectionPool
+from lending_postgres.connection import ConnectionPool, sqlstate
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _LOCK_ID = 7_311_955_001
@@ -84,8 +84,7 @@ _DEADLOCK_RETRIES = 5
 
 
 def _deadlocked(exc: BaseException) -> bool:
-    return isinstance(exc, DatabaseError) and bool(exc.args) and isinstance(exc.args[0], dict) \
-        and exc.args[0].get("C") == "40P01"
+    return sqlstate(exc) == "40P01"
 
 
 def migrate(pool: ConnectionPool, *, allow_destructive: bool = True,
