@@ -16,6 +16,7 @@ import pg8000.native
 from pg8000.exceptions import DatabaseError
 
 from lending.errors import BookUnavailable, HeldForAnother, NoCopyAvailable, NotOnLoan, NotYourLoan
+from lending.fees import late_fee
 from lending.fees_model import FeePolicy
 from lending.model import Book, BookStatus, Loan, User
 from lending_postgres import fee_moves
@@ -27,7 +28,7 @@ from lending_postgres.rows import (
     FK_VIOLATION,
     LOAN,
     UNIQUE_VIOLATION,
-    attach_payment,
+    attach_payment_reading,
     book_row,
     loan_row,
     move_book,
@@ -36,6 +37,7 @@ from lending_postgres.rows import (
 
 CHECK_VIOLATION = "23514"  # also raised by the triggers that guard the hold shelf
 Conn: TypeAlias = pg8000.native.Connection
+_LOAN_BY_ID = f"SELECT {LOAN} FROM loans l JOIN books b USING (book_id) WHERE l.loan_id = CAST(:id AS uuid)"
 
 
 def lock_title_of_book(c: Conn, book_id: str) -> str | None:
@@ -48,9 +50,9 @@ def lock_title(c: Conn, title_id: str) -> bool:
     return bool(c.run("SELECT 1 FROM titles WHERE title_id = CAST(:t AS uuid) FOR NO KEY UPDATE", t=title_id))
 
 
-def lend(c: Conn, book_id: str, borrower: User, payment_id: str, due_at: datetime) -> str:
+def lend(c: Conn, book_id: str, borrower: User, payment_id: str, due_at: datetime) -> Loan:
     """Move the copy to `borrower` (from the shelf, or from the hold shelf if it waits for them),
-    open the loan, fulfil the hold it waited for, attach the payment. Returns the loan id."""
+    open the loan, fulfil the hold it waited for, attach the payment. Returns the loan."""
     held = c.run("SELECT hold_id::text, patron_iss, patron_sub FROM holds WHERE book_id = CAST(:b AS uuid) "
                  "AND status = 'ready' FOR UPDATE", b=book_id)
     if held:
@@ -74,8 +76,7 @@ def lend(c: Conn, book_id: str, borrower: User, payment_id: str, due_at: datetim
     if held:
         c.run("UPDATE holds SET status = 'fulfilled', loan_id = CAST(:l AS uuid), closed_at = now() "
               "WHERE hold_id = CAST(:h AS uuid)", l=loan_id, h=held[0][0])
-    attach_payment(c, payment_id, "loan_id", loan_id)
-    return loan_id
+    return loan_row(attach_payment_reading(c, payment_id, "loan_id", loan_id, _LOAN_BY_ID, id=loan_id))
 
 
 def shelve(c: Conn, book_id: str, title_id: str, from_status: BookStatus, *, now: datetime,
@@ -101,9 +102,7 @@ def shelve(c: Conn, book_id: str, title_id: str, from_status: BookStatus, *, now
 
 
 def _loan(c: Conn, loan_id: str) -> Loan:
-    rows = c.run(f"SELECT {LOAN} FROM loans l JOIN books b USING (book_id) WHERE l.loan_id = CAST(:id AS uuid)",
-                 id=loan_id)
-    return loan_row(rows[0])
+    return loan_row(c.run(_LOAN_BY_ID, id=loan_id)[0])
 
 
 class CirculationMoves:
@@ -115,7 +114,7 @@ class CirculationMoves:
         with refusals(), self.pool.transaction() as c:
             if lock_title_of_book(c, book_id) is None:
                 raise BookUnavailable("No such book to lend.")
-            return _loan(c, lend(c, book_id, borrower, payment_id, due_at))
+            return lend(c, book_id, borrower, payment_id, due_at)
 
     def lend_copy_of_title(self, title_id: str, borrower: User, payment_id: str, due_at: datetime) -> Loan:
         with refusals(), self.pool.transaction() as c:
@@ -130,15 +129,17 @@ class CirculationMoves:
             # The fee was authorised for a copy like this one: the ledger names the copy it pays for.
             c.run("UPDATE payments SET book_id = CAST(:b AS uuid) WHERE payment_id = CAST(:p AS uuid)",
                   b=book_id, p=payment_id)
-            return _loan(c, lend(c, book_id, borrower, payment_id, due_at))
+            return lend(c, book_id, borrower, payment_id, due_at)
 
     def close_loan(self, book_id: str, caller: User, *, now: datetime | None = None,
                    pickup_period: timedelta = timedelta(days=7), fees: FeePolicy | None = None) -> Loan:
         with self.pool.transaction() as c:
             title_id = lock_title_of_book(c, book_id)
+            # Closed and read in one statement; a caller who may not return it rolls the close back below.
             rows = c.run(
-                "SELECT loan_id::text, borrower_iss, borrower_sub FROM loans "
-                "WHERE book_id = CAST(:b AS uuid) AND returned_at IS NULL FOR UPDATE", b=book_id)
+                "UPDATE loans SET returned_at = now(), closed_reason = 'returned' "
+                "WHERE book_id = CAST(:b AS uuid) AND returned_at IS NULL "
+                "RETURNING loan_id::text, borrower_iss, borrower_sub, due_at", b=book_id)
             when = now or c.run("SELECT now()")[0][0]
             if not rows and title_id is not None and c.run(
                     "SELECT 1 FROM books WHERE book_id = CAST(:b AS uuid) AND status = 'lost'", b=book_id):
@@ -147,12 +148,10 @@ class CirculationMoves:
                 return _loan(c, loan_id)
             if not rows or title_id is None:
                 raise NotOnLoan("This book is not on loan.")
-            loan_id, iss, sub = rows[0]
+            loan_id, iss, sub, due = rows[0]
             if (iss, sub) != (caller.issuer, caller.subject) and not caller.is_librarian:
                 raise NotYourLoan("Only the borrower or a librarian may return this loan.")
-            c.run("UPDATE loans SET returned_at = now(), closed_reason = 'returned' WHERE loan_id = CAST(:id AS uuid)",
-                  id=loan_id)
-            if fees is not None:
+            if fees is not None and late_fee(due, when, fees, 1):  # on time: no fee to count, no statement
                 fee_moves.charge_late_fee(c, loan_id, until=when, fees=fees)
             shelve(c, book_id, title_id, BookStatus.BORROWED, now=when, pickup_period=pickup_period)
             return _loan(c, loan_id)
