@@ -33,6 +33,7 @@ from lending_postgres.rows import (
     loan_row,
     move_book,
     sqlstate,
+    try_move_book,
 )
 
 CHECK_VIOLATION = "23514"  # also raised by the triggers that guard the hold shelf
@@ -53,16 +54,19 @@ def lock_title(c: Conn, title_id: str) -> bool:
 def lend(c: Conn, book_id: str, borrower: User, payment_id: str, due_at: datetime) -> Loan:
     """Move the copy to `borrower` (from the shelf, or from the hold shelf if it waits for them),
     open the loan, fulfil the hold it waited for, attach the payment. Returns the loan."""
-    held = c.run("SELECT hold_id::text, patron_iss, patron_sub FROM holds WHERE book_id = CAST(:b AS uuid) "
-                 "AND status = 'ready' FOR UPDATE", b=book_id)
-    if held:
+    held: list[Any] = []
+    # A copy on the open shelf has no ready hold (holds_ready_copy_on_shelf), so the hold shelf is
+    # looked at only when the copy is not there.
+    if not try_move_book(c, book_id, BookStatus.AVAILABLE, BookStatus.BORROWED):
+        held = c.run("SELECT hold_id::text, patron_iss, patron_sub FROM holds WHERE book_id = CAST(:b AS uuid) "
+                     "AND status = 'ready' FOR UPDATE", b=book_id)
+        if not held:
+            raise BookUnavailable("Someone else has just borrowed or bought this book.")
         hold_id, iss, sub = held[0]
         if (iss, sub) != (borrower.issuer, borrower.subject):
             raise HeldForAnother("This copy waits on the hold shelf for another patron.",
                                  book_status="on_hold_shelf", reason="on_hold_shelf")
         move_book(c, book_id, BookStatus.ON_HOLD_SHELF, BookStatus.BORROWED)
-    else:
-        move_book(c, book_id, BookStatus.AVAILABLE, BookStatus.BORROWED)
     loan_id = str(uuid.uuid4())
     try:
         c.run("INSERT INTO loans (loan_id, book_id, borrower_iss, borrower_sub, borrower_name, payment_id, due_at) "
@@ -136,10 +140,9 @@ class CirculationMoves:
         with self.pool.transaction() as c:
             title_id = lock_title_of_book(c, book_id)
             # Closed and read in one statement; a caller who may not return it rolls the close back below.
-            rows = c.run(
-                "UPDATE loans SET returned_at = now(), closed_reason = 'returned' "
-                "WHERE book_id = CAST(:b AS uuid) AND returned_at IS NULL "
-                "RETURNING loan_id::text, borrower_iss, borrower_sub, due_at", b=book_id)
+            rows = c.run(f"UPDATE loans l SET returned_at = now(), closed_reason = 'returned' FROM books b "
+                         f"WHERE b.book_id = l.book_id AND l.book_id = CAST(:b AS uuid) AND l.returned_at IS NULL "
+                         f"RETURNING {LOAN}", b=book_id)
             when = now or c.run("SELECT now()")[0][0]
             if not rows and title_id is not None and c.run(
                     "SELECT 1 FROM books WHERE book_id = CAST(:b AS uuid) AND status = 'lost'", b=book_id):
@@ -148,13 +151,14 @@ class CirculationMoves:
                 return _loan(c, loan_id)
             if not rows or title_id is None:
                 raise NotOnLoan("This book is not on loan.")
-            loan_id, iss, sub, due = rows[0]
-            if (iss, sub) != (caller.issuer, caller.subject) and not caller.is_librarian:
+            loan = loan_row(rows[0])  # as it stays: neither the fee nor the shelving changes the loan's row
+            if (loan.borrower.issuer, loan.borrower.subject) != (caller.issuer, caller.subject) \
+                    and not caller.is_librarian:
                 raise NotYourLoan("Only the borrower or a librarian may return this loan.")
-            if fees is not None and late_fee(due, when, fees, 1):  # on time: no fee to count, no statement
-                fee_moves.charge_late_fee(c, loan_id, until=when, fees=fees)
+            if fees is not None and late_fee(loan.due_at, when, fees, 1):  # on time: no fee to count, no statement
+                fee_moves.charge_late_fee(c, loan.loan_id, until=when, fees=fees)
             shelve(c, book_id, title_id, BookStatus.BORROWED, now=when, pickup_period=pickup_period)
-            return _loan(c, loan_id)
+            return loan
 
     def copy_to_lend(self, title_id: str, borrower: User) -> Book | None:
         with self.pool.connection() as c:

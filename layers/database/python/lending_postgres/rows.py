@@ -61,11 +61,14 @@ def purchase_row(r: list[Any]) -> Purchase:
     return Purchase(r[0], r[1], User(r[2], r[3]), r[4], r[5], r[6], r[7])
 
 
-def move_book(c: pg8000.native.Connection, book_id: str, from_status: BookStatus, to_status: BookStatus) -> None:
+def try_move_book(c: pg8000.native.Connection, book_id: str, from_status: BookStatus, to_status: BookStatus) -> bool:
     """The race is decided here: only one caller can move the book out of `from_status`."""
-    rows = c.run("UPDATE books SET status = :to WHERE book_id = CAST(:id AS uuid) AND status = :from RETURNING 1",
-                 id=book_id, to=to_status.value, **{"from": from_status.value})
-    if not rows:
+    return bool(c.run("UPDATE books SET status = :to WHERE book_id = CAST(:id AS uuid) AND status = :from RETURNING 1",
+                      id=book_id, to=to_status.value, **{"from": from_status.value}))
+
+
+def move_book(c: pg8000.native.Connection, book_id: str, from_status: BookStatus, to_status: BookStatus) -> None:
+    if not try_move_book(c, book_id, from_status, to_status):
         if to_status is BookStatus.AVAILABLE:
             raise NotOnLoan("This book is not on loan.")
         raise BookUnavailable("Someone else has just borrowed or bought this book.")
