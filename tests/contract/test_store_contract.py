@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from lending import payment_flow
-from lending.errors import BookUnavailable, NotOnLoan, NotYourLoan, PaymentReleased
+from lending.errors import BookNotFound, BookUnavailable, NotOnLoan, NotYourLoan, PaymentReleased
 from lending.model import BookQuery, BookStatus, NewBook, PaymentKind, PaymentState, User
 from lending.ports import LendingStore, StoredResponse
 from tests.support.fakes import FakeGateway, FakeStore
@@ -91,6 +92,15 @@ def test_only_the_borrower_or_a_librarian_closes_a_loan(any_store: LendingStore)
     with pytest.raises(NotOnLoan):
         any_store.close_loan(book.book_id, ALICE)
     assert any_store.get_book(book.book_id).status is BookStatus.AVAILABLE
+
+
+def test_returning_an_unknown_book_says_so_and_changes_nothing(any_store: LendingStore) -> None:
+    book = a_book(any_store)
+    any_store.open_loan(book.book_id, ALICE, authorised(any_store, book).payment_id, DUE)
+    with pytest.raises(BookNotFound):
+        any_store.close_loan(str(uuid.uuid4()), LIBRARIAN)
+    assert any_store.get_book(book.book_id).status is BookStatus.BORROWED
+    assert [loan.returned_at for loan in any_store.loans_of(ALICE)] == [None]
 
 
 def test_conditional_payment_updates(any_store: LendingStore) -> None:

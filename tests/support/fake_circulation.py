@@ -31,6 +31,7 @@ from lending.circulation_model import (
     TitleSummary,
 )
 from lending.errors import (
+    BookNotFound,
     BookUnavailable,
     HeldForAnother,
     HoldNotFound,
@@ -220,6 +221,8 @@ class FakeCirculation:
     def close_loan(self, book_id: str, caller: User, *, now: datetime | None = None,
                    pickup_period: timedelta = timedelta(days=7)) -> Loan:
         with self._lock:
+            if book_id not in self.books:
+                raise BookNotFound(f"No book with id {book_id}.")
             loan = next((x for x in self.loans.values() if x.book_id == book_id and x.returned_at is None), None)
             if loan is None:
                 raise NotOnLoan("This book is not on loan.")

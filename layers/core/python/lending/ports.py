@@ -140,7 +140,8 @@ class LendingStore(NoticeStore, FeeStore, Protocol):
 
     def close_loan(self, book_id: str, caller: User, *, now: datetime | None = None,
                    pickup_period: timedelta = timedelta(days=7), fees: FeePolicy | None = None) -> Loan:
-        """Return the book. Raises NotOnLoan, or NotYourLoan unless caller borrowed it or is a librarian.
+        """Return the book. Raises BookNotFound, NotOnLoan, or NotYourLoan unless caller borrowed it or is
+        a librarian.
 
         In the same transaction, a copy of a title with a waiting hold goes to the hold shelf for the
         first patron in line, whose hold is ready until now + pickup_period. With `fees`, a late return

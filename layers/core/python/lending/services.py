@@ -102,7 +102,6 @@ def return_book(store: LendingStore, caller: User, book_id: str, *, now: datetim
 
     With `fees`, a late return adds its late fee to the account and a lost copy's charge is reversed
     (lending.fees), in the same transaction; returning never fails for money reasons."""
-    find_book(store, book_id)
     return store.close_loan(book_id, caller, now=now or datetime.now(UTC), pickup_period=pickup_period, fees=fees)
 
 

@@ -15,7 +15,7 @@ from typing import Any, TypeAlias
 import pg8000.native
 from pg8000.exceptions import DatabaseError
 
-from lending.errors import BookUnavailable, HeldForAnother, NoCopyAvailable, NotOnLoan, NotYourLoan
+from lending.errors import BookNotFound, BookUnavailable, HeldForAnother, NoCopyAvailable, NotOnLoan, NotYourLoan
 from lending.fees import late_fee
 from lending.fees_model import FeePolicy
 from lending.model import Book, BookStatus, Loan, User
@@ -139,17 +139,19 @@ class CirculationMoves:
                    pickup_period: timedelta = timedelta(days=7), fees: FeePolicy | None = None) -> Loan:
         with self.pool.transaction() as c:
             title_id = lock_title_of_book(c, book_id)
+            if title_id is None:  # every copy has a title (books_have_a_title)
+                raise BookNotFound(f"No book with id {book_id}.")
             # Closed and read in one statement; a caller who may not return it rolls the close back below.
             rows = c.run(f"UPDATE loans l SET returned_at = now(), closed_reason = 'returned' FROM books b "
                          f"WHERE b.book_id = l.book_id AND l.book_id = CAST(:b AS uuid) AND l.returned_at IS NULL "
                          f"RETURNING {LOAN}", b=book_id)
             when = now or c.run("SELECT now()")[0][0]
-            if not rows and title_id is not None and c.run(
+            if not rows and c.run(
                     "SELECT 1 FROM books WHERE book_id = CAST(:b AS uuid) AND status = 'lost'", b=book_id):
                 loan_id = fee_moves.found_lost_copy(c, book_id, caller, now=when)
                 shelve(c, book_id, title_id, BookStatus.LOST, now=when, pickup_period=pickup_period)
                 return _loan(c, loan_id)
-            if not rows or title_id is None:
+            if not rows:
                 raise NotOnLoan("This book is not on loan.")
             loan = loan_row(rows[0])  # as it stays: neither the fee nor the shelving changes the loan's row
             if (loan.borrower.issuer, loan.borrower.subject) != (caller.issuer, caller.subject) \
