@@ -5,10 +5,14 @@ ledger and the processor is repaired by reconcile."""
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from lending import reconcile
+from lending.errors import RefundRefused
 from lending.model import User
 from lending_postgres import PostgresStore
 from lending_stripe import StripeGateway
@@ -62,6 +66,22 @@ def test_twenty_refunds_of_one_sale_at_once_make_one_refund_at_the_processor(
     assert Counter(r.status_code for r in results) == {200: 1, 409: 19}
     assert {r.json()["reason"] for r in results if r.status_code == 409} == {"already_refunded"}
     assert len(refunds_at_processor(stripe_url, pool, bought["payment"]["id"])) == 1
+
+
+def test_a_second_refund_is_refused_without_waiting_for_the_payment_the_first_one_is_settling(
+        librarian: Client, alice: Client, pool: Any, store: PostgresStore) -> None:
+    """The first refund settles its payment under the row's lock (skipping it if locked: a 202). A refused
+    refund must not take that lock, or twenty at once can make the first one answer 202 (seen in CI)."""
+    _, bought = sold(librarian, alice)
+    store.reverse_sale_for_refund(bought["purchase_id"], LIBRARIAN, "first", now=datetime.now(UTC),
+                                  pickup_period=timedelta(days=7))
+    with pool.transaction() as settler, ThreadPoolExecutor(1) as other:
+        settler.run("SELECT 1 FROM payments WHERE payment_id = CAST(:p AS uuid) FOR UPDATE", p=bought["payment"]["id"])
+        second = other.submit(store.reverse_sale_for_refund, bought["purchase_id"], LIBRARIAN, "second",
+                              now=datetime.now(UTC), pickup_period=timedelta(days=7))
+        with pytest.raises(RefundRefused) as refused:
+            second.result(timeout=5)  # blocked on the payment's lock: a TimeoutError here
+    assert refused.value.extra["reason"] == "already_refunded"
 
 
 def test_a_refund_cut_off_after_the_ledger_is_finished_by_reconcile(librarian: Client, alice: Client, pool: Any,

@@ -31,10 +31,10 @@ class SaleRefunds:
             sale = c.run("SELECT reversed_at, payment_id::text FROM purchases WHERE purchase_id = CAST(:s AS uuid) "
                          "FOR UPDATE", s=purchase_id)
             reversed_at, payment_id = sale[0]
+            if reversed_at is not None:  # before the payment's lock: the refund that won settles it right now
+                raise RefundRefused("This sale was refunded (or reversed) already.", reason="already_refunded")
             rows = c.run(f"SELECT {PAYMENT} FROM payments WHERE payment_id = CAST(:p AS uuid) FOR UPDATE", p=payment_id)
             payment = payment_row(rows[0])
-            if reversed_at is not None:
-                raise RefundRefused("This sale was refunded (or reversed) already.", reason="already_refunded")
             if payment.book_id is None or payment.state.value != "captured":  # a sale's payment names its copy
                 raise RefundRefused(f"This sale's payment is {payment.state.value}, not captured: nothing to refund.",
                                     reason="not_refundable")
