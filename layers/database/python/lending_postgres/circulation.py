@@ -16,7 +16,6 @@ import pg8000.native
 from pg8000.exceptions import DatabaseError
 
 from lending.errors import BookNotFound, BookUnavailable, HeldForAnother, NoCopyAvailable, NotOnLoan, NotYourLoan
-from lending.fees import late_fee
 from lending.fees_model import FeePolicy
 from lending.model import Book, BookStatus, Loan, User
 from lending_postgres import fee_moves
@@ -27,6 +26,7 @@ from lending_postgres.rows import (
     BOOK,
     FK_VIOLATION,
     LOAN,
+    LOAN_BY_ID,
     UNIQUE_VIOLATION,
     attach_payment_reading,
     book_row,
@@ -38,7 +38,6 @@ from lending_postgres.rows import (
 
 CHECK_VIOLATION = "23514"  # also raised by the triggers that guard the hold shelf
 Conn: TypeAlias = pg8000.native.Connection
-_LOAN_BY_ID = f"SELECT {LOAN} FROM loans l JOIN books b USING (book_id) WHERE l.loan_id = CAST(:id AS uuid)"
 
 
 def lock_title_of_book(c: Conn, book_id: str) -> str | None:
@@ -80,7 +79,7 @@ def lend(c: Conn, book_id: str, borrower: User, payment_id: str, due_at: datetim
     if held:
         c.run("UPDATE holds SET status = 'fulfilled', loan_id = CAST(:l AS uuid), closed_at = now() "
               "WHERE hold_id = CAST(:h AS uuid)", l=loan_id, h=held[0][0])
-    return loan_row(attach_payment_reading(c, payment_id, "loan_id", loan_id, _LOAN_BY_ID, id=loan_id))
+    return loan_row(attach_payment_reading(c, payment_id, "loan_id", loan_id, LOAN_BY_ID, id=loan_id))
 
 
 def shelve(c: Conn, book_id: str, title_id: str, from_status: BookStatus, *, now: datetime,
@@ -106,7 +105,7 @@ def shelve(c: Conn, book_id: str, title_id: str, from_status: BookStatus, *, now
 
 
 def _loan(c: Conn, loan_id: str) -> Loan:
-    return loan_row(c.run(_LOAN_BY_ID, id=loan_id)[0])
+    return loan_row(c.run(LOAN_BY_ID, id=loan_id)[0])
 
 
 class CirculationMoves:
@@ -157,8 +156,8 @@ class CirculationMoves:
             if (loan.borrower.issuer, loan.borrower.subject) != (caller.issuer, caller.subject) \
                     and not caller.is_librarian:
                 raise NotYourLoan("Only the borrower or a librarian may return this loan.")
-            if fees is not None and late_fee(loan.due_at, when, fees, 1):  # on time: no fee to count, no statement
-                fee_moves.charge_late_fee(c, loan.loan_id, until=when, fees=fees)
+            if fees is not None:
+                fee_moves.charge_late_fee(c, loan.loan_id, until=when, fees=fees, due_at=loan.due_at)
             shelve(c, book_id, title_id, BookStatus.BORROWED, now=when, pickup_period=pickup_period)
             return loan
 

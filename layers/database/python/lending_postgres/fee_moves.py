@@ -34,9 +34,14 @@ def add_charge(c: Conn, *, iss: str, sub: str, kind: str, amount: int, currency:
 
 
 def charge_late_fee(c: Conn, loan_id: str, *, until: datetime, fees: FeePolicy,
-                    renewal_id: str | None = None) -> str | None:
+                    renewal_id: str | None = None, due_at: datetime | None = None) -> str | None:
     """The loan's late fee up to `until`, counted from its due date or from where an earlier late fee of the
-    loan (one settled by renewing) stopped, and capped so that all its late fees stay within the copy's price."""
+    loan (one settled by renewing) stopped, and capped so that all its late fees stay within the copy's price.
+
+    A caller that knows the due date passes `due_at`: within its grace period there is no fee from any later
+    start either, so nothing is read."""
+    if due_at is not None and not late_fee(due_at, until, fees, 1):
+        return None
     rows = c.run(
         "SELECT l.due_at, l.borrower_iss, l.borrower_sub, b.price_cents, b.currency, "
         "coalesce((SELECT sum(amount_cents) FROM charges WHERE loan_id = l.loan_id AND kind = 'late_fee'), 0), "

@@ -18,7 +18,7 @@ from lending.model import Loan, User
 from lending_postgres import fee_moves
 from lending_postgres.circulation import Conn, lock_title
 from lending_postgres.connection import ConnectionPool
-from lending_postgres.rows import LOAN, UNIQUE_VIOLATION, attach_payment, loan_row, sqlstate
+from lending_postgres.rows import LOAN, LOAN_BY_ID, UNIQUE_VIOLATION, attach_payment, loan_row, sqlstate
 
 _LOAN_AND_TITLE = f"SELECT {LOAN}, b.title_id::text FROM loans l JOIN books b USING (book_id) WHERE l.loan_id = CAST(:id AS uuid)"
 
@@ -76,10 +76,9 @@ class RenewalQueries:
                     raise RenewalRefused("This loan was renewed a moment ago.", reason="renewal_limit") from exc
                 raise
             if fees is not None:  # renewing an overdue loan settles its late fee so far (from the old due date)
-                fee_moves.charge_late_fee(c, loan_id, until=now, fees=fees, renewal_id=renewal_id)
+                fee_moves.charge_late_fee(c, loan_id, until=now, fees=fees, renewal_id=renewal_id, due_at=loan.due_at)
             c.run("UPDATE loans SET due_at = :due, renewals = renewals + 1 WHERE loan_id = CAST(:l AS uuid)",
                   due=due, l=loan_id)
             attach_payment(c, payment_id, "renewal_id", renewal_id)
-            rows = c.run(f"SELECT {LOAN} FROM loans l JOIN books b USING (book_id) WHERE l.loan_id = CAST(:id AS uuid)",
-                         id=loan_id)
+            rows = c.run(LOAN_BY_ID, id=loan_id)
         return loan_row(rows[0])
