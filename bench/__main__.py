@@ -9,7 +9,7 @@ skip: chalice, plain, vm, vm-before, pgbench, delay, cold, statements, import, s
 checked out beside this tree for the run). The search phase (bench/search.py; alone:
 `make bench-search`) seeds 100,000 titles and times GET /titles through one VM.
 
-The VM phase runs `dev.vm_stack.LocalVM` (nginx + two gunicorn instances, as
+The VM phase runs `dev.vm_stack.LocalVM` (nginx + two app instances, as
 `make vm-local`) when vm_runtime is present; otherwise it says so and goes on.
 """
 
@@ -69,7 +69,7 @@ def main() -> int:
                                    lambda env: chalice_server(env, work / "chalice.log")))
         if "vm" not in SKIP:
             if vm_available():
-                rows.append(http_phase(stack, "one VM (nginx + 2 gunicorn instances)",
+                rows.append(http_phase(stack, "one VM (nginx + 2 granian instances)",
                                        lambda env: vm_server(env, work / "vm")))
                 if before is not None and "vm-before" not in SKIP:
                     rows.append(http_phase(stack, f"one VM, before ({BEFORE_REF[:7]}), same run",
@@ -127,7 +127,7 @@ def main() -> int:
                 steady = [t for t in samples.completed_at if t >= 2.0]
                 rate = len(steady) / SECONDS
                 in_flight = samples.in_flight[len(samples.in_flight) // 5:]
-                own = ", the VM's own gunicorn threads" if on_vm else ""
+                own = ", the VM's own instance threads" if on_vm else ""
                 setting = f", --threads {threads} per instance" if threads else own
                 say(f"\n{DELAY_MS} ms in front of every Stripe call ({DELAY_CLIENTS} clients borrowing, {label}{setting}):")
                 say(f"  {rate:.1f} borrows/s (steady state, after 2 s), p50 {load.percentile(samples.borrows, 50):.0f} ms,"

@@ -2,7 +2,7 @@
 
 One MARC 21 file of BENCH_IMPORT_RECORDS (10,000) records, each a title with one copy (952 $p barcode,
 $v price), made with pymarc (tests/support/marc_files.py), is sent as POST /imports through nginx and
-one gunicorn instance's import handler, which works in IMPORT_BATCH_SIZE batches, one transaction each.
+one app instance's import handler, which works in IMPORT_BATCH_SIZE batches, one transaction each.
 Then the same file again: every record unchanged. The target: the first import in under 60 s.
 """
 

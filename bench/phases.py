@@ -136,7 +136,7 @@ def delayed_phase(stack: Stack, server: Callable[[dict[str, str]], Any],
     tokens = stack.tokens(DELAY_CLIENTS, "delayed")
     env = stack.env(stripe_url)
     if threads:
-        env["GUNICORN_CMD_ARGS"] = f"--threads {threads}"
+        env["INSTANCE_THREADS"] = str(threads)
     with server(env) as (url, service_group):
         meter = cpu.Meter(groups(stack, service_group))
         samples = load.borrows(load.http_caller(url), books, tokens, SECONDS + 2)

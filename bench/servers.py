@@ -34,7 +34,7 @@ def vm_available() -> bool:
 
 @contextlib.contextmanager
 def vm_server(env: dict[str, str], work: Path, tree: Path = ROOT) -> Iterator[tuple[str, cpu.Group]]:
-    """HOOK: one VM as `make vm-local` runs it (dev.vm_stack.LocalVM: nginx + two gunicorn instances).
+    """HOOK: one VM as `make vm-local` runs it (dev.vm_stack.LocalVM: nginx + two app instances).
 
     With another `tree` (the "before" checkout), its instances run that tree's code: its root and
     layers come first on their path."""

@@ -149,7 +149,7 @@ class AwsEstate:
                 f"podman pull --quiet {shlex.quote(image)}"]
 
     def migrate(self, color: str, artefact: str) -> list[str]:
-        # --entrypoint: the image's own is gunicorn; the migration program runs with the image's python.
+        # --entrypoint: the image's own is the app server; the migration program runs with the image's python.
         code, out, err = self.run(color, [*self._login_and_pull(artefact),
                                           f"podman run --rm --network host --env-file {ENV_FILE} "
                                           f"--env-file {MIGRATE_ENV_FILE} --entrypoint python "

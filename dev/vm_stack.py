@@ -12,6 +12,7 @@ blue/green deploy work (two of these on different ports).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -24,14 +25,25 @@ from types import TracebackType
 
 from dev.embedded import ROOT, free_port, wait_for_http, wait_for_port
 from vm_runtime import nginx
-from vm_runtime.command import bind_args, serve_argv
+from vm_runtime.command import bind_env
 
 LOOPBACK = "127.0.0.1"
 
 
+def entrypoint(tree: Path, python: str) -> list[str]:
+    """The command a release's container starts (its Dockerfile's ENTRYPOINT), with a given python.
+
+    Each release runs its own: an older one (the online-migration test's, the bench's "before") may
+    still start gunicorn, which the dev requirements keep for them."""
+    line = next(line for line in (tree / "vm_runtime" / "Dockerfile").read_text().splitlines()
+                if line.startswith("ENTRYPOINT "))
+    argv: list[str] = json.loads(line.removeprefix("ENTRYPOINT "))
+    return [python, *argv[1:]] if argv[0] == "python" else argv
+
+
 @dataclass
 class AppInstance:
-    """One gunicorn server (arbiter + worker) on a loopback port, started as the container starts it."""
+    """One app server (main process + worker) on a loopback port, started as the container starts it."""
 
     name: str
     port: int
@@ -45,11 +57,11 @@ class AppInstance:
         return f"http://{LOOPBACK}:{self.port}"
 
     def start(self, timeout: float = 60.0) -> None:
-        extra = self.env.get("GUNICORN_CMD_ARGS", "")
-        env = {**os.environ, **self.env, "GUNICORN_CMD_ARGS": f"{bind_args(LOOPBACK, self.port)} {extra}".strip(),
-               "PYTHONUNBUFFERED": "1"}
+        extra = self.env.get("GUNICORN_CMD_ARGS", "")  # an older release's server (see entrypoint())
+        env = {**os.environ, **self.env, **bind_env(LOOPBACK, self.port),
+               "GUNICORN_CMD_ARGS": f"--bind {LOOPBACK}:{self.port} {extra}".strip(), "PYTHONUNBUFFERED": "1"}
         with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(serve_argv(sys.executable), cwd=self.cwd, env=env, stdout=out,
+            self.proc = subprocess.Popen(entrypoint(self.cwd, sys.executable), cwd=self.cwd, env=env, stdout=out,
                                          stderr=subprocess.STDOUT, start_new_session=True)
         self._wait_healthy(timeout)
 
@@ -74,7 +86,7 @@ class AppInstance:
         return self.proc is not None and self.proc.poll() is None
 
     def terminate(self) -> None:
-        """SIGTERM to gunicorn's arbiter, as `podman stop` sends it to the container's PID 1."""
+        """SIGTERM to the server's main process, as `podman stop` sends it to the container's PID 1."""
         if self.running:
             assert self.proc is not None
             self.proc.send_signal(signal.SIGTERM)
@@ -99,7 +111,7 @@ class AppInstance:
             self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill()
-        with contextlib.suppress(ProcessLookupError):  # a worker orphaned by its arbiter would keep the port
+        with contextlib.suppress(ProcessLookupError):  # a worker orphaned by its main process would keep the port
             os.killpg(self.proc.pid, signal.SIGKILL)
 
 

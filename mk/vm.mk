@@ -4,7 +4,7 @@ export VM_PORT
 
 .PHONY: vm-local vm-lint test-vm
 
-vm-local: $(STAMP)  ## nginx on VM_PORT + two gunicorn instances, on make run's defaults
+vm-local: $(STAMP)  ## nginx on VM_PORT + two app instances (granian), on make run's defaults
 	$(PY) -m dev.vm_local
 
 vm-lint: $(STAMP)  ## hadolint the Dockerfile, nginx -t the site, systemd-analyze verify the unit

@@ -8,6 +8,7 @@ route, wrong method, a failure in the adapter itself) use the same problem+json 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
@@ -25,21 +26,33 @@ IMPORT_BODY_BYTES = 16 * 1024 * 1024  # POST /imports (nginx's `location = /impo
 
 
 def body_limit(environ: Mapping[str, Any]) -> int:
-    return IMPORT_BODY_BYTES if environ.get("PATH_INFO") == "/imports" else MAX_BODY_BYTES
+    return IMPORT_BODY_BYTES if raw_path(environ) == "/imports" else MAX_BODY_BYTES
 
 
 def raw_path(environ: Mapping[str, Any]) -> str:
-    raw = str(environ.get("RAW_URI") or "")
-    if not raw.startswith("/"):  # no raw target (another server) or an absolute-form one
-        raw = quote(str(environ.get("PATH_INFO") or "/"), safe="/%:@!$&'()*+,;=-._~")
+    """The request target's path as the client sent it: nginx passes it as X-Original-URI
+    ($request_uri; granian's PATH_INFO is percent-decoded, as PEP 3333 has it), a server that keeps it
+    gives RAW_URI; otherwise PATH_INFO is encoded again (an encoded "/" in a segment is then lost)."""
+    raw = str(environ.get("RAW_URI") or environ.get("HTTP_X_ORIGINAL_URI") or "")
+    if not raw.startswith("/"):  # no raw target, or an absolute-form one
+        raw = quote(str(environ.get("PATH_INFO") or "/"), safe="/:@!$&'()*+,;=-._~")
     path = raw.split("?", 1)[0]
     # API Gateway drops a trailing slash (except on the root); so does chalice local.
     return path[:-1] if len(path) > 1 and path.endswith("/") else path
 
 
+# granian starts each request's environ from the process environment: a variable named HTTP_* there
+# (HTTP_PROXY, say) is not a request header, and a header of that name is dropped (as httpoxy advises).
+def not_headers(process_environment: Mapping[str, str]) -> frozenset[str]:
+    return frozenset(name for name in process_environment if name.startswith("HTTP_")) | {"HTTP_X_ORIGINAL_URI"}
+
+
+NOT_HEADERS = not_headers(os.environ)
+
+
 def headers_of(environ: Mapping[str, Any]) -> dict[str, str]:
     headers = {name[5:].replace("_", "-").lower(): str(value)
-               for name, value in environ.items() if name.startswith("HTTP_")}
+               for name, value in environ.items() if name.startswith("HTTP_") and name not in NOT_HEADERS}
     for name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
         if environ.get(name):
             headers[name.replace("_", "-").lower()] = str(environ[name])

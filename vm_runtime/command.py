@@ -3,7 +3,7 @@ and the one that runs the scheduled jobs: lending-jobs.service's, in the image, 
 
 from __future__ import annotations
 
-SERVE = ["python", "-m", "gunicorn", "--config", "python:vm_runtime.gunicorn_conf", "vm_runtime.wsgi:application"]
+SERVE = ["python", "-m", "vm_runtime.serve"]
 
 JOBS = ["python", "-m", "ops.jobs"]  # every due job once (docs/jobs.md)
 
@@ -17,6 +17,6 @@ def serve_argv(python: str = "python") -> list[str]:
     return [python, *SERVE[1:]]
 
 
-def bind_args(host: str, port: int) -> str:
-    """GUNICORN_CMD_ARGS for an instance on a given address (the container binds 0.0.0.0:8000)."""
-    return f"--bind {host}:{port}"
+def bind_env(host: str, port: int) -> dict[str, str]:
+    """The environment that puts an instance on a given address (the container binds 0.0.0.0:8000)."""
+    return {"INSTANCE_BIND": f"{host}:{port}"}

@@ -1,4 +1,4 @@
-"""What gunicorn serves: `gunicorn vm_runtime.wsgi:application` (see vm_runtime/command.py).
+"""What the instance's server serves: `vm_runtime.wsgi:application` (vm_runtime/serve.py).
 
 Settings are read and every handler imported here, at start-up: a missing or bad setting
 stops the worker from booting with a message naming it (so the instance never turns

@@ -47,7 +47,7 @@ def test_the_image_builds_and_its_container_answers_ready(repo: Repo, service_en
     version = repo.git("rev-parse", "--short=12", repo.git("rev-list", "--max-parents=0", "HEAD"))  # the tree as is
     name = image.build(version, repo.path, base="local", tag=f"localhost/library-lending-test:{version}")
     container, port = f"lending-test-{uuid.uuid4().hex[:8]}", free_port()
-    env = {**service_env, "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port}"}
+    env = {**service_env, "INSTANCE_BIND": f"127.0.0.1:{port}"}
     env.pop("APP_VERSION")
     env_args = [arg for key, value in env.items() for arg in ("--env", f"{key}={value}")]
     try:

@@ -172,7 +172,7 @@ def test_user_data_installs_the_runtime_and_starts_two_instances_with_references
         script = base64.b64decode(raw).decode()
         assert "apt-get install -y -q --no-install-recommends podman nginx" in script
         assert "/var/task/vm_runtime/deploy/systemd/lending@.service\" /etc/systemd/system/lending@.service" in script
-        # The image's ENTRYPOINT is gunicorn: the renderer must replace it, not be passed to it.
+        # The image's ENTRYPOINT is the app server: the renderer must replace it, not be passed to it.
         assert '--entrypoint python "$image" -m vm_runtime.nginx render --listen 8080' in script
         assert "systemctl enable --now lending@1.service lending@2.service" in script
         assert f"DATABASE_READ_HOST={outputs['DatabaseReplicaEndpoint']}" in script

@@ -165,3 +165,13 @@ def _masked(value: Any) -> Any:
     if isinstance(value, list):
         return [_masked(v) for v in value]
     return value
+
+
+def test_through_nginx_an_encoded_slash_stays_inside_its_path_segment(vm: LocalVM) -> None:
+    """granian decodes PATH_INFO; nginx's X-Original-URI keeps the path as sent, as API Gateway does."""
+    one_segment = requests.get(f"{vm.url}/books/not%2Fa-uuid", timeout=10)
+    two_segments = requests.get(f"{vm.url}/books/not/a-uuid", timeout=10)
+    assert one_segment.json()["title"] == "Book Not Found", one_segment.text  # the book route, with its id as sent
+    assert "not%2Fa-uuid" in one_segment.json()["detail"]
+    assert two_segments.status_code == 404 and two_segments.json()["title"] != "Book Not Found"  # no such route
+    assert one_segment.headers["Content-Type"] == two_segments.headers["Content-Type"] == "application/problem+json"

@@ -83,3 +83,31 @@ def test_no_route_wrong_method_and_a_failing_handler_are_problems() -> None:
     assert status == "405 Method Not Allowed" and ("Allow", "GET, POST") in headers
     status, _, body = call("GET", "/broken")
     assert status == "500 Internal Server Error" and b"Traceback" not in body and json.loads(body)["status"] == 500
+
+
+def granian_call(path_info: str, **headers: str) -> dict[str, Any]:
+    """An environ as granian builds it: no RAW_URI, PATH_INFO percent-decoded (PEP 3333)."""
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path_info, "QUERY_STRING": "", "wsgi.input": io.BytesIO(b""),
+               **{f"HTTP_{k.upper()}": v for k, v in headers.items()}}
+    seen: dict[str, Any] = {}
+    body = b"".join(LendingApp(EchoService())(environ, lambda status, headers: seen.update(status=status)))  # type: ignore[arg-type]
+    return {"status": seen["status"], **(json.loads(body) if seen["status"].startswith("200") else {})}
+
+
+def test_behind_nginx_the_path_is_the_one_the_client_sent_not_the_decoded_one() -> None:
+    seen = granian_call("/books/a/b", X_Original_URI="/books/a%2Fb?x=1")
+    assert seen["path_params"] == {"book_id": "a%2Fb"}
+    assert "x-original-uri" not in seen["headers"]  # nginx's, not the client's
+
+
+def test_without_nginx_a_decoded_path_is_encoded_again_and_never_decoded_twice() -> None:
+    seen = granian_call("/books/100%")  # the client sent /books/100%25
+    assert seen["path_params"] == {"book_id": "100%25"}
+
+
+def test_an_http_variable_in_the_process_environment_is_not_taken_for_a_header(monkeypatch: Any) -> None:
+    import vm_runtime.adapter as adapter
+    assert adapter.not_headers({"HTTP_PROXY": "http://proxy:3128", "PATH": "/bin"}) == {"HTTP_PROXY", "HTTP_X_ORIGINAL_URI"}
+    monkeypatch.setattr(adapter, "NOT_HEADERS", adapter.not_headers({"HTTP_PROXY": "http://proxy:3128"}))
+    seen = granian_call("/books/1", Proxy="http://evil.example", X_Kept="yes")
+    assert "proxy" not in seen["headers"] and seen["headers"]["x-kept"] == "yes"

@@ -8,7 +8,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from vm_runtime import checks, command, gunicorn_conf, nginx
+from vm_runtime import checks, command, nginx, serve
 
 
 def test_the_dockerfile_passes_hadolint_and_hadolint_can_fail(tmp_path: Path) -> None:
@@ -46,14 +46,14 @@ def test_the_stop_timeouts_nest_drain_then_podman_then_systemd() -> None:
     podman_stop = int(re.search(r"--time (\d+)", service["ExecStop"]).group(1))  # type: ignore[union-attr]
     podman_run = int(re.search(r"--stop-timeout (\d+)", service["ExecStart"]).group(1))  # type: ignore[union-attr]
     systemd = int(service["TimeoutStopSec"])
-    assert gunicorn_conf.graceful_timeout < podman_stop == podman_run < systemd
+    assert serve.GRACEFUL_SECONDS < podman_stop == podman_run < systemd
     assert service["Restart"] == "on-failure" and service["EnvironmentFile"].startswith("/etc/")
 
 
 def test_instances_publish_the_ports_nginx_balances() -> None:
     published = re.search(r"--publish 127\.0\.0\.1:(\S+):8000", _unit()["Service"]["ExecStart"]).group(1)  # type: ignore[union-attr]
     assert [f"127.0.0.1:{published.replace('%i', n)}" for n in ("1", "2")] == list(nginx.PRODUCTION_UPSTREAMS)
-    assert gunicorn_conf.bind == ["0.0.0.0:8000"]
+    assert serve.bind_address(serve.DEFAULT_BIND) == ("0.0.0.0", 8000)
 
 
 def test_the_image_runs_the_local_runners_command_as_a_non_root_user_with_a_healthcheck() -> None:
