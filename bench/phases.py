@@ -84,16 +84,24 @@ def plain_phase(stack: Stack) -> Row:
         proc = subprocess.Popen([sys.executable, "-m", "bench.inprocess", str(cfg), str(result)], cwd=ROOT,
                                 stdout=log, stderr=subprocess.STDOUT)
         meter = cpu.Meter(groups(stack, lambda: cpu.tree(proc.pid)))
+        raw = stack.work / f"profile-plain-{proc.pid}.txt"
+        # The whole life of the process: its start-up and warm-up are a small part of SECONDS.
+        spy = profile.start(proc.pid, SECONDS + 5, raw) if PROFILE else None
         # The subprocess warms up then runs SECONDS; sample CPU for its whole life.
         proc.wait(timeout=SECONDS + 120)
         used = meter.stop()
+        if spy:
+            spy.wait(timeout=60)
     if proc.returncode != 0:
         raise RuntimeError(f"plain handler path failed, see {stack.work / 'plain.log'}")
     data = json.loads(result.read_text())
     # The process's own CPU while the clients ran (its start-up, imports and warm-up left out).
     used["service"] = data.pop("service_cpu_seconds", used["service"])
     samples = load.Samples(**{k: v for k, v in data.items()})
-    return Row("plain handler path (threads, no HTTP)", samples, used, (before, processor_call_ms(stripe_url)))
+    row = Row("plain handler path (threads, no HTTP)", samples, used, (before, processor_call_ms(stripe_url)))
+    if PROFILE and raw.exists():
+        row.profile += [f"py-spy, {raw.name} (the clients' threads are in this process too):"] + profile.summary(raw)
+    return row
 
 
 def groups(stack: Stack, service: cpu.Group) -> dict[str, cpu.Group]:
