@@ -15,7 +15,6 @@ import base64
 import binascii
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -40,12 +39,16 @@ class UnusableKey(ValueError):
     """A JWK that cannot verify this algorithm (wrong type or curve, missing or malformed numbers)."""
 
 
-@dataclass(frozen=True)
 class Compact:
-    header: dict[str, Any]
-    payload: bytes
-    signing_input: bytes  # what was signed: the first two segments as sent
-    signature: bytes
+    """A parsed token. A plain class: a dataclass costs ~0.5 ms at import, on every cold start."""
+
+    __slots__ = ("header", "payload", "signing_input", "signature")
+
+    def __init__(self, header: dict[str, Any], payload: bytes, signing_input: bytes, signature: bytes) -> None:
+        self.header = header
+        self.payload = payload
+        self.signing_input = signing_input  # what was signed: the first two segments as sent
+        self.signature = signature
 
 
 def b64url_decode(segment: bytes) -> bytes:
