@@ -28,7 +28,7 @@ from lending.model import (
     Purchase,
     User,
 )
-from lending.notice_model import NoticeStore
+from lending.notice_ports import NoticeStore
 
 if TYPE_CHECKING:  # loaded by the catalogue's first use
     from lending.catalogue_model import TitleDetail, TitlePage, TitleQuery
