@@ -78,6 +78,14 @@ def test_another_key_does_not_verify(rsa_key: tuple[str, dict[str, Any]]) -> Non
         signature.verifies(compact, other, "RS256")
 
 
+def test_an_rsa_key_under_2048_bits_cannot_verify() -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    numbers = key.public_key().public_numbers()
+    with pytest.raises(signature.UnusableKey):
+        signature.verifies(_signed(_pem(key), "RS256"), {"kty": "RSA", "n": _b64(numbers.n), "e": _b64(numbers.e)},
+                           "RS256")
+
+
 def test_an_ecdsa_key_on_another_curve_cannot_verify(p256: tuple[str, dict[str, Any]]) -> None:
     pem, jwk = _ec(ec.SECP384R1(), "P-384", 48)
     with pytest.raises(signature.UnusableKey):

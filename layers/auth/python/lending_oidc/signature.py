@@ -29,6 +29,7 @@ _CURVES: dict[str, tuple[str, type[ec.EllipticCurve], int]] = {
 }
 SUPPORTED = frozenset({"RS256", "RS384", "RS512", *_CURVES})
 _BASE64URL = re.compile(rb"[A-Za-z0-9_-]*")
+MIN_RSA_BITS = 2048  # RFC 7518 3.3: a key of 2048 bits or larger MUST be used
 
 
 class MalformedToken(ValueError):
@@ -101,9 +102,12 @@ def _rsa_key(jwk: dict[str, Any]) -> rsa.RSAPublicKey:
     if jwk.get("kty") != "RSA":
         raise UnusableKey("not an RSA key")
     try:
-        return rsa.RSAPublicNumbers(_number(jwk, "e"), _number(jwk, "n")).public_key()
+        key = rsa.RSAPublicNumbers(_number(jwk, "e"), _number(jwk, "n")).public_key()
     except ValueError as exc:  # UnusableKey, or cryptography refusing the numbers
         raise UnusableKey(f"not a usable RSA key: {exc}") from None
+    if key.key_size < MIN_RSA_BITS:
+        raise UnusableKey(f"an RSA key of {key.key_size} bits is too short")
+    return key
 
 
 def _ec_key(jwk: dict[str, Any], alg: str) -> tuple[ec.EllipticCurvePublicKey, int]:
