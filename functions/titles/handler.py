@@ -1,7 +1,7 @@
 """GET /titles (search with facets) and GET /titles/{title_id} (its copies and queue). No sign-in needed."""
 
 from lending import circulation
-from lending.circulation_model import TitleQuery
+from lending.catalogue_model import TitleQuery
 from lending_http import Call, Response, fields, operation, views
 
 

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from lending import payment_flow
-from lending.circulation_model import HoldStatus, TitleQuery
+from lending.catalogue_model import TitleQuery
+from lending.circulation_model import HoldStatus
 from lending.errors import (
     HeldForAnother,
     HoldNotFound,

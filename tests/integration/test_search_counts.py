@@ -12,7 +12,7 @@ import pg8000.native
 import pytest
 
 from lending import payment_flow
-from lending.circulation_model import TitleQuery
+from lending.catalogue_model import TitleQuery
 from lending.model import Book, NewBook, PaymentKind, User
 from lending_postgres import PostgresStore
 from lending_postgres.connection import connect_params

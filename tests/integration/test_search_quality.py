@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bench.seed_titles import seed
-from lending.circulation_model import TitleQuery
+from lending.catalogue_model import TitleQuery
 from lending.model import NewBook
 from lending_postgres import PostgresStore
 

@@ -16,20 +16,8 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from lending.circulation_model import (
-    ACTIVE_HOLDS,
-    Copy,
-    FacetCount,
-    Facets,
-    Hold,
-    HoldStatus,
-    ShelfMove,
-    Title,
-    TitleDetail,
-    TitlePage,
-    TitleQuery,
-    TitleSummary,
-)
+from lending.catalogue_model import Copy, FacetCount, Facets, Title, TitleDetail, TitlePage, TitleQuery, TitleSummary
+from lending.circulation_model import ACTIVE_HOLDS, Hold, HoldStatus, ShelfMove
 from lending.errors import (
     BookNotFound,
     BookUnavailable,

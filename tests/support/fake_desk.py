@@ -11,7 +11,8 @@ import uuid
 from dataclasses import replace
 from datetime import datetime
 
-from lending.circulation_model import HoldStatus, Title
+from lending.catalogue_model import Title
+from lending.circulation_model import HoldStatus
 from lending.desk_model import CopyChanges, CopyRecord, NewCopy, NewTitle, TitleChanges
 from lending.errors import BookNotFound, CatalogueConflict, TitleNotFound, WithdrawalRefused
 from lending.model import Book, BookStatus, User

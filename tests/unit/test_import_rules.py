@@ -26,7 +26,7 @@ LAYER_MODULES = {
     "core": {"lending", "lending_http", "lending_settings", "msgspec", "iso4217", "stdnum"},
     "database": {"lending_postgres", "pg8000"},
     "payments": {"lending_stripe", "stripe"},
-    "auth": {"lending_oidc", "jose"},
+    "auth": {"lending_oidc", "cryptography"},
     "observability": {"lending_observability", "aws_lambda_powertools"},
     "mail": {"lending_mail"},  # the standard library's smtplib: no vendor library
     # Start-up only: bundled into each Lambda zip and called by the hosts before serving.

@@ -1,6 +1,6 @@
-"""OIDC adapter: verifies ID tokens (python-jose) against the issuer's published keys.
+"""OIDC adapter: verifies ID tokens (cryptography's public-key primitives) against the issuer's published keys.
 
-jose's exceptions never leave this package: a bad token is
+cryptography's exceptions never leave this package: a bad token is
 `AuthenticationRequired`, an unreachable provider with no cached keys is
 `IdentityProviderUnavailable`.
 """

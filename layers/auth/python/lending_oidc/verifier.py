@@ -11,8 +11,7 @@ Only ID tokens are accepted, not an access token from the same issuer for the sa
 `azp`, when present, must be our client id (OIDC Core 2: "the party to which the ID Token was
 issued"); with several audiences it is required.
 
-python-jose checks only the signature here. Its claim checks are lax (a string `exp`
-passes, a list-valued `iat` raises TypeError), so the claims are checked below, and
+The signature is checked by `signature` (cryptography's primitives); the claims below, and
 every failure is an `AuthenticationRequired` with a fixed message that never quotes
 the token.
 
@@ -33,11 +32,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from jose import jwk, jws
-from jose.exceptions import JOSEError
-
 from lending.errors import AuthenticationRequired, CredentialsMissing
 from lending.model import User
+from lending_oidc import signature
 from lending_oidc.keys import KeySet
 
 ASYMMETRIC = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"})
@@ -135,9 +132,10 @@ class OidcVerifier:
 
     def _verified_payload(self, token: str) -> tuple[bytes, str | None, str, dict[str, Any]]:
         try:
-            header = jws.get_unverified_header(token)
-        except JOSEError:
+            compact = signature.parse(token)
+        except signature.MalformedToken:
             raise AuthenticationRequired("The token is malformed.") from None
+        header = compact.header
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in self._algorithms:
             raise AuthenticationRequired("The token's signing algorithm is not accepted.")
@@ -154,9 +152,9 @@ class OidcVerifier:
             raise AuthenticationRequired("The token was signed by an unknown key.")
         for candidate in candidates:
             try:
-                payload: bytes = jws.verify(token, jwk.construct(candidate, alg), algorithms=[alg])
-                return payload, kid, alg, candidate
-            except (JOSEError, ValueError, TypeError, KeyError):
+                if signature.verifies(compact, candidate, alg):
+                    return compact.payload, kid, alg, candidate
+            except (ValueError, TypeError):
                 continue  # not this key; a malformed JWKS entry must not break the good ones
         raise AuthenticationRequired("The token's signature is not valid.")
 

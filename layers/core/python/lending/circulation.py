@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from lending import payment_flow
-from lending.circulation_model import Hold, ShelfMove, TitleDetail, TitlePage, TitleQuery
+from lending.circulation_model import Hold, ShelfMove
 from lending.clock import Clock
 from lending.errors import (
     BookUnavailable,
@@ -25,6 +26,9 @@ from lending.fees_model import FeePolicy
 from lending.model import Loan, Payment, PaymentKind, User
 from lending.ports import LendingStore, PaymentGateway
 from lending.services import Borrowed
+
+if TYPE_CHECKING:  # the catalogue's classes load with the catalogue's first use (lending.catalogue_model)
+    from lending.catalogue_model import TitleDetail, TitlePage, TitleQuery
 
 DEFAULT_PICKUP_PERIOD = timedelta(days=7)
 

@@ -1,12 +1,13 @@
-"""Titles, holds and renewals: plain, immutable data with no I/O (see lending.model for copies)."""
+"""Holds and renewals: plain, immutable data with no I/O (lending.catalogue_model has titles, lending.model copies)."""
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from lending.model import BookStatus, Loan, User
+from lending.model import Loan, User
 
 
 class HoldStatus(str, enum.Enum):
@@ -18,83 +19,6 @@ class HoldStatus(str, enum.Enum):
 
 
 ACTIVE_HOLDS = (HoldStatus.WAITING, HoldStatus.READY)
-
-
-@dataclass(frozen=True)
-class Title:
-    title_id: str
-    isbn: str
-    title: str
-    author: str
-    publication_year: int | None = None
-    language: str | None = None
-    description: str | None = None
-
-
-@dataclass(frozen=True)
-class TitleSummary:
-    """A title as search lists it. Withdrawn copies are not counted."""
-
-    title: Title
-    copies_total: int
-    copies_available: int
-    holds_waiting: int
-
-
-@dataclass(frozen=True)
-class TitleQuery:
-    text: str | None = None
-    available: bool | None = None
-    author: str | None = None
-    language: str | None = None
-    limit: int = 20
-    offset: int = 0
-
-
-@dataclass(frozen=True)
-class FacetCount:
-    value: str
-    count: int
-
-
-@dataclass(frozen=True)
-class Facets:
-    """Counts over what the query matched, each leaving out its own filter (so a patron can widen it)."""
-
-    author: list[FacetCount] = field(default_factory=list)
-    language: list[FacetCount] = field(default_factory=list)
-    available: int = 0
-    unavailable: int = 0
-
-
-@dataclass(frozen=True)
-class TitlePage:
-    """`total` and the facets count at most a bounded number of matches: past it they are lower bounds
-    and the flags say so (docs/circulation.md#search)."""
-
-    items: list[TitleSummary]
-    total: int
-    limit: int
-    offset: int
-    facets: Facets
-    total_exact: bool = True
-    facets_exact: bool = True
-
-
-@dataclass(frozen=True)
-class Copy:
-    book_id: str
-    status: BookStatus
-    price_cents: int
-    borrow_fee_cents: int
-    currency: str
-    due_at: datetime | None = None  # when on loan
-
-
-@dataclass(frozen=True)
-class TitleDetail:
-    summary: TitleSummary
-    copies: list[Copy]
 
 
 @dataclass(frozen=True)
@@ -123,3 +47,15 @@ class ShelfMove:
 class Renewed:
     loan: Loan
     renewal_id: str
+
+
+_CATALOGUE = frozenset({"Title", "TitleSummary", "TitleQuery", "FacetCount", "Facets", "TitlePage", "Copy", "TitleDetail"})
+
+
+def __getattr__(name: str) -> Any:
+    """The catalogue's classes lived here; code outside the layers may still import them from here."""
+    if name in _CATALOGUE:
+        from lending import catalogue_model
+
+        return getattr(catalogue_model, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

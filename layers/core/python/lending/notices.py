@@ -14,7 +14,8 @@ from datetime import timedelta
 from lending.clock import Clock
 from lending.model import User
 from lending.notice_mail import Letterhead, compose
-from lending.notice_model import Mailer, MailRefused, MailUnavailable, Notice, NoticeState, NoticeStore
+from lending.notice_model import MailRefused, MailUnavailable, Notice, NoticeState
+from lending.notice_ports import Mailer, NoticeStore
 
 DEFAULT_SECOND_OVERDUE = timedelta(days=7)
 

@@ -1,8 +1,7 @@
 """The internal APIs the domain needs from the outside world.
 
-Each port has a real adapter in its own layer (PostgreSQL, Stripe, OIDC) and, for
-the store and the processor, an in-memory fake in `tests/support/fakes.py` that passes the
-same contract tests.
+Each port has a real adapter in its own layer (PostgreSQL, Stripe, OIDC) and, for the store and the processor,
+an in-memory fake in `tests/support/fakes.py` that passes the same contract tests.
 """
 
 from __future__ import annotations
@@ -10,9 +9,9 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from lending.circulation_model import Hold, ShelfMove, TitleDetail, TitlePage, TitleQuery
+from lending.circulation_model import Hold, ShelfMove
 from lending.fees_model import FeePolicy
 from lending.fees_ports import FeeStore
 from lending.model import (
@@ -29,7 +28,10 @@ from lending.model import (
     Purchase,
     User,
 )
-from lending.notice_model import NoticeStore
+from lending.notice_ports import NoticeStore
+
+if TYPE_CHECKING:  # loaded by the catalogue's first use
+    from lending.catalogue_model import TitleDetail, TitlePage, TitleQuery
 
 
 @dataclass(frozen=True)

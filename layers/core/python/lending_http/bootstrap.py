@@ -14,7 +14,7 @@ from typing import Any
 
 from lending.clock import Clock, SystemClock
 from lending.model import User
-from lending.notice_model import Mailer
+from lending.notice_ports import Mailer
 from lending.ports import LendingStore, PaymentGateway
 from lending_http.messages import Request, Response
 from lending_http.patrons import PatronMemory

@@ -23,7 +23,7 @@ from lending import errors
 from lending.clock import Clock
 from lending.correlation import working_for
 from lending.model import User
-from lending.notice_model import Mailer
+from lending.notice_ports import Mailer
 from lending.ports import LendingStore, PaymentGateway
 from lending_http import idempotency
 from lending_http.messages import Request, Response

@@ -15,7 +15,7 @@ from lending_http.bootstrap import Dependencies, Scoped, bootstrap
 from lending_http.messages import Request, Response
 from lending_http.operation import Job, Operation
 from lending_http.problems import problem
-from lending_http.routes import Function, Match, NoRoute, RouteTable, functions
+from lending_http.routes import Function, Match, NoRoute, RouteTable, functions, read_function
 
 
 class Service:
@@ -30,8 +30,11 @@ class Service:
 
     @classmethod
     def of(cls, functions_dir: Path, deps: Dependencies | None = None, *, only: Iterable[str] | None = None) -> Service:
-        wanted = set(only) if only is not None else None
-        return cls([f for f in functions(functions_dir) if wanted is None or f.name in wanted], deps)
+        if only is None:
+            return cls(functions(functions_dir), deps)
+        # Only the wanted manifests are read (a Lambda function serves one of 27): ~1 ms of its cold start.
+        manifests = (functions_dir / name / "function.json" for name in sorted(set(only)))
+        return cls([read_function(m) for m in manifests if m.is_file()], deps)
 
     def handler(self, function: str) -> Operation | Job:
         if function not in self._handlers:

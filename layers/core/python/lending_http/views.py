@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lending.circulation_model import Hold, TitleDetail, TitlePage, TitleSummary
+from lending.circulation_model import Hold
 from lending.model import Book, Loan, Page, Payment, Purchase, User
+
+if TYPE_CHECKING:  # the catalogue's classes load with the catalogue's first use (lending.catalogue_model)
+    from lending.catalogue_model import TitleDetail, TitlePage, TitleSummary
 
 
 def _time(value: datetime | None) -> str | None:

@@ -11,11 +11,10 @@ Reads go to the reader (a replica when set).
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pg8000.native
 
-from lending.circulation_model import Copy, FacetCount, Facets, Title, TitleDetail, TitlePage, TitleQuery, TitleSummary
 from lending.model import BookStatus
 from lending_postgres.connection import ConnectionPool
 from lending_postgres.replica import ReplicaPool
@@ -29,8 +28,13 @@ from lending_postgres.search_sql import (
     tsqueries,
 )
 
+if TYPE_CHECKING:  # the catalogue's classes load with the catalogue's first use (lending.catalogue_model)
+    from lending.catalogue_model import TitleDetail, TitlePage, TitleQuery, TitleSummary
+
 
 def _summary(r: list[Any]) -> TitleSummary:
+    from lending.catalogue_model import Title, TitleSummary
+
     return TitleSummary(Title(*r[:7]), int(r[7]), int(r[8]), int(r[9]))
 
 
@@ -58,6 +62,8 @@ class TitleCatalogue:
                 raise
             c.run("COMMIT")
             return row
+
+        from lending.catalogue_model import FacetCount, Facets, TitlePage
 
         page, total, total_exact, facets_exact, authors, languages, available, unavailable = self.reader.read(search)
         facets = Facets([FacetCount(a, int(n)) for a, n in authors], [FacetCount(lang, int(n)) for lang, n in languages],
@@ -89,6 +95,8 @@ class TitleCatalogue:
                 "WHERE b.title_id = CAST(:t AS uuid) AND b.status <> 'withdrawn' ORDER BY b.created_at, b.book_id",
                 t=title_id) if title else []
             return title, copies
+
+        from lending.catalogue_model import Copy, TitleDetail
 
         title, copies = self.reader.read(find)
         if not title and self.reader is not self.pool:  # added a moment ago and not yet on the replica

@@ -10,17 +10,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pg8000.native
 from pg8000.exceptions import DatabaseError
 
-from lending.desk_model import CopyChanges, CopyRecord, NewCopy, NewTitle, TitleChanges
 from lending.errors import BookNotFound, CatalogueConflict, TitleNotFound, WithdrawalRefused
 from lending.model import BookStatus, User
 from lending_postgres.circulation import lock_title, lock_title_of_book
 from lending_postgres.connection import ConnectionPool
 from lending_postgres.rows import UNIQUE_VIOLATION, sqlstate
+
+if TYPE_CHECKING:  # the desk's records load with the desk's first call: other paths (a return) never need them
+    from lending.desk_model import CopyChanges, CopyRecord, NewCopy, NewTitle, TitleChanges
 
 COPY = ("book_id::text, title_id::text, barcode, price_cents, borrow_fee_cents, currency, status, withdrawn_reason, "
         "withdrawn_at")
@@ -29,6 +31,8 @@ _WHY_NOT = {"borrowed": "copy_on_loan", "on_hold_shelf": "on_hold_shelf", "withd
 
 
 def copy_row(r: list[Any]) -> CopyRecord:
+    from lending.desk_model import CopyRecord
+
     return CopyRecord(r[0], r[1], r[2], r[3], r[4], r[5].strip(), BookStatus(r[6]), r[7], r[8])
 
 

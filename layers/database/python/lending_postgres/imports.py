@@ -7,14 +7,16 @@ savepoint, so one the database refuses is rejected alone and the batch goes on.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pg8000.native
 from pg8000.exceptions import DatabaseError
 
-from lending.desk_model import CheckedRecord, TitleChanges
 from lending_postgres.connection import ConnectionPool
 from lending_postgres.desk import insert_copy, insert_title, update_title
+
+if TYPE_CHECKING:  # loaded by the import's own first call (see desk.py)
+    from lending.desk_model import CheckedRecord, TitleChanges
 
 _TITLES = ("SELECT isbn, title_id::text, title, author, publication_year, language FROM titles "
            "WHERE isbn = ANY(CAST(:i AS text[]))")
@@ -27,6 +29,8 @@ class RecordRefused(Exception):
 
 
 def _title_changes(record: CheckedRecord, known: list[Any]) -> TitleChanges | None:
+    from lending.desk_model import TitleChanges
+
     t = record.title
     changed: dict[str, Any] = {name: new for name, new, old in (("title", t.title, known[2]), ("author", t.author, known[3]),
                                                 ("publication_year", t.publication_year, known[4]),

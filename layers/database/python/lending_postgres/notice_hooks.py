@@ -11,15 +11,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lending.notice_model import event_key
-
-__all__ = ["event_key", "write_notice"]
+__all__ = ["write_notice"]
 
 
 def write_notice(c: Any, *, kind: str, patron_iss: str, patron_sub: str, loan_id: str | None = None,
                  hold_id: str | None = None, charge_id: str | None = None, payment_id: str | None = None,
                  details: dict[str, Any] | None = None) -> None:
     """One notice row in transaction `c` (nothing if this event's notice of this kind exists)."""
+    from lending.notice_model import event_key  # the notices' data load with the first notice written
+
     key = event_key(kind, loan_id=loan_id, hold_id=hold_id, charge_id=charge_id, payment_id=payment_id,
                     details=details)
     c.run("INSERT INTO notices (kind, patron_iss, patron_sub, event_key, loan_id, hold_id, charge_id, payment_id, "

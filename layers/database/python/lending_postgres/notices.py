@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lending.model import User
-from lending.notice_model import ClaimedNotice, Notice, NoticeKind, NoticeState
 from lending_postgres.connection import ConnectionPool
+
+if TYPE_CHECKING:  # the notices' data load with the outbox's first use
+    from lending.notice_model import ClaimedNotice, Notice
 
 _NOTICE = ("n.notice_id::text, n.kind, n.patron_iss, n.patron_sub, n.state, n.created_at, n.details, n.attempts, "
            "n.next_attempt_at, n.sent_at, n.last_error, n.loan_id::text, n.hold_id::text, n.charge_id::text, "
@@ -30,6 +32,8 @@ _LOAN_NOTICE = (
 
 
 def notice_row(r: list[Any]) -> Notice:
+    from lending.notice_model import Notice, NoticeKind, NoticeState
+
     details = r[6] if isinstance(r[6], dict) else json.loads(r[6] or "{}")
     return Notice(r[0], NoticeKind(r[1]), User(r[2], r[3]), NoticeState(r[4]), r[5], details, r[7], r[8], r[9],
                   r[10], r[11], r[12], r[13], r[14])
@@ -64,6 +68,8 @@ class NoticeRecords:
                 now=now)
         if not rows:
             return None
+        from lending.notice_model import ClaimedNotice
+
         return ClaimedNotice(notice_row(rows[0][:15]), rows[0][15], rows[0][16])
 
     def notice_sent(self, notice_id: str, *, to: str, now: datetime) -> None:

@@ -15,9 +15,10 @@ the best-ranked among those candidates. Without `q`, the page itself is exact (b
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lending.circulation_model import TitleQuery
+if TYPE_CHECKING:  # the catalogue's classes load with the catalogue's first use (lending.catalogue_model)
+    from lending.catalogue_model import TitleQuery
 
 CANDIDATES = 500
 _WORD = re.compile(r"[^\W_]+")
