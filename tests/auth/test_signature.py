@@ -6,8 +6,8 @@ import base64
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from jose import jws
 
 from lending_oidc import signature
@@ -105,7 +105,7 @@ def test_a_point_off_the_curve_is_refused(p256: tuple[str, dict[str, Any]]) -> N
         signature.verifies(_signed(p256[0], "ES256"), {**p256[1], "y": p256[1]["x"]}, "ES256")
 
 
-@pytest.mark.parametrize("alg", ["PS256", "HS256", "none", "EdDSA"])
+@pytest.mark.parametrize("alg", ["HS256", "none", "EdDSA"])
 def test_other_algorithms_are_never_verified(rsa_key: tuple[str, dict[str, Any]], alg: str) -> None:
     with pytest.raises(signature.UnusableKey):
         signature.verifies(_signed(rsa_key[0], "RS256"), rsa_key[1], alg)
@@ -124,3 +124,28 @@ def test_a_malformed_key_is_unusable(rsa_key: tuple[str, dict[str, Any]], jwk: d
 def test_what_is_not_a_compact_jws_is_malformed(token: str) -> None:
     with pytest.raises(signature.MalformedToken):
         signature.parse(token)
+
+
+def _pss_signed(key: rsa.RSAPrivateKey, alg: str, salt: int | None = None) -> signature.Compact:
+    """A PS* token signed by cryptography itself (python-jose cannot sign PSS)."""
+    digest = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}[alg[2:]]()
+    head = base64.urlsafe_b64encode(f'{{"alg":"{alg}","typ":"JWT"}}'.encode()).rstrip(b"=")
+    body = base64.urlsafe_b64encode(b'{"sub":"alice"}').rstrip(b"=")
+    pss = padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size if salt is None else salt)
+    sig = base64.urlsafe_b64encode(key.sign(head + b"." + body, pss, digest)).rstrip(b"=")
+    return signature.parse((head + b"." + body + b"." + sig).decode())
+
+
+@pytest.mark.parametrize("alg", ["PS256", "PS384", "PS512"])
+def test_an_rsa_pss_signature_verifies_with_its_key_and_not_with_another(alg: str) -> None:
+    key, other = (rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(2))
+    jwk = {"kty": "RSA", "n": _b64(key.public_key().public_numbers().n), "e": "AQAB"}
+    assert signature.verifies(_pss_signed(key, alg), jwk, alg)
+    assert not signature.verifies(_pss_signed(other, alg), jwk, alg)
+    assert not signature.verifies(_pss_signed(key, alg), jwk, "RS" + alg[2:])  # PKCS#1 v1.5 is another scheme
+
+
+def test_a_pss_signature_with_another_salt_length_does_not_verify() -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = {"kty": "RSA", "n": _b64(key.public_key().public_numbers().n), "e": "AQAB"}
+    assert not signature.verifies(_pss_signed(key, "PS256", salt=0), jwk, "PS256")  # RFC 7518 3.5: the hash's size

@@ -1,12 +1,13 @@
 """JWS compact serialization (RFC 7515): strict parsing, and the signature checked with `cryptography`.
 
-Only what an ID token from an OIDC provider needs: RS256/384/512 (RSASSA-PKCS1-v1_5) and
+Only what an ID token from an OIDC provider needs: RS256/384/512 (RSASSA-PKCS1-v1_5),
+PS256/384/512 (RSASSA-PSS, MGF1 with the same hash, a salt as long as the hash: RFC 7518 3.5) and
 ES256/384/512 (ECDSA on the curve RFC 7518 3.4 pairs with each), public keys given as JWKs
 (RFC 7517/7518 6). The primitives are cryptography's; this module only decodes and routes.
 
 python-jose did this before. Its JWK import loads cryptography.x509 and serialization (unused
 here) and turns key numbers into ints through hex strings: ~25 ms of every cold start. It never
-verified PS256/384/512 (no PSS support), and neither does this module: such tokens are refused.
+verified PS256/384/512 (no PSS support), though OIDC_ALGORITHMS allows PS256 by default; this does.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {"256": hashes.SHA256, "384": h
 _CURVES: dict[str, tuple[str, type[ec.EllipticCurve], int]] = {
     "ES256": ("P-256", ec.SECP256R1, 32), "ES384": ("P-384", ec.SECP384R1, 48), "ES512": ("P-521", ec.SECP521R1, 66),
 }
-SUPPORTED = frozenset({"RS256", "RS384", "RS512", *_CURVES})
+SUPPORTED = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", *_CURVES})
 _BASE64URL = re.compile(rb"[A-Za-z0-9_-]*")
 MIN_RSA_BITS = 2048  # RFC 7518 3.3: a key of 2048 bits or larger MUST be used
 
@@ -87,6 +88,9 @@ def verifies(compact: Compact, jwk: dict[str, Any], alg: str) -> bool:
     try:
         if alg.startswith("RS"):
             _rsa_key(jwk).verify(compact.signature, compact.signing_input, padding.PKCS1v15(), digest)
+        elif alg.startswith("PS"):
+            pss = padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size)
+            _rsa_key(jwk).verify(compact.signature, compact.signing_input, pss, digest)
         else:
             key, size = _ec_key(jwk, alg)
             if len(compact.signature) != 2 * size:  # RFC 7518 3.4: r and s, each of the curve's size
