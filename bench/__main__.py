@@ -123,12 +123,12 @@ def main() -> int:
                 server = (lambda env: vm_server(env, work / "vm-delay")) if on_vm \
                     else (lambda env: chalice_server(env, work / "chalice-delay.log"))
                 label = "one VM" if on_vm else "chalice local (no VM on this branch)"
-                label, samples, used, at_processor = delayed_phase(stack, server, label, threads)
+                label, samples, used, at_processor, spied = delayed_phase(stack, server, label, threads)
                 steady = [t for t in samples.completed_at if t >= 2.0]
                 rate = len(steady) / SECONDS
                 in_flight = samples.in_flight[len(samples.in_flight) // 5:]
                 own = ", the VM's own instance threads" if on_vm else ""
-                setting = f", --threads {threads} per instance" if threads else own
+                setting = f", INSTANCE_THREADS={threads}" if threads else own
                 say(f"\n{DELAY_MS} ms in front of every Stripe call ({DELAY_CLIENTS} clients borrowing, {label}{setting}):")
                 say(f"  {rate:.1f} borrows/s (steady state, after 2 s), p50 {load.percentile(samples.borrows, 50):.0f} ms,"
                     f" p99 {load.percentile(samples.borrows, 99):.0f} ms; in flight: mean "
@@ -144,6 +144,9 @@ def main() -> int:
                     f"{max(in_flight or [0])}, service's max {held}); 0 errors: {verdict(not samples.errors)}; "
                     f"service CPU per borrow {per_borrow:.2f} ms <= {TARGET_DELAYED_CPU}: "
                     f"{verdict(per_borrow <= TARGET_DELAYED_CPU)}; {rate:.1f} borrows/s")
+                if spied:
+                    say("  where the service's CPU went, all clients waiting on the processor:")
+                    say("\n".join(f"  {line}" for line in spied))
             say(f"  target: >= {TARGET_DELAYED:.0f} borrows/s per VM (earlier target, not issue 18's)")
         if "statements" not in SKIP:
             report_statements(stack, before)

@@ -54,22 +54,30 @@ def http_phase(stack: Stack, name: str, server: Callable[[dict[str, str]], Any])
 
         def measure() -> None:  # once every client has warmed up
             meters.append(cpu.Meter(groups(stack, service_group)))
-            if PROFILE:
-                pids = {q.pid for q in service_group()}
-                for proc in service_group():
-                    if proc.name() != "nginx" and proc.ppid() not in pids:
-                        spies.append(profile.start(proc.pid, SECONDS, stack.work / f"profile-{name[:12]}-{proc.pid}.txt"))
+            spies.extend(spy_on(stack, service_group, name))
 
         samples = load.cycles(load.http_caller(url), books, tokens, SECONDS, on_start=measure)
         used = meters[0].stop()
         for spy in spies:
             if spy:
                 spy.wait(timeout=60)
-    row = Row(name, samples, used, (before, processor_call_ms(stripe_url)))
-    if PROFILE:
-        for raw in sorted(stack.work.glob(f"profile-{name[:12]}-*.txt")):
-            row.profile += [f"py-spy, {raw.name}:"] + profile.summary(raw)
-    return row
+    return Row(name, samples, used, (before, processor_call_ms(stripe_url)), profiled(stack, name))
+
+
+def spy_on(stack: Stack, service_group: cpu.Group, name: str) -> list[Any]:
+    """py-spy over each of the service's Python processes (nginx and a server's own children left out)."""
+    if not PROFILE:
+        return []
+    pids = {q.pid for q in service_group()}
+    return [profile.start(proc.pid, SECONDS, stack.work / f"profile-{name[:12]}-{proc.pid}.txt")
+            for proc in service_group() if proc.name() != "nginx" and proc.ppid() not in pids]
+
+
+def profiled(stack: Stack, name: str) -> list[str]:
+    lines: list[str] = []
+    for raw in sorted(stack.work.glob(f"profile-{name[:12]}-*.txt")):
+        lines += [f"py-spy, {raw.name}:"] + profile.summary(raw)
+    return lines
 
 
 def plain_phase(stack: Stack) -> Row:
@@ -137,7 +145,7 @@ def processor_in_flight(stripe_url: str) -> list[int]:
 
 
 def delayed_phase(stack: Stack, server: Callable[[dict[str, str]], Any],
-                  label: str, threads: int) -> tuple[str, load.Samples, dict[str, float], list[int]]:
+                  label: str, threads: int) -> tuple[str, load.Samples, dict[str, float], list[int], list[str]]:
     stack.fresh_tables()
     stripe_url = stack.fresh_stripe(delay_ms=DELAY_MS, keep_seconds=15)
     books = stack.books(int(DELAY_CLIENTS * SECONDS * 1.5) + 500, "delayed")
@@ -147,9 +155,13 @@ def delayed_phase(stack: Stack, server: Callable[[dict[str, str]], Any],
         env["INSTANCE_THREADS"] = str(threads)
     with server(env) as (url, service_group):
         meter = cpu.Meter(groups(stack, service_group))
+        spies = spy_on(stack, service_group, f"delayed-{threads}")
         samples = load.borrows(load.http_caller(url), books, tokens, SECONDS + 2)
         used = meter.stop()
-    return label, samples, used, processor_in_flight(stripe_url)
+        for spy in spies:
+            if spy:
+                spy.wait(timeout=60)
+    return label, samples, used, processor_in_flight(stripe_url), profiled(stack, f"delayed-{threads}")
 
 
 def statements_phase(stack: Stack, tree: Path, tag: str, cycles: int = 20) -> dict[str, Any] | None:
