@@ -77,6 +77,16 @@ def test_a_post_carries_its_body_and_headers_and_reads_the_answer(server: _Serve
     client.close()
 
 
+def test_a_kept_handle_carries_nothing_of_its_last_request_into_the_next(server: _Server) -> None:
+    client = CurlHttpClient(timeout_seconds=5)
+    for method, body in (("post", "amount=1"), ("get", None), ("delete", None), ("post", "amount=2"), ("get", None)):
+        client.request(method, _url(server, f"/v1/{method}"), {}, body)
+    assert [(verb, body) for verb, _, _, body in server.seen] == \
+        [("POST", b"amount=1"), ("GET", b""), ("DELETE", b""), ("POST", b"amount=2"), ("GET", b"")]
+    assert server.connections == 1
+    client.close()
+
+
 def test_a_thread_keeps_its_connection_and_threads_do_not_share_one(server: _Server) -> None:
     client = CurlHttpClient(timeout_seconds=5)
     for _ in range(5):
