@@ -18,7 +18,7 @@ answering cannot hold a request past its budget.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from io import BytesIO
 from typing import Any, ClassVar
 
@@ -51,9 +51,11 @@ def _headers(raw: bytes) -> dict[str, str]:
 class CurlHttpClient(stripe.HTTPClient):  # type: ignore[misc]
     name: ClassVar[str] = "pycurl-per-thread"
 
-    def __init__(self, *, timeout_seconds: float, connect_seconds: float = 3.0) -> None:
+    def __init__(self, *, timeout_seconds: float, connect_seconds: float = 3.0,
+                 success_body: Callable[[bytes], bytes] | None = None) -> None:
+        """`success_body`, if given, is what the library is handed of a 2xx answer's body (an error's goes as sent)."""
         super().__init__()
-        self._timeout, self._connect = timeout_seconds, connect_seconds
+        self._timeout, self._connect, self._success_body = timeout_seconds, connect_seconds, success_body
         self._handles = _Handles()
         self._all: list[pycurl.Curl] = []
         self._lock = threading.Lock()
@@ -106,8 +108,10 @@ class CurlHttpClient(stripe.HTTPClient):  # type: ignore[misc]
             self._drop(curl)
             raise stripe.APIConnectionError(  # type: ignore[no-untyped-call]
                 f"Could not reach the payment processor: curl error {exc.args[0]}", should_retry=True) from None
-        return (mine.body.getvalue().decode("utf-8"), int(curl.getinfo(pycurl.RESPONSE_CODE)),
-                _headers(mine.head.getvalue()))
+        body, status = mine.body.getvalue(), int(curl.getinfo(pycurl.RESPONSE_CODE))
+        if self._success_body is not None and 200 <= status < 300:
+            body = self._success_body(body)
+        return body.decode("utf-8"), status, _headers(mine.head.getvalue())
 
     def _drop(self, curl: pycurl.Curl) -> None:
         """A handle whose transfer failed starts again with no connection."""
