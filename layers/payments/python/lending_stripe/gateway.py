@@ -21,6 +21,7 @@ request past its budget, whichever call it hangs on.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -54,6 +55,20 @@ for _module in (_stripe_util, _stripe_requestor):
     _module.log_info, _module.log_debug = _log_info, _log_debug  # type: ignore[attr-defined]
 # Per-call platform probes and a telemetry header carrying the previous call's timing: not needed.
 stripe.enable_telemetry = False
+
+
+def _ai_agent_read_once(detect: Callable[[Mapping[str, str]], str]) -> Callable[[Mapping[str, str]], str]:
+    """Every request's headers name the AI coding agent the process runs under, if any, found by
+    looking up a dozen variables in os.environ (each miss a KeyError raised and caught): ~100k
+    instructions a call (callgrind). The environment is read once, at start-up, as our settings are;
+    any other mapping the library passes is looked at as it would be. A private name: the library's
+    use of it is checked (tests/integration/test_stripe_patches.py)."""
+    at_start_up = detect(os.environ)
+    return lambda environ: at_start_up if environ is os.environ else detect(environ)
+
+
+_ai_agent = _ai_agent_read_once(_stripe_requestor._APIRequestor._detect_ai_agent)
+_stripe_requestor._APIRequestor._detect_ai_agent = staticmethod(_ai_agent)  # type: ignore[method-assign,assignment]
 MIN_CALL_SECONDS = 0.2  # less than this left in the request's budget: do not start a processor call
 
 
