@@ -34,8 +34,9 @@ def child(tree: str, url: str, rounds: int) -> None:
 
     def borrow_calls() -> None:
         key = uuid.uuid4().hex
+        metadata = {"payment_id": key, "book_id": key[:12], "kind": "borrow", "request_id": key[12:]}  # as authorize's
         intent = gateway.create_authorization(amount_cents=250, currency="usd", payment_method="pm_card_visa",
-                                              idempotency_key=f"{key}-create", metadata={"book_id": key[:8]})
+                                              idempotency_key=f"{key}-create", metadata=metadata)
         gateway.confirm_authorization(intent, f"{key}-confirm")
         gateway.capture(intent, f"{key}-capture")
 
