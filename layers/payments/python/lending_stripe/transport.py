@@ -12,7 +12,9 @@ NOSIGNAL, the CA bundle) are set once, when the handle is made, and a request se
 (method, URL, headers, body, timeouts): `reset()` and setting them all again cost ~20k
 instructions a call. Timeouts: the whole attempt may take `timeout_seconds`, or what is left of
 the request's budget (`lending.correlation.time_left`) if less, so a processor that stops
-answering cannot hold a request past its budget.
+answering cannot hold a request past its budget. With `success_body`, the library is handed a
+2xx answer's body as that function returns it (lending_stripe.gateway cuts it to what it reads);
+an error answer's body is handed over as it came.
 """
 
 from __future__ import annotations
