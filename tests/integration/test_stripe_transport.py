@@ -14,7 +14,7 @@ import pytest
 import stripe
 
 from lending_stripe.gateway import _authorization, _only_what_we_read
-from lending_stripe.transport import CurlHttpClient
+from lending_stripe.transport import CurlHttpClient, _headers
 
 
 class _Server(ThreadingHTTPServer):
@@ -78,6 +78,14 @@ def test_a_post_carries_its_body_and_headers_and_reads_the_answer(server: _Serve
     _, status, _ = client.request("post", _url(server, "/v1/declined"), {}, "")
     assert status == 402  # an HTTP error status is the library's to interpret, not a transport failure
     client.close()
+
+
+def test_the_headers_are_the_last_blocks_fields_after_a_100_continue() -> None:
+    raw = (b"HTTP/1.1 100 Continue\r\nX-First: 1\r\n\r\n"
+           b"HTTP/1.1 402 Payment Required\r\nRequest-Id: req_AbC\r\nStripe-Should-Retry:false \r\n\r\n")
+    assert _headers(raw) == {"request-id": "req_AbC", "stripe-should-retry": "false"}
+    assert _headers(raw[raw.index(b"HTTP/1.1 402"):]) == _headers(raw)
+    assert _headers(b"") == {}
 
 
 def test_a_kept_handle_carries_nothing_of_its_last_request_into_the_next(server: _Server) -> None:

@@ -40,10 +40,10 @@ class _Handles(threading.local):
 
 def _headers(raw: bytes) -> dict[str, str]:
     """The last response's header fields, names lower-cased (a 100 Continue block comes first)."""
+    text = raw.decode("latin-1")
+    last = text.rfind("\r\nHTTP/")  # the last block's status line, if a block came before it
     fields: dict[str, str] = {}
-    for line in raw.decode("latin-1").split("\r\n"):
-        if line.startswith("HTTP/"):
-            fields.clear()
+    for line in text[last + 2 if last >= 0 else 0:].split("\r\n")[1:]:
         name, sep, value = line.partition(":")
         if sep:
             fields[name.strip().lower()] = value.strip()
