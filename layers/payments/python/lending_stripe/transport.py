@@ -8,13 +8,18 @@ one handle between threads (not safe under gunicorn's threads) and parses header
 
 A handle is not thread-safe, so each thread has its own; each keeps its connections open
 between requests. The options every request shares (callbacks into the handle's two buffers,
-NOSIGNAL, the CA bundle) are set once, when the handle is made, and a request sets only its own
-(method, URL, headers, body, timeouts): `reset()` and setting them all again cost ~20k
-instructions a call. Timeouts: the whole attempt may take `timeout_seconds`, or what is left of
-the request's budget (`lending.correlation.time_left`) if less, so a processor that stops
-answering cannot hold a request past its budget. With `success_body`, the library is handed a
-2xx answer's body as that function returns it (lending_stripe.gateway cuts it to what it reads);
-an error answer's body is handed over as it came.
+NOSIGNAL, the CA bundle, HTTP/1.1) are set once, when the handle is made, and a request sets only
+its own (method, URL, headers, body, timeouts): `reset()` and setting them all again cost ~20k
+instructions a call. HTTP/1.1, as the library's default transport (`requests`) speaks, rather
+than the HTTP/2 libcurl would agree over TLS: a handle sends one request at a time, so HTTP/2's
+streams gain nothing, and its framing cost ~55k instructions a call (callgrind, TLS on loopback
+through nginx).
+
+Timeouts: the whole attempt may take `timeout_seconds`, or what is left of the request's budget
+(`lending.correlation.time_left`) if less, so a processor that stops answering cannot hold a
+request past its budget. With `success_body`, the library is handed a 2xx answer's body as that
+function returns it (lending_stripe.gateway cuts it to what it reads); an error answer's body is
+handed over as it came.
 """
 
 from __future__ import annotations
@@ -77,6 +82,7 @@ class CurlHttpClient(stripe.HTTPClient):  # type: ignore[misc]
         curl.setopt(pycurl.HEADERFUNCTION, mine.head.write)
         curl.setopt(pycurl.NOSIGNAL, 1)
         curl.setopt(pycurl.CAINFO, stripe.ca_bundle_path)
+        curl.setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_1_1)  # not HTTP/2: see the docstring
         with self._lock:
             self._all.append(curl)
             mine.curl, mine.generation = curl, self._generation
