@@ -3,15 +3,18 @@ kept-alive connections per thread, the response's headers, and the failures the 
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
+import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import stripe
 
-from lending_stripe.transport import CurlHttpClient
+from lending_stripe.gateway import _authorization, _only_what_we_read
+from lending_stripe.transport import CurlHttpClient, _headers
 
 
 class _Server(ThreadingHTTPServer):
@@ -77,6 +80,24 @@ def test_a_post_carries_its_body_and_headers_and_reads_the_answer(server: _Serve
     client.close()
 
 
+def test_the_headers_are_the_last_blocks_fields_after_a_100_continue() -> None:
+    raw = (b"HTTP/1.1 100 Continue\r\nX-First: 1\r\n\r\n"
+           b"HTTP/1.1 402 Payment Required\r\nRequest-Id: req_AbC\r\nStripe-Should-Retry:false \r\n\r\n")
+    assert _headers(raw) == {"request-id": "req_AbC", "stripe-should-retry": "false"}
+    assert _headers(raw[raw.index(b"HTTP/1.1 402"):]) == _headers(raw)
+    assert _headers(b"") == {}
+
+
+def test_a_kept_handle_carries_nothing_of_its_last_request_into_the_next(server: _Server) -> None:
+    client = CurlHttpClient(timeout_seconds=5)
+    for method, body in (("post", "amount=1"), ("get", None), ("delete", None), ("post", "amount=2"), ("get", None)):
+        client.request(method, _url(server, f"/v1/{method}"), {}, body)
+    assert [(verb, body) for verb, _, _, body in server.seen] == \
+        [("POST", b"amount=1"), ("GET", b""), ("DELETE", b""), ("POST", b"amount=2"), ("GET", b"")]
+    assert server.connections == 1
+    client.close()
+
+
 def test_a_thread_keeps_its_connection_and_threads_do_not_share_one(server: _Server) -> None:
     client = CurlHttpClient(timeout_seconds=5)
     for _ in range(5):
@@ -112,3 +133,40 @@ def test_a_silent_processor_times_out_within_the_call_timeout() -> None:
         client = CurlHttpClient(timeout_seconds=0.3)
         with pytest.raises(stripe.APIConnectionError, match="curl error 28"):
             client.request("get", f"http://127.0.0.1:{listener.getsockname()[1]}/v1/x", {})
+
+
+def test_only_a_successful_answer_is_cut_before_the_library_reads_it(server: _Server) -> None:
+    client = CurlHttpClient(timeout_seconds=5, success_body=lambda body: b'{"id": "cut"}')
+    assert client.request("post", _url(server, "/v1/payment_intents"), {}, "")[0] == '{"id": "cut"}'
+    body, status, _ = client.request("post", _url(server, "/v1/declined"), {}, "")
+    assert (status, body) == (402, '{"id": "pi_1", "status": "requires_capture"}')  # as sent: the library's error
+    client.close()
+
+
+def test_a_payment_intent_cut_to_what_we_read_is_the_same_authorization(stripe_url: str) -> None:
+    """Against localstripe, whole answers: create, confirm, capture, refund, and a retrieve with the charge expanded."""
+    client = CurlHttpClient(timeout_seconds=5)
+    auth = {"Authorization": "Bearer sk_test_suite", "Idempotency-Key": ""}
+
+    def call(path: str, data: str | None = None) -> bytes:
+        body, status, _ = client.request("post" if data is not None else "get", stripe_url + path,
+                                         {**auth, "Idempotency-Key": uuid.uuid4().hex}, data)
+        assert status == 200, body
+        return body.encode()
+
+    created = call("/v1/payment_intents", "amount=250&currency=usd&payment_method=pm_card_visa"
+                                          "&capture_method=manual&metadata[book_id]=b1")
+    intent = json.loads(created)["id"]
+    answers = [created, call(f"/v1/payment_intents/{intent}/confirm", ""),
+               call(f"/v1/payment_intents/{intent}/capture", ""), call("/v1/refunds", f"payment_intent={intent}"),
+               call(f"/v1/payment_intents/{intent}?expand[]=latest_charge")]
+    assert json.loads(answers[-1])["latest_charge"]["refunded"] is True
+    for whole in answers:
+        cut = json.loads(_only_what_we_read(whole))
+        assert len(cut) < len(json.loads(whole)) and _authorization(cut) == _authorization(json.loads(whole))
+    client.close()
+
+
+@pytest.mark.parametrize("body", [b"<html>Bad gateway</html>", b"[1, 2]", b'{"id": "pi_1", "latest_charge": 7}', b""])
+def test_an_answer_that_is_not_a_payment_intent_goes_to_the_library_as_it_came(body: bytes) -> None:
+    assert _only_what_we_read(body) == body

@@ -6,6 +6,14 @@ than the rest of a borrow together (docs/benchmarks.md). So the transport is lib
 handle per thread (`lending_stripe.transport`, the library's `HTTPClient` extension point), and a
 response is read with `raw_request`: parsed once, and only the fields an `Authorization` holds are read.
 
+Parsed once, and small: the library parses every answer into nested `OrderedDict`s, ~20 us for
+localstripe's 2.3 KB confirm answer (Stripe's own are larger). So the transport hands it, of a 2xx
+answer, only the fields we read (`_WhatWeRead`, decoded by msgspec, which skips the rest unparsed,
+and encoded again: ~2 us), and the library parses those (~5 us); a refund's answer, of which nothing
+is read, is cut the same way. The library's `StripeResponse.body`, and its debug log of the body, are that
+cut-down JSON. An error answer reaches the library as it was sent, so its error objects and our
+translation of them (`_translated`) are what they would be without the cut.
+
 Every call's socket timeout is the configured one or what is left of the request's budget
 (`lending.correlation.time_left`), whichever is less: a processor that stops answering cannot hold a
 request past its budget, whichever call it hangs on.
@@ -14,11 +22,13 @@ request past its budget, whichever call it hangs on.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+import msgspec
 import stripe
 import stripe._api_requestor as _stripe_requestor
 import stripe._util as _stripe_util
@@ -46,6 +56,20 @@ for _module in (_stripe_util, _stripe_requestor):
     _module.log_info, _module.log_debug = _log_info, _log_debug  # type: ignore[attr-defined]
 # Per-call platform probes and a telemetry header carrying the previous call's timing: not needed.
 stripe.enable_telemetry = False
+
+
+def _ai_agent_read_once(detect: Callable[[Mapping[str, str]], str]) -> Callable[[Mapping[str, str]], str]:
+    """Every request's headers name the AI coding agent the process runs under, if any, found by
+    looking up a dozen variables in os.environ (each miss a KeyError raised and caught): ~100k
+    instructions a call (callgrind). The environment is read once, at start-up, as our settings are;
+    any other mapping the library passes is looked at as it would be. A private name: the library's
+    use of it is checked (tests/integration/test_stripe_patches.py)."""
+    at_start_up = detect(os.environ)
+    return lambda environ: at_start_up if environ is os.environ else detect(environ)
+
+
+_ai_agent = _ai_agent_read_once(_stripe_requestor._APIRequestor._detect_ai_agent)
+_stripe_requestor._APIRequestor._detect_ai_agent = staticmethod(_ai_agent)  # type: ignore[method-assign,assignment]
 MIN_CALL_SECONDS = 0.2  # less than this left in the request's budget: do not start a processor call
 
 
@@ -79,6 +103,31 @@ def _translated(action: str) -> Iterator[None]:
         raise ProcessorRefused(f"The payment processor refused to {action}.") from exc
 
 
+class _Charge(msgspec.Struct):
+    refunded: Any = msgspec.UNSET
+
+
+class _WhatWeRead(msgspec.Struct):
+    """The fields of a PaymentIntent `_authorization` and `create_authorization` read; an absent one stays absent."""
+    id: Any = msgspec.UNSET
+    status: Any = msgspec.UNSET
+    amount: Any = msgspec.UNSET
+    metadata: Any = msgspec.UNSET
+    latest_charge: _Charge | str | None | msgspec.UnsetType = msgspec.UNSET
+
+
+_read_fields, _write_fields = msgspec.json.Decoder(_WhatWeRead).decode, msgspec.json.Encoder().encode
+
+
+def _only_what_we_read(body: bytes) -> bytes:
+    """A 2xx body cut to `_WhatWeRead`, for the library to parse: anything else is skipped, not parsed.
+    A body that is not such JSON goes as it came, so the library answers it as it would have."""
+    try:
+        return _write_fields(_read_fields(body))
+    except msgspec.DecodeError:
+        return body
+
+
 def _authorization(intent: Mapping[str, Any]) -> Authorization:
     """The fields we read from a PaymentIntent's JSON (nothing else is converted)."""
     charge = intent.get("latest_charge")
@@ -100,7 +149,8 @@ class StripeGateway:
         base = {"api": api_base.rstrip("/")} if api_base else None
         self._client = stripe.StripeClient(
             api_key, base_addresses=base,  # type: ignore[arg-type]
-            http_client=CurlHttpClient(timeout_seconds=timeout_seconds, connect_seconds=min(3.0, timeout_seconds)),
+            http_client=CurlHttpClient(timeout_seconds=timeout_seconds, connect_seconds=min(3.0, timeout_seconds),
+                                       success_body=_only_what_we_read),
             max_network_retries=max_retries,
         )
         self._timeout, self._max_retries = timeout_seconds, max_retries
