@@ -4,7 +4,7 @@ The library builds every request itself (auth, API version, idempotency key, ret
 backoff) and hands it to `HTTPClient.request()`, its documented extension point, once per
 attempt. Sending it through libcurl costs a fraction of the CPU of urllib3 + http.client +
 `email` header parsing (docs/benchmarks.md, issue 18). The library's own `PycurlClient` shares
-one handle between threads (not safe under gunicorn's threads) and parses headers with `email`.
+one handle between threads (not safe under the server's threads) and parses headers with `email`.
 
 A handle is not thread-safe, so each thread has its own; each keeps its connections open
 between requests. The options every request shares (callbacks into the handle's two buffers,
