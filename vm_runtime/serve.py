@@ -22,9 +22,9 @@ import socket
 import sys
 from typing import Any
 
-from granian._granian import SocketHolder  # type: ignore[import-untyped]
-from granian.constants import HTTPModes, Interfaces  # type: ignore[import-untyped]
-from granian.server import MPServer  # type: ignore[import-untyped]
+from granian._granian import SocketHolder
+from granian.constants import HTTPModes, Interfaces
+from granian.server import MPServer
 
 from vm_runtime.door import close_the_door
 
@@ -69,7 +69,7 @@ def listen(host: str, port: int) -> socket.socket:
     return listener
 
 
-class InstanceServer(MPServer):  # type: ignore[misc]
+class InstanceServer(MPServer):
     """granian's process server on a listener we own, closing the door before its worker stops."""
 
     def __init__(self, listener: socket.socket, **options: Any) -> None:
@@ -79,9 +79,10 @@ class InstanceServer(MPServer):  # type: ignore[misc]
 
     def _init_shared_socket(self) -> None:
         # The worker serves on our socket (inherited), not on one granian binds itself.
+        # (granian's stub gives SocketHolder no arguments; the extension takes fd, is-unix-socket, backlog)
         self._ssp = None
-        self._sfd = self._listener.fileno()
-        self._shd = SocketHolder(self._sfd, False, BACKLOG)
+        self._sfd = self._listener.fileno()  # type: ignore[assignment]
+        self._shd = SocketHolder(self._sfd, False, BACKLOG)  # type: ignore[call-arg, assignment]
         self._sso = self._listener
 
     def _drop_shared_socket(self) -> None:
