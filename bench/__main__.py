@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import cold_start, imports, load
-from bench.phases import Row, delayed_phase, http_phase, pgbench_phase, plain_phase, search_phase
+from bench.phases import STEADY_AFTER, Row, delayed_phase, http_phase, pgbench_phase, plain_phase, search_phase
 from bench.report import report_cold, report_cpu, report_rows, report_statements
 from bench.servers import chalice_server, vm_available, vm_server
 from bench.settings import (
@@ -124,7 +124,7 @@ def main() -> int:
                     else (lambda env: chalice_server(env, work / "chalice-delay.log"))
                 label = "one VM" if on_vm else "chalice local (no VM on this branch)"
                 label, samples, used, at_processor, spied = delayed_phase(stack, server, label, threads)
-                steady = [t for t in samples.completed_at if t >= 2.0]
+                steady = [t for t in samples.completed_at if t >= STEADY_AFTER]
                 rate = len(steady) / SECONDS
                 in_flight = samples.in_flight[len(samples.in_flight) // 5:]
                 own = ", the VM's own instance threads" if on_vm else ""
@@ -134,12 +134,12 @@ def main() -> int:
                     f" p99 {load.percentile(samples.borrows, 99):.0f} ms; in flight: mean "
                     f"{sum(in_flight) / max(1, len(in_flight)):.0f}, max {max(in_flight or [0])}; errors "
                     f"{samples.errors or 'none'}")
-                report_cpu("CPU", used, SECONDS + 2, len(samples.borrows))
+                report_cpu("CPU (steady state, after 2 s)", used, SECONDS, len(steady))
                 steady_at = at_processor[20:-5] if len(at_processor) > 40 else at_processor
                 held = max(at_processor or [0])
                 say(f"  held by the service at the processor (the stand-in's calls in progress, every 0.1 s after 2 s):"
                     f" mean {sum(steady_at) / max(1, len(steady_at)):.0f}, max {held}")
-                per_borrow = 1000 * used["service"] / max(1, len(samples.borrows))
+                per_borrow = 1000 * used["service"] / max(1, len(steady))
                 say(f"  target: >= {TARGET_IN_FLIGHT} in flight: {verdict(held >= TARGET_IN_FLIGHT)} (clients' max "
                     f"{max(in_flight or [0])}, service's max {held}); 0 errors: {verdict(not samples.errors)}; "
                     f"service CPU per borrow {per_borrow:.2f} ms <= {TARGET_DELAYED_CPU}: "

@@ -136,8 +136,14 @@ def cycles(make_caller: Callable[[], Call], books: list[str], tokens: list[str],
     return total
 
 
-def borrows(make_caller: Callable[[], Call], books: list[str], tokens: list[str], seconds: float) -> Samples:
-    """Open-ended borrowing: each client takes the next unborrowed book; counts requests in flight."""
+def borrows(make_caller: Callable[[], Call], books: list[str], tokens: list[str], seconds: float, *,
+            steady_after: float = 2.0, on_steady: Callable[[], None] = lambda: None,
+            on_end: Callable[[], None] = lambda: None) -> Samples:
+    """Open-ended borrowing: each client takes the next unborrowed book; counts requests in flight.
+
+    `on_steady` is called `steady_after` seconds in, and `on_end` when the window closes (before the
+    borrows still under way finish, which are not counted): a meter started and stopped by them sees
+    the steady state's CPU, as the borrows completed after `steady_after` count its borrows."""
     total = Samples()
     lock = threading.Lock()
     queue = list(reversed(books))
@@ -182,9 +188,14 @@ def borrows(make_caller: Callable[[], Call], books: list[str], tokens: list[str]
     began[0] = time.perf_counter()
     stop_at[0] = began[0] + seconds
     go.set()
+    steady = False
     while time.perf_counter() < stop_at[0]:
         time.sleep(0.05)
         total.in_flight.append(in_flight[0])
+        if not steady and time.perf_counter() >= began[0] + steady_after:
+            steady = True
+            on_steady()
+    on_end()
     for t in threads:
         t.join()
     total.elapsed = seconds

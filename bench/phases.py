@@ -144,6 +144,9 @@ def processor_in_flight(stripe_url: str) -> list[int]:
         return []
 
 
+STEADY_AFTER = 2.0  # seconds of the delayed phase's warm-up (each thread's first request, connections, handles)
+
+
 def delayed_phase(stack: Stack, server: Callable[[dict[str, str]], Any],
                   label: str, threads: int) -> tuple[str, load.Samples, dict[str, float], list[int], list[str]]:
     stack.fresh_tables()
@@ -154,10 +157,16 @@ def delayed_phase(stack: Stack, server: Callable[[dict[str, str]], Any],
     if threads:
         env["INSTANCE_THREADS"] = str(threads)
     with server(env) as (url, service_group):
-        meter = cpu.Meter(groups(stack, service_group))
-        spies = spy_on(stack, service_group, f"delayed-{threads}")
-        samples = load.borrows(load.http_caller(url), books, tokens, SECONDS + 2)
-        used = meter.stop()
+        meters: list[cpu.Meter] = []
+        used: dict[str, float] = {}
+        spies: list[Any] = []
+
+        def steady() -> None:  # the window borrows/s is counted in: after the warm-up, until it closes
+            meters.append(cpu.Meter(groups(stack, service_group)))
+            spies.extend(spy_on(stack, service_group, f"delayed-{threads}"))
+
+        samples = load.borrows(load.http_caller(url), books, tokens, SECONDS + STEADY_AFTER,
+                               steady_after=STEADY_AFTER, on_steady=steady, on_end=lambda: used.update(meters[0].stop()))
         for spy in spies:
             if spy:
                 spy.wait(timeout=60)
