@@ -25,8 +25,8 @@ MAX_BODY_BYTES = 1024 * 1024  # nginx's client_max_body_size is the same: larger
 IMPORT_BODY_BYTES = 16 * 1024 * 1024  # POST /imports (nginx's `location = /imports`); the handler applies MAX_IMPORT_BYTES
 
 
-def body_limit(environ: Mapping[str, Any]) -> int:
-    return IMPORT_BODY_BYTES if raw_path(environ) == "/imports" else MAX_BODY_BYTES
+def body_limit(path: str) -> int:
+    return IMPORT_BODY_BYTES if path == "/imports" else MAX_BODY_BYTES
 
 
 def raw_path(environ: Mapping[str, Any]) -> str:
@@ -74,10 +74,10 @@ def read_body(environ: Mapping[str, Any], limit: int = MAX_BODY_BYTES) -> bytes:
     return b""
 
 
-def request_of(environ: Mapping[str, Any], body: bytes) -> Request:
+def request_of(environ: Mapping[str, Any], body: bytes, path: str) -> Request:
     headers = headers_of(environ)
     return Request.build(
-        method=str(environ.get("REQUEST_METHOD", "GET")), path=raw_path(environ), headers=headers,
+        method=str(environ.get("REQUEST_METHOD", "GET")), path=path, headers=headers,
         query=parse_qs(str(environ.get("QUERY_STRING") or ""), keep_blank_values=True), body=body,
         source_ip=headers.get("x-real-ip") or str(environ.get("REMOTE_ADDR") or ""))
 
@@ -107,12 +107,13 @@ class LendingApp:
     def respond(self, environ: Mapping[str, Any]) -> tuple[Response, str]:
         request_id = request_id_from(str(environ.get("HTTP_X_REQUEST_ID") or ""))
         try:
-            limit = body_limit(environ)
+            path = raw_path(environ)
+            limit = body_limit(path)
             body = read_body(environ, limit)
             if len(body) > limit:
                 return problem(413, "Content Too Large", f"The body may have at most {limit} bytes.",
                                request_id), request_id
-            request = request_of(environ, body)
+            request = request_of(environ, body, path)
             return self.service.respond(request), request.request_id
         except Exception:  # noqa: BLE001 - last line of defence: never a traceback to the caller
             log.exception("the VM adapter failed", extra={"request_id": request_id})
