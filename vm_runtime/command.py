@@ -12,11 +12,6 @@ def jobs_argv(python: str = "python") -> list[str]:
     return [python, *JOBS[1:]]
 
 
-def serve_argv(python: str = "python") -> list[str]:
-    """SERVE with a given interpreter (the local runner passes its venv's python)."""
-    return [python, *SERVE[1:]]
-
-
 def bind_env(host: str, port: int) -> dict[str, str]:
     """The environment that puts an instance on a given address (the container binds 0.0.0.0:8000)."""
     return {"INSTANCE_BIND": f"{host}:{port}"}
