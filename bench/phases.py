@@ -73,10 +73,10 @@ def spy_on(stack: Stack, service_group: cpu.Group, name: str) -> list[Any]:
             for proc in service_group() if proc.name() != "nginx" and proc.ppid() not in pids]
 
 
-def profiled(stack: Stack, name: str) -> list[str]:
+def profiled(stack: Stack, name: str, note: str = "") -> list[str]:
     lines: list[str] = []
     for raw in sorted(stack.work.glob(f"profile-{name[:12]}-*.txt")):
-        lines += [f"py-spy, {raw.name}:"] + profile.summary(raw)
+        lines += [f"py-spy, {raw.name}{note}:"] + profile.summary(raw)
     return lines
 
 
@@ -92,9 +92,8 @@ def plain_phase(stack: Stack) -> Row:
         proc = subprocess.Popen([sys.executable, "-m", "bench.inprocess", str(cfg), str(result)], cwd=ROOT,
                                 stdout=log, stderr=subprocess.STDOUT)
         meter = cpu.Meter(groups(stack, lambda: cpu.tree(proc.pid)))
-        raw = stack.work / f"profile-plain-{proc.pid}.txt"
         # The whole life of the process: its start-up and warm-up are a small part of SECONDS.
-        spy = profile.start(proc.pid, SECONDS + 5, raw) if PROFILE else None
+        spy = profile.start(proc.pid, SECONDS + 5, stack.work / f"profile-plain-{proc.pid}.txt") if PROFILE else None
         # The subprocess warms up then runs SECONDS; sample CPU for its whole life.
         proc.wait(timeout=SECONDS + 120)
         used = meter.stop()
@@ -106,10 +105,8 @@ def plain_phase(stack: Stack) -> Row:
     # The process's own CPU while the clients ran (its start-up, imports and warm-up left out).
     used["service"] = data.pop("service_cpu_seconds", used["service"])
     samples = load.Samples(**{k: v for k, v in data.items()})
-    row = Row("plain handler path (threads, no HTTP)", samples, used, (before, processor_call_ms(stripe_url)))
-    if PROFILE and raw.exists():
-        row.profile += [f"py-spy, {raw.name} (the clients' threads are in this process too):"] + profile.summary(raw)
-    return row
+    return Row("plain handler path (threads, no HTTP)", samples, used, (before, processor_call_ms(stripe_url)),
+               profiled(stack, "plain", " (the clients' threads are in this process too)"))
 
 
 def groups(stack: Stack, service: cpu.Group) -> dict[str, cpu.Group]:
