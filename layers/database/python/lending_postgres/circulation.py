@@ -9,6 +9,8 @@ cannot deadlock with each other.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, TypeAlias
 
@@ -29,11 +31,12 @@ from lending_postgres.rows import (
     LOAN_BY_ID,
     UNIQUE_VIOLATION,
     attach_payment_reading,
+    attach_sql,
     book_row,
     loan_row,
     move_book,
+    released,
     sqlstate,
-    try_move_book,
 )
 
 CHECK_VIOLATION = "23514"  # also raised by the triggers that guard the hold shelf
@@ -50,36 +53,62 @@ def lock_title(c: Conn, title_id: str) -> bool:
     return bool(c.run("SELECT 1 FROM titles WHERE title_id = CAST(:t AS uuid) FOR NO KEY UPDATE", t=title_id))
 
 
+# From the open shelf, in one statement (one round trip): move the copy, open its loan, attach the payment.
+# Each step runs only if the one before it did; the counts say which did not. The title is locked already.
+_LEND_FROM_SHELF = (
+    "WITH moved AS (UPDATE books SET status = 'borrowed' WHERE book_id = CAST(:book AS uuid) "
+    "AND status = :from RETURNING title), "
+    "opened AS (INSERT INTO loans (loan_id, book_id, borrower_iss, borrower_sub, borrower_name, payment_id, due_at) "
+    "SELECT CAST(:t AS uuid), CAST(:book AS uuid), :iss, :sub, :name, CAST(:p AS uuid), :due FROM moved RETURNING *), "
+    f"attached AS ({attach_sql('loan_id', also=' AND EXISTS (SELECT 1 FROM opened)')}) "
+    "SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM attached), o.loan_id::text, o.book_id::text, "
+    "o.borrower_iss, o.borrower_sub, o.borrower_name, o.borrowed_at, o.due_at, o.returned_at, o.payment_id::text, "
+    "o.closed_reason, m.title, o.renewals FROM (VALUES (1)) AS one LEFT JOIN opened o ON true LEFT JOIN moved m ON true"
+)
+
+
 def lend(c: Conn, book_id: str, borrower: User, payment_id: str, due_at: datetime) -> Loan:
     """Move the copy to `borrower` (from the shelf, or from the hold shelf if it waits for them),
     open the loan, fulfil the hold it waited for, attach the payment. Returns the loan."""
-    held: list[Any] = []
+    loan_id = str(uuid.uuid4())
+    with _refused_loan():
+        moved, attached, *loan = c.run(_LEND_FROM_SHELF, book=book_id, t=loan_id, p=payment_id, iss=borrower.issuer,
+                                       sub=borrower.subject, name=borrower.name or borrower.handle, due=due_at,
+                                       **{"from": BookStatus.AVAILABLE.value})[0]
+    if moved:
+        if not attached:
+            raise released()
+        return loan_row(loan)
     # A copy on the open shelf has no ready hold (holds_ready_copy_on_shelf), so the hold shelf is
     # looked at only when the copy is not there.
-    if not try_move_book(c, book_id, BookStatus.AVAILABLE, BookStatus.BORROWED):
-        held = c.run("SELECT hold_id::text, patron_iss, patron_sub FROM holds WHERE book_id = CAST(:b AS uuid) "
-                     "AND status = 'ready' FOR UPDATE", b=book_id)
-        if not held:
-            raise BookUnavailable("Someone else has just borrowed or bought this book.")
-        hold_id, iss, sub = held[0]
-        if (iss, sub) != (borrower.issuer, borrower.subject):
-            raise HeldForAnother("This copy waits on the hold shelf for another patron.",
-                                 book_status="on_hold_shelf", reason="on_hold_shelf")
-        move_book(c, book_id, BookStatus.ON_HOLD_SHELF, BookStatus.BORROWED)
-    loan_id = str(uuid.uuid4())
-    try:
+    held = c.run("SELECT hold_id::text, patron_iss, patron_sub FROM holds WHERE book_id = CAST(:b AS uuid) "
+                 "AND status = 'ready' FOR UPDATE", b=book_id)
+    if not held:
+        raise BookUnavailable("Someone else has just borrowed or bought this book.")
+    hold_id, iss, sub = held[0]
+    if (iss, sub) != (borrower.issuer, borrower.subject):
+        raise HeldForAnother("This copy waits on the hold shelf for another patron.",
+                             book_status="on_hold_shelf", reason="on_hold_shelf")
+    move_book(c, book_id, BookStatus.ON_HOLD_SHELF, BookStatus.BORROWED)
+    with _refused_loan():
         c.run("INSERT INTO loans (loan_id, book_id, borrower_iss, borrower_sub, borrower_name, payment_id, due_at) "
               "VALUES (:id, :book, :iss, :sub, :name, :pay, :due)",
               id=loan_id, book=book_id, iss=borrower.issuer, sub=borrower.subject,
               name=borrower.name or borrower.handle, pay=payment_id, due=due_at)
+    c.run("UPDATE holds SET status = 'fulfilled', loan_id = CAST(:l AS uuid), closed_at = now() "
+          "WHERE hold_id = CAST(:h AS uuid)", l=loan_id, h=hold_id)
+    return loan_row(attach_payment_reading(c, payment_id, "loan_id", loan_id, LOAN_BY_ID, id=loan_id))
+
+
+@contextmanager
+def _refused_loan() -> Iterator[None]:
+    """A loan the constraints refuse (the copy is lent, sold or held already) is a lost race."""
+    try:
+        yield
     except DatabaseError as exc:
         if sqlstate(exc) in (UNIQUE_VIOLATION, FK_VIOLATION, CHECK_VIOLATION):
             raise BookUnavailable("Someone else has just borrowed or bought this book.") from exc
         raise
-    if held:
-        c.run("UPDATE holds SET status = 'fulfilled', loan_id = CAST(:l AS uuid), closed_at = now() "
-              "WHERE hold_id = CAST(:h AS uuid)", l=loan_id, h=held[0][0])
-    return loan_row(attach_payment_reading(c, payment_id, "loan_id", loan_id, LOAN_BY_ID, id=loan_id))
 
 
 def shelve(c: Conn, book_id: str, title_id: str, from_status: BookStatus, *, now: datetime,
@@ -95,13 +124,35 @@ def shelve(c: Conn, book_id: str, title_id: str, from_status: BookStatus, *, now
         raise NotOnLoan("This book is not on loan.")
     if not waiting:
         return None
+    return _ready_for(c, waiting[0], book_id, title_id, now=now, pickup_period=pickup_period)
+
+
+def _ready_for(c: Conn, hold: list[Any], book_id: str, title_id: str, *, now: datetime,
+               pickup_period: timedelta) -> str:
+    """The copy, now on the hold shelf, is ready for `hold` (its id, patron iss and sub): tell them."""
+    hold_id, iss, sub = hold
     c.run("UPDATE holds SET status = 'ready', book_id = CAST(:b AS uuid), ready_at = :now, "
           "ready_until = :until WHERE hold_id = CAST(:h AS uuid)",
-          b=book_id, now=now, until=now + pickup_period, h=waiting[0][0])
+          b=book_id, now=now, until=now + pickup_period, h=hold_id)
     title = c.run("SELECT title FROM titles WHERE title_id = CAST(:t AS uuid)", t=title_id)[0][0]
-    write_notice(c, kind="hold_ready", patron_iss=waiting[0][1], patron_sub=waiting[0][2], hold_id=waiting[0][0],
+    write_notice(c, kind="hold_ready", patron_iss=iss, patron_sub=sub, hold_id=hold_id,
                  details={"title": title, "ready_until": (now + pickup_period).isoformat(), "book_id": book_id})
-    return str(waiting[0][0])
+    return str(hold_id)
+
+
+# A return, in one statement after the title's lock: close the open loan, and put the copy on the hold
+# shelf if someone waits for its title (the first in line is read and locked), else on the open shelf.
+_CLOSE_AND_SHELVE = (
+    f"WITH closed AS (UPDATE loans l SET returned_at = now(), closed_reason = 'returned' FROM books b "
+    f"WHERE b.book_id = l.book_id AND l.book_id = CAST(:b AS uuid) AND l.returned_at IS NULL RETURNING {LOAN}), "
+    "waiting AS (SELECT hold_id::text, patron_iss, patron_sub FROM holds WHERE title_id = CAST(:t AS uuid) "
+    "AND status = 'waiting' ORDER BY seq LIMIT 1 FOR UPDATE), "
+    "shelved AS (UPDATE books SET status = CASE WHEN EXISTS (SELECT 1 FROM waiting) THEN 'on_hold_shelf' "
+    "ELSE 'available' END WHERE book_id = CAST(:b AS uuid) AND status = :from "
+    "AND EXISTS (SELECT 1 FROM closed) RETURNING 1) "
+    "SELECT closed.*, (SELECT count(*) FROM shelved), w.hold_id, w.patron_iss, w.patron_sub "
+    "FROM closed LEFT JOIN waiting w ON true"
+)
 
 
 def _loan(c: Conn, loan_id: str) -> Loan:
@@ -140,17 +191,15 @@ class CirculationMoves:
             title_id = lock_title_of_book(c, book_id)
             if title_id is None:  # every copy has a title (books_have_a_title)
                 raise BookNotFound(f"No book with id {book_id}.")
-            # Closed and read in one statement; a caller who may not return it rolls the close back below.
-            rows = c.run(f"UPDATE loans l SET returned_at = now(), closed_reason = 'returned' FROM books b "
-                         f"WHERE b.book_id = l.book_id AND l.book_id = CAST(:b AS uuid) AND l.returned_at IS NULL "
-                         f"RETURNING {LOAN}", b=book_id)
+            # Closed, shelved and read in one statement; a caller who may not return it rolls it all back below.
+            rows = c.run(_CLOSE_AND_SHELVE, b=book_id, t=title_id, **{"from": BookStatus.BORROWED.value})
             when = now or c.run("SELECT now()")[0][0]
             if not rows and c.run(
                     "SELECT 1 FROM books WHERE book_id = CAST(:b AS uuid) AND status = 'lost'", b=book_id):
                 loan_id = fee_moves.found_lost_copy(c, book_id, caller, now=when)
                 shelve(c, book_id, title_id, BookStatus.LOST, now=when, pickup_period=pickup_period)
                 return _loan(c, loan_id)
-            if not rows:
+            if not rows or not rows[0][12]:  # no open loan, or its copy was not out on it
                 raise NotOnLoan("This book is not on loan.")
             loan = loan_row(rows[0])  # as it stays: neither the fee nor the shelving changes the loan's row
             if (loan.borrower.issuer, loan.borrower.subject) != (caller.issuer, caller.subject) \
@@ -158,7 +207,8 @@ class CirculationMoves:
                 raise NotYourLoan("Only the borrower or a librarian may return this loan.")
             if fees is not None:
                 fee_moves.charge_late_fee(c, loan.loan_id, until=when, fees=fees, due_at=loan.due_at)
-            shelve(c, book_id, title_id, BookStatus.BORROWED, now=when, pickup_period=pickup_period)
+            if rows[0][13] is not None:  # the first in line's copy is ready for them
+                _ready_for(c, rows[0][13:16], book_id, title_id, now=when, pickup_period=pickup_period)
             return loan
 
     def copy_to_lend(self, title_id: str, borrower: User) -> Book | None:

@@ -75,30 +75,31 @@ def move_book(c: pg8000.native.Connection, book_id: str, from_status: BookStatus
         raise BookUnavailable("Someone else has just borrowed or bought this book.")
 
 
-def _attach_sql(column: str) -> str:
+def attach_sql(column: str, *, also: str = "") -> str:
+    """The conditional update that attaches payment :p to :t; `also` adds a condition (e.g. on a CTE)."""
     return (f"UPDATE payments SET {column} = CAST(:t AS uuid), updated_at = now() "
             f"WHERE payment_id = CAST(:p AS uuid) AND state = 'authorized' AND loan_id IS NULL "
-            f"AND purchase_id IS NULL AND renewal_id IS NULL RETURNING 1")
+            f"AND purchase_id IS NULL AND renewal_id IS NULL{also} RETURNING 1")
 
 
-def _released() -> PaymentReleased:
+def released() -> PaymentReleased:
     return PaymentReleased("The payment authorisation was released before the book could be reserved; "
                            "nothing was charged, please try again.")
 
 
 def attach_payment(c: pg8000.native.Connection, payment_id: str, column: str, target_id: str) -> None:
-    if not c.run(_attach_sql(column), t=target_id, p=payment_id):
-        raise _released()
+    if not c.run(attach_sql(column), t=target_id, p=payment_id):
+        raise released()
 
 
 def attach_payment_reading(c: pg8000.native.Connection, payment_id: str, column: str, target_id: str,
                            select: str, **params: Any) -> list[Any]:
     """attach_payment and `select` (a query ending in a WHERE clause) in one statement: its first row, read
     only if the payment was attached (the CTE's update runs whatever the select finds)."""
-    rows = c.run(f"WITH attached AS ({_attach_sql(column)}) {select} AND EXISTS (SELECT 1 FROM attached)",
+    rows = c.run(f"WITH attached AS ({attach_sql(column)}) {select} AND EXISTS (SELECT 1 FROM attached)",
                  t=target_id, p=payment_id, **params)
     if not rows:
-        raise _released()
+        raise released()
     row: list[Any] = rows[0]
     return row
 
