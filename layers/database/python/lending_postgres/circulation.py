@@ -43,9 +43,12 @@ CHECK_VIOLATION = "23514"  # also raised by the triggers that guard the hold she
 Conn: TypeAlias = pg8000.native.Connection
 
 
+_LOCK_TITLE_OF_BOOK = ("SELECT t.title_id::text FROM books b JOIN titles t USING (title_id) "
+                       "WHERE b.book_id = CAST(:b AS uuid) FOR NO KEY UPDATE OF t")
+
+
 def lock_title_of_book(c: Conn, book_id: str) -> str | None:
-    rows = c.run("SELECT t.title_id::text FROM books b JOIN titles t USING (title_id) "
-                 "WHERE b.book_id = CAST(:b AS uuid) FOR NO KEY UPDATE OF t", b=book_id)
+    rows = c.run(_LOCK_TITLE_OF_BOOK, b=book_id)
     return rows[0][0] if rows else None
 
 
@@ -53,8 +56,8 @@ def lock_title(c: Conn, title_id: str) -> bool:
     return bool(c.run("SELECT 1 FROM titles WHERE title_id = CAST(:t AS uuid) FOR NO KEY UPDATE", t=title_id))
 
 
-# From the open shelf, in one statement (one round trip): move the copy, open its loan, attach the payment.
-# Each step runs only if the one before it did; the counts say which did not. The title is locked already.
+# From the open shelf, in one statement: move the copy, open its loan, attach the payment. Each step
+# runs only if the one before it did; the counts say which did not. The title is locked already.
 _LEND_FROM_SHELF = (
     "WITH moved AS (UPDATE books SET status = 'borrowed' WHERE book_id = CAST(:book AS uuid) "
     "AND status = :from RETURNING title), "
@@ -67,14 +70,25 @@ _LEND_FROM_SHELF = (
 )
 
 
-def lend(c: Conn, book_id: str, borrower: User, payment_id: str, due_at: datetime) -> Loan:
+def lend(c: Conn, book_id: str, borrower: User, payment_id: str, due_at: datetime, *,
+         title_locked: bool = True) -> Loan:
     """Move the copy to `borrower` (from the shelf, or from the hold shelf if it waits for them),
-    open the loan, fulfil the hold it waited for, attach the payment. Returns the loan."""
+    open the loan, fulfil the hold it waited for, attach the payment. Returns the loan.
+
+    With `title_locked=False`, the title's lock is taken first, in the same round trip (a pipeline):
+    the move runs once the lock is held, with a snapshot taken after it."""
     loan_id = str(uuid.uuid4())
+    from_shelf = (_LEND_FROM_SHELF, {"book": book_id, "t": loan_id, "p": payment_id, "iss": borrower.issuer,
+                                     "sub": borrower.subject, "name": borrower.name or borrower.handle, "due": due_at,
+                                     "from": BookStatus.AVAILABLE.value})
     with _refused_loan():
-        moved, attached, *loan = c.run(_LEND_FROM_SHELF, book=book_id, t=loan_id, p=payment_id, iss=borrower.issuer,
-                                       sub=borrower.subject, name=borrower.name or borrower.handle, due=due_at,
-                                       **{"from": BookStatus.AVAILABLE.value})[0]
+        if title_locked:
+            rows = c.run(from_shelf[0], **from_shelf[1])
+        else:
+            locked, rows = c.pipeline((_LOCK_TITLE_OF_BOOK, {"b": book_id}), from_shelf)
+            if not locked:
+                raise BookUnavailable("No such book to lend.")
+    moved, attached, *loan = rows[0]
     if moved:
         if not attached:
             raise released()
@@ -142,10 +156,12 @@ def _ready_for(c: Conn, hold: list[Any], book_id: str, title_id: str, *, now: da
 
 # A return, in one statement after the title's lock: close the open loan, and put the copy on the hold
 # shelf if someone waits for its title (the first in line is read and locked), else on the open shelf.
+# Sent with the lock in one round trip, so it finds the title by the copy.
 _CLOSE_AND_SHELVE = (
     f"WITH closed AS (UPDATE loans l SET returned_at = now(), closed_reason = 'returned' FROM books b "
     f"WHERE b.book_id = l.book_id AND l.book_id = CAST(:b AS uuid) AND l.returned_at IS NULL RETURNING {LOAN}), "
-    "waiting AS (SELECT hold_id::text, patron_iss, patron_sub FROM holds WHERE title_id = CAST(:t AS uuid) "
+    "waiting AS (SELECT hold_id::text, patron_iss, patron_sub FROM holds "
+    "WHERE title_id = (SELECT title_id FROM books WHERE book_id = CAST(:b AS uuid)) "
     "AND status = 'waiting' ORDER BY seq LIMIT 1 FOR UPDATE), "
     "shelved AS (UPDATE books SET status = CASE WHEN EXISTS (SELECT 1 FROM waiting) THEN 'on_hold_shelf' "
     "ELSE 'available' END WHERE book_id = CAST(:b AS uuid) AND status = :from "
@@ -166,9 +182,7 @@ class CirculationMoves:
 
     def open_loan(self, book_id: str, borrower: User, payment_id: str, due_at: datetime) -> Loan:
         with refusals(), self.pool.transaction() as c:
-            if lock_title_of_book(c, book_id) is None:
-                raise BookUnavailable("No such book to lend.")
-            return lend(c, book_id, borrower, payment_id, due_at)
+            return lend(c, book_id, borrower, payment_id, due_at, title_locked=False)
 
     def lend_copy_of_title(self, title_id: str, borrower: User, payment_id: str, due_at: datetime) -> Loan:
         with refusals(), self.pool.transaction() as c:
@@ -188,11 +202,13 @@ class CirculationMoves:
     def close_loan(self, book_id: str, caller: User, *, now: datetime | None = None,
                    pickup_period: timedelta = timedelta(days=7), fees: FeePolicy | None = None) -> Loan:
         with self.pool.transaction() as c:
-            title_id = lock_title_of_book(c, book_id)
-            if title_id is None:  # every copy has a title (books_have_a_title)
+            # The title's lock, then the loan closed, the copy shelved and both read: one round trip. A caller
+            # who may not return it rolls it all back below.
+            locked, rows = c.pipeline((_LOCK_TITLE_OF_BOOK, {"b": book_id}),
+                                      (_CLOSE_AND_SHELVE, {"b": book_id, "from": BookStatus.BORROWED.value}))
+            if not locked:  # every copy has a title (books_have_a_title)
                 raise BookNotFound(f"No book with id {book_id}.")
-            # Closed, shelved and read in one statement; a caller who may not return it rolls it all back below.
-            rows = c.run(_CLOSE_AND_SHELVE, b=book_id, t=title_id, **{"from": BookStatus.BORROWED.value})
+            title_id = locked[0][0]
             when = now or c.run("SELECT now()")[0][0]
             if not rows and c.run(
                     "SELECT 1 FROM books WHERE book_id = CAST(:b AS uuid) AND status = 'lost'", b=book_id):

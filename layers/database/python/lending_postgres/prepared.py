@@ -1,5 +1,6 @@
-"""The pool's connections: pg8000 with statements prepared once, ISO timestamps read fast, and
-statements without parameters sent ahead of the next one (one round trip for both)."""
+"""The pool's connections: pg8000 with statements prepared once, ISO timestamps read fast,
+statements without parameters sent ahead of the next one (one round trip for both), and a pipeline
+of several statements in one round trip."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import pg8000.native
 from pg8000 import converters
-from pg8000.core import Context, _flush
+from pg8000.core import SYNC_MSG, Context, _flush, _write
 from pg8000.exceptions import DatabaseError
 
 
@@ -92,8 +93,43 @@ class PreparingConnection(pg8000.native.Connection):  # type: ignore[misc]
         try:
             rows = statement.run(**params)
         except DatabaseError as exc:
-            if exc.args and isinstance(exc.args[0], dict) and exc.args[0].get("C") == self._STALE_PLAN:
-                self._prepared.clear()  # re-prepared by the next transaction
+            self._forget_stale_plans(exc)
             raise
         self._context = statement._context
         return rows
+
+    def pipeline(self, *statements: tuple[str, dict[str, Any]]) -> list[list[Any]]:
+        """Each (sql, params) bound and executed, each with its own Sync, all written at once and their
+        answers read in order: one round trip (the extended protocol's pipelining). The server still runs
+        them one after the other, each with its own snapshot, so a lock the first takes is held when the
+        next reads. In a transaction, after an error the rest fail too ("transaction is aborted"): every
+        answer is read, then the first error is raised. Returns each statement's rows. Each statement is
+        prepared on its first use, as by run()."""
+        prepared = []
+        for sql, _ in statements:
+            statement = self._prepared.get(sql)
+            if statement is None:
+                statement = self._prepared[sql] = self.prepare(sql)
+            prepared.append(statement)
+        for statement, (_, params) in zip(prepared, statements, strict=True):
+            self.send_BIND(statement.name_bin, converters.make_params(self.py_types, statement.make_vals(params)))
+            self.send_EXECUTE()
+            _write(self._sock, SYNC_MSG)
+        _flush(self._sock)
+        answers: list[list[Any]] = []
+        failed: DatabaseError | None = None
+        for statement in prepared:
+            context = Context(columns=statement.cols, input_funcs=statement.input_funcs, statement=statement.statement)
+            try:
+                self.handle_messages(context)
+            except DatabaseError as exc:
+                failed = failed or exc
+            answers.append(context.rows)
+        if failed is not None:
+            self._forget_stale_plans(failed)
+            raise failed
+        return answers
+
+    def _forget_stale_plans(self, exc: DatabaseError) -> None:
+        if exc.args and isinstance(exc.args[0], dict) and exc.args[0].get("C") == self._STALE_PLAN:
+            self._prepared.clear()  # re-prepared by the next transaction
