@@ -1,12 +1,15 @@
 # ruff: noqa: E501 - the pgbench script keeps one SQL statement per line
 """The database's own limit for this work: pgbench running a borrow -> return cycle's SQL.
 
-The script is the statements lending_postgres runs for one borrow (book lookup, ledger
-row, three ledger updates, the conditional move with the loan and the attach, the
-capture mark) and one return (lookup, the locked close), each in the same transaction
-boundaries, with the extended query protocol (parse + bind + execute per statement)
-as the service uses it. No processor, no token, no HTTP: what is left is PostgreSQL.
-pgbench's client i works on its own book, as the service's clients do.
+The script is the statements lending_postgres runs for one borrow (the patron's standing, the book
+lookup, the ledger row and its two updates, then in one transaction the title's lock and the one
+statement that moves the copy, opens the loan and attaches the payment, and the capture mark) and
+one return (in one transaction the title's lock and the statement that closes the loan and shelves
+the copy), with the same transaction boundaries and the same round trips: the lock and the statement
+after it are pipelined (`\\startpipeline`), as PreparingConnection.pipeline sends them. The extended
+query protocol (parse + bind + execute per statement) as the service uses it. No processor, no
+token, no HTTP: what is left is PostgreSQL. pgbench's client i works on its own book, as the
+service's clients do. Keep it in step with lending_postgres.circulation and .rows.
 """
 
 from __future__ import annotations
@@ -17,36 +20,50 @@ from collections.abc import Callable
 from pathlib import Path
 
 BOOK = "CAST('00000000-0000-4000-8000-' || lpad(:client_id::text, 12, '0') AS uuid)"
-BOOK_COLUMNS = "book_id::text, isbn, title, author, price_cents, borrow_fee_cents, currency, status, created_at"
+BOOK_COLUMNS = "book_id::text, isbn, title, author, price_cents, borrow_fee_cents, currency, status, created_at, title_id::text"
 LOAN_COLUMNS = ("l.loan_id::text, l.book_id::text, l.borrower_iss, l.borrower_sub, l.borrower_name, l.borrowed_at, "
-                "l.due_at, l.returned_at, l.payment_id::text, l.closed_reason, b.title")
+                "l.due_at, l.returned_at, l.payment_id::text, l.closed_reason, b.title, l.renewals")
+PATRON = "patron_iss = 'https://issuer.bench' AND patron_sub = 'pgbench-' || :client_id"
+LOCK = f"SELECT t.title_id::text FROM books b JOIN titles t USING (title_id) WHERE b.book_id = {BOOK} FOR NO KEY UPDATE OF t"
+UPDATE_PAYMENT = ("UPDATE payments SET state = '{state}', intent_id = coalesce({intent}, intent_id), "
+                  "failure_reason = coalesce(NULL, failure_reason), processor_synced = true, updated_at = now(), "
+                  "refunded_at = CASE WHEN '{state}' = 'refunded' THEN coalesce(refunded_at, now()) ELSE refunded_at END "
+                  "WHERE payment_id = CAST(:pid AS uuid) RETURNING 1")
+LEND = ("WITH moved AS (UPDATE books SET status = 'borrowed' WHERE book_id = " + BOOK + " AND status = 'available' RETURNING title), "
+        "opened AS (INSERT INTO loans (loan_id, book_id, borrower_iss, borrower_sub, borrower_name, payment_id, due_at) "
+        "SELECT gen_random_uuid(), " + BOOK + ", 'https://issuer.bench', 'pgbench-' || :client_id, 'Bench', CAST(:pid AS uuid), "
+        "now() + interval '21 days' FROM moved RETURNING *), "
+        "attached AS (UPDATE payments SET loan_id = (SELECT loan_id FROM opened), updated_at = now() WHERE payment_id = CAST(:pid AS uuid) "
+        "AND state = 'authorized' AND loan_id IS NULL AND purchase_id IS NULL AND renewal_id IS NULL AND EXISTS (SELECT 1 FROM opened) RETURNING 1) "
+        "SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM attached), o.loan_id::text, o.book_id::text, o.borrower_iss, "
+        "o.borrower_sub, o.borrower_name, o.borrowed_at, o.due_at, o.returned_at, o.payment_id::text, o.closed_reason, m.title, "
+        "o.renewals FROM (VALUES (1)) AS one LEFT JOIN opened o ON true LEFT JOIN moved m ON true")
+CLOSE = ("WITH closed AS (UPDATE loans l SET returned_at = now(), closed_reason = 'returned' FROM books b WHERE b.book_id = l.book_id "
+         "AND l.book_id = " + BOOK + " AND l.returned_at IS NULL RETURNING " + LOAN_COLUMNS + "), "
+         "waiting AS (SELECT hold_id::text, patron_iss, patron_sub FROM holds WHERE title_id = (SELECT title_id FROM books WHERE book_id = "
+         + BOOK + ") AND status = 'waiting' ORDER BY seq LIMIT 1 FOR UPDATE), "
+         "shelved AS (UPDATE books SET status = CASE WHEN EXISTS (SELECT 1 FROM waiting) THEN 'on_hold_shelf' ELSE 'available' END "
+         "WHERE book_id = " + BOOK + " AND status = 'borrowed' AND EXISTS (SELECT 1 FROM closed) RETURNING 1) "
+         "SELECT closed.*, (SELECT count(*) FROM shelved), w.hold_id, w.patron_iss, w.patron_sub FROM closed LEFT JOIN waiting w ON true")
 
 SCRIPT = f"""
+SELECT coalesce((SELECT balance_cents FROM patron_balances WHERE {PATRON} AND currency = 'usd'), 0), (SELECT min(due_at) FROM loans WHERE borrower_iss = 'https://issuer.bench' AND borrower_sub = 'pgbench-' || :client_id AND returned_at IS NULL);
 SELECT {BOOK_COLUMNS} FROM books WHERE book_id = {BOOK};
+INSERT INTO payments (payment_id, kind, book_id, payer_iss, payer_sub, amount_cents, currency, state, intent_id, idempotency_key, request_id) VALUES (gen_random_uuid(), 'borrow_fee', {BOOK}, 'https://issuer.bench', 'pgbench-' || :client_id, 199, 'usd', 'pending', NULL, NULL, 'pgbench') RETURNING payment_id::text AS pid \\gset
+{UPDATE_PAYMENT.format(state="pending", intent="'pi_' || :pid")};
+{UPDATE_PAYMENT.format(state="authorized", intent="NULL")};
+\\startpipeline
 BEGIN;
-INSERT INTO payments (payment_id, kind, book_id, payer_iss, payer_sub, amount_cents, currency, state, intent_id, idempotency_key, request_id) VALUES (gen_random_uuid(), 'borrow_fee', {BOOK}, 'https://issuer.bench', 'pgbench', 199, 'usd', 'pending', NULL, NULL, 'pgbench') RETURNING payment_id::text AS pid \\gset
+{LOCK};
+{LEND};
+\\endpipeline
 COMMIT;
+{UPDATE_PAYMENT.format(state="captured", intent="NULL")};
+\\startpipeline
 BEGIN;
-UPDATE payments SET state = 'pending', intent_id = coalesce('pi_' || :pid, intent_id), failure_reason = coalesce(NULL, failure_reason), processor_synced = true, updated_at = now() WHERE payment_id = CAST(:pid AS uuid) RETURNING 1;
-COMMIT;
-BEGIN;
-UPDATE payments SET state = 'authorized', intent_id = coalesce(NULL, intent_id), failure_reason = coalesce(NULL, failure_reason), processor_synced = true, updated_at = now() WHERE payment_id = CAST(:pid AS uuid) RETURNING 1;
-COMMIT;
-BEGIN;
-UPDATE books SET status = 'borrowed' WHERE book_id = {BOOK} AND status = 'available' RETURNING 1;
-INSERT INTO loans (loan_id, book_id, borrower_iss, borrower_sub, borrower_name, payment_id, due_at) VALUES (gen_random_uuid(), {BOOK}, 'https://issuer.bench', 'pgbench', 'Bench', CAST(:pid AS uuid), now() + interval '21 days') RETURNING loan_id::text AS lid \\gset
-UPDATE payments SET loan_id = CAST(:lid AS uuid), updated_at = now() WHERE payment_id = CAST(:pid AS uuid) AND state = 'authorized' AND loan_id IS NULL AND purchase_id IS NULL RETURNING 1;
-SELECT {LOAN_COLUMNS} FROM loans l JOIN books b USING (book_id) WHERE l.loan_id = CAST(:lid AS uuid);
-COMMIT;
-BEGIN;
-UPDATE payments SET state = 'captured', intent_id = coalesce(NULL, intent_id), failure_reason = coalesce(NULL, failure_reason), processor_synced = true, updated_at = now() WHERE payment_id = CAST(:pid AS uuid) RETURNING 1;
-COMMIT;
-SELECT {BOOK_COLUMNS} FROM books WHERE book_id = {BOOK};
-BEGIN;
-SELECT loan_id::text, borrower_iss, borrower_sub FROM loans WHERE book_id = {BOOK} AND returned_at IS NULL FOR UPDATE;
-UPDATE loans SET returned_at = now(), closed_reason = 'returned' WHERE loan_id = CAST(:lid AS uuid);
-UPDATE books SET status = 'available' WHERE book_id = {BOOK} AND status = 'borrowed' RETURNING 1;
-SELECT {LOAN_COLUMNS} FROM loans l JOIN books b USING (book_id) WHERE l.loan_id = CAST(:lid AS uuid);
+{LOCK};
+{CLOSE};
+\\endpipeline
 COMMIT;
 """
 
