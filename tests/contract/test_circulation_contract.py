@@ -129,6 +129,17 @@ def test_a_returned_copy_waits_on_the_hold_shelf_for_the_first_in_line_only(any_
     assert [h.status for h in any_store.holds_of(BOB)] == [HoldStatus.FULFILLED]
 
 
+def test_a_copy_picked_up_from_the_hold_shelf_is_lent_under_the_patrons_name(any_store: LendingStore) -> None:
+    dora = User("https://issuer.test", "dora", name="Dora Vale", handle="dora")
+    (a,) = copies(any_store)
+    lend(any_store, a.title_id, ALICE, a)
+    any_store.place_hold(a.title_id, dora, now=NOW, max_holds=10)
+    any_store.close_loan(a.book_id, ALICE, now=NOW, pickup_period=PICKUP)
+    loan = any_store.open_loan(a.book_id, dora, paid(any_store, a, dora), DUE)
+    assert (loan.borrower.subject, loan.borrower.name) == ("dora", "Dora Vale")
+    assert [held.borrower.name for held in any_store.loans_of(dora)] == ["Dora Vale"]
+
+
 def test_expiry_passes_the_copy_to_the_next_in_line_then_back_to_the_shelf(any_store: LendingStore) -> None:
     (a,) = copies(any_store)
     lend(any_store, a.title_id, ALICE, a)
