@@ -64,9 +64,8 @@ _LEND_FROM_SHELF = (
     "opened AS (INSERT INTO loans (loan_id, book_id, borrower_iss, borrower_sub, borrower_name, payment_id, due_at) "
     "SELECT CAST(:t AS uuid), CAST(:book AS uuid), :iss, :sub, :name, CAST(:p AS uuid), :due FROM moved RETURNING *), "
     f"attached AS ({attach_sql('loan_id', also=' AND EXISTS (SELECT 1 FROM opened)')}) "
-    "SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM attached), o.loan_id::text, o.book_id::text, "
-    "o.borrower_iss, o.borrower_sub, o.borrower_name, o.borrowed_at, o.due_at, o.returned_at, o.payment_id::text, "
-    "o.closed_reason, m.title, o.renewals FROM (VALUES (1)) AS one LEFT JOIN opened o ON true LEFT JOIN moved m ON true"
+    f"SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM attached), {LOAN} "
+    "FROM (VALUES (1)) AS one LEFT JOIN opened l ON true LEFT JOIN moved b ON true"  # LOAN reads l.* and b.title
 )
 
 

@@ -58,9 +58,7 @@ class _LeanFormatter(LambdaPowertoolsFormatter):
         if record.exc_info or record.stack_info or not isinstance(record.msg, str) or _get_context().get() \
                 or any(self.log_format.get(k) != v for k, v in self._DEFAULT.items()):
             return super().format(record)
-        line: dict[str, Any] = {}
-        for key, value in self.log_format.items():
-            line[key] = value
+        line: dict[str, Any] = dict(self.log_format)
         line.update(level=record.levelname, location=f"{record.funcName}:{record.lineno}",
                     message=record.getMessage(), timestamp=self.formatTime(record))
         for key, value in record.__dict__.items():
