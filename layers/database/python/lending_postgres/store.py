@@ -227,7 +227,9 @@ class PostgresStore(CirculationMoves, HoldQueries, RenewalQueries, TitleCatalogu
     # -- idempotency -----------------------------------------------------------------
     def claim_idempotency_key(self, user: User, key: str, fingerprint: str,
                               stale_after_seconds: float) -> IdempotencyClaim:
-        with self.pool.transaction() as c:
+        # Each statement is its own transaction: a new key (the usual case) costs one round trip, and
+        # under READ COMMITTED a transaction around the three would add nothing but its COMMIT.
+        with self.pool.connection() as c:
             inserted = c.run(
                 "INSERT INTO idempotency_keys (user_iss, user_sub, key, fingerprint) VALUES (:iss, :sub, :key, :fp) "
                 "ON CONFLICT DO NOTHING RETURNING 1", iss=user.issuer, sub=user.subject, key=key, fp=fingerprint)
