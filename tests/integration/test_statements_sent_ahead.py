@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -17,9 +18,17 @@ import pytest
 from pg8000.exceptions import DatabaseError
 
 from bench.statements import Counts, proxy
+from lending import fees, services
+from lending.clock import SystemClock
 from lending.correlation import working_for
+from lending.fees_model import BlockPolicy
+from lending.model import NewBook, User
 from lending_postgres.connection import ConnectionPool, connect_params
 from lending_postgres.prepared import PreparingConnection
+from lending_postgres.store import PostgresStore
+from tests.support.fakes import FakeGateway
+
+ALICE = User("https://issuer.test", "alice", name="Alice Liddell")
 
 
 @pytest.fixture
@@ -160,3 +169,30 @@ def test_an_error_in_a_pipeline_is_the_first_one_and_the_connection_stays_in_ste
         conn.pipeline(("SELECT :n::int", {"n": 1}), ("SELECT nonsense_column_x + :n::int", {"n": 1}))
     assert caught.value.args[0]["C"] == "42703"
     assert conn.run("SELECT 'in step'") == [["in step"]]
+
+
+def test_a_borrow_of_a_copy_and_its_return_cost_seven_and_two_round_trips(store: PostgresStore, database_url: str) -> None:
+    """The hot path's round trips, counted on the wire (bench prints the same count through the service):
+    the patron's standing and the copy together, the ledger's three writes around the processor's two
+    calls, the title's lock with the move, its COMMIT, and the capture's write; a return is its lock with
+    the close, and the COMMIT. A change that adds one fails here."""
+    counts = Counts()
+    pool = _counted_pool(database_url, counts)
+    counted = PostgresStore(pool)
+    policy = BlockPolicy(max_balance_cents=1000, overdue_after=timedelta(days=30))
+    try:
+        turns = []
+        for n in range(3):  # the first also opens the connection and prepares each statement
+            book = store.add_book(NewBook("9780261102217", f"The Hobbit {n}", "J. R. R. Tolkien", 1500, 200, "usd"))
+            with working_for(f"req-{n}"):
+                before = counts.snapshot()
+                copy = fees.ensure_not_blocked(counted, ALICE, clock=SystemClock(), currency="usd", policy=policy,
+                                               book_id=book.book_id)
+                services.borrow_book(counted, FakeGateway(), ALICE, book.book_id, "pm_card_visa", copy=copy)
+                middle = counts.snapshot()
+                services.return_book(counted, ALICE, book.book_id)
+                after = counts.snapshot()
+            turns.append((middle["round_trips"] - before["round_trips"], after["round_trips"] - middle["round_trips"]))
+        assert turns[1:] == [(7, 2), (7, 2)]
+    finally:
+        pool.close()

@@ -11,7 +11,7 @@ from typing import Any
 from lending.errors import BalanceChanged, ChargeNotFound, NotOnLoan, NotYourLoan, PatronNotFound, PaymentReleased, WaiverRefused
 from lending.fees import late_fee
 from lending.fees_model import DEBITS, Account, Charge, ChargeKind, FeePolicy, Lost
-from lending.model import BookStatus, Loan, Patron, Payment, PaymentKind, PaymentState, User
+from lending.model import Book, BookStatus, Loan, Patron, Payment, PaymentKind, PaymentState, User
 
 HOLDING = (PaymentState.AUTHORIZED, PaymentState.CAPTURED)
 
@@ -67,6 +67,9 @@ class FakeFees:
     def standing(self, patron: User, currency: str) -> Account:
         whole = self.account(patron, currency)
         return Account(whole.balance_cents, currency, [], whole.oldest_due_at)
+
+    def standing_and_copy(self, patron: User, currency: str, book_id: str) -> tuple[Account, Book | None]:
+        return self.standing(patron, currency), self.get_book(book_id)  # type: ignore[attr-defined]
 
     def fee_payment_charge(self, payment_id: str) -> Charge | None:
         return next((c for c in self.charges if c.payment_id == payment_id), None)

@@ -15,7 +15,7 @@ from lending import payment_flow, resume
 from lending.clock import Clock
 from lending.errors import AccountBlocked, BalanceChanged, NotAllowed, NothingToPay, PatronNotFound, PaymentReleased
 from lending.fees_model import Account, BlockPolicy, Charge, FeePolicy, Lost, PatronFile
-from lending.model import Patron, Payment, PaymentKind, PaymentState, User
+from lending.model import Book, Patron, Payment, PaymentKind, PaymentState, User
 from lending.ports import LendingStore, PaymentGateway
 
 BALANCE_OVER_LIMIT, OVERDUE_LOAN = "balance_over_limit", "overdue_loan"
@@ -48,12 +48,20 @@ def account_of(store: LendingStore, patron: User, currency: str) -> Account:
 
 
 def ensure_not_blocked(store: LendingStore, patron: User, *, clock: Clock, currency: str,
-                       policy: BlockPolicy) -> None:
-    """Raise AccountBlocked (403) if the patron may not borrow, renew or place holds now."""
-    reasons = block_reasons(store.standing(patron, currency), clock.now(), policy)
+                       policy: BlockPolicy, book_id: str | None = None) -> Book | None:
+    """Raise AccountBlocked (403) if the patron may not borrow, renew or place holds now.
+
+    With `book_id` (a borrow of that copy), the copy is read in the same look and returned, or None
+    if there is no such copy (the borrow says so after its own checks)."""
+    if book_id is None:
+        account, copy = store.standing(patron, currency), None
+    else:
+        account, copy = store.standing_and_copy(patron, currency, book_id)
+    reasons = block_reasons(account, clock.now(), policy)
     if reasons:
         raise AccountBlocked("Your account is blocked: pay the balance or return overdue books first.",
                              reason="account_blocked", block_reasons=reasons)
+    return copy
 
 
 @dataclass(frozen=True)

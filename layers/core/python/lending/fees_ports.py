@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from lending.fees_model import Account, Charge, FeePolicy, Lost
-from lending.model import Patron, User
+from lending.model import Book, Patron, User
 
 
 class FeeStore(Protocol):
@@ -19,6 +19,11 @@ class FeeStore(Protocol):
     def standing(self, patron: User, currency: str) -> Account:
         """What a block is decided on, in one look (a borrow's hot path): `account()`'s balance and
         earliest due date, without the charges."""
+        ...
+
+    def standing_and_copy(self, patron: User, currency: str, book_id: str) -> tuple[Account, Book | None]:
+        """`standing()` and the copy `book_id` (None if there is none), in one look: what a borrow of a copy
+        checks before any card is touched."""
         ...
 
     def record_fee_payment(self, payment_id: str, patron: User) -> Charge:

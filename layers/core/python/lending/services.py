@@ -55,13 +55,15 @@ def borrow_book(
     store: LendingStore, gateway: PaymentGateway, borrower: User, book_id: str,
     payment_method: str, *, loan_days: int = 21, idempotency_key: str | None = None,
     request_id: str | None = None, now: datetime | None = None, loan_period: timedelta | None = None,
+    copy: Book | None = None,
 ) -> Borrowed:
+    """`copy`: the copy as the caller read it a moment ago (lending.fees.ensure_not_blocked), if it did."""
     earlier = resume.earlier_outcome(
         store, gateway, borrower, idempotency_key, PaymentKind.BORROW_FEE, book_id,
         lambda p: next((loan for loan in store.loans_of(borrower) if loan.loan_id == p.loan_id), None))
     if earlier is not None:
         return Borrowed(*earlier)
-    book = _lendable(store, book_id, borrower)
+    book = _lendable(store, book_id, borrower, copy)
     payment = payment_flow.new_payment(
         PaymentKind.BORROW_FEE, book, borrower, idempotency_key=idempotency_key, request_id=request_id)
     payment = payment_flow.authorize(store, gateway, payment, payment_method)
@@ -129,9 +131,9 @@ def _available(store: LendingStore, book_id: str) -> Book:
     return book
 
 
-def _lendable(store: LendingStore, book_id: str, borrower: User) -> Book:
+def _lendable(store: LendingStore, book_id: str, borrower: User, copy: Book | None = None) -> Book:
     """As _available, but a copy on the hold shelf may be lent to the patron it waits for."""
-    book = find_book(store, book_id)
+    book = copy if copy is not None and copy.book_id == book_id else find_book(store, book_id)
     if book.status is BookStatus.ON_HOLD_SHELF:
         holder = store.holder_of(book_id)
         if holder is None or (holder.issuer, holder.subject) != (borrower.issuer, borrower.subject):

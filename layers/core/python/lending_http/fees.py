@@ -8,7 +8,7 @@ from typing import Any
 from lending import fees
 from lending.clock import Clock
 from lending.fees_model import Account, BlockPolicy, Charge, FeePolicy, PatronFile
-from lending.model import Patron, User
+from lending.model import Book, Patron, User
 from lending.ports import LendingStore
 from lending_http import views
 from lending_settings import Settings
@@ -22,10 +22,12 @@ def block_policy(s: Settings) -> BlockPolicy:
     return BlockPolicy(max_balance_cents=s.max_balance_cents, overdue_after=s.block_overdue_after)
 
 
-def ensure_not_blocked(store: LendingStore, caller: User, settings: Settings, clock: Clock) -> None:
-    """Borrowing, renewing and placing holds call this first: a blocked account is 403 account_blocked."""
-    fees.ensure_not_blocked(store, caller, clock=clock, currency=settings.default_currency,
-                            policy=block_policy(settings))
+def ensure_not_blocked(store: LendingStore, caller: User, settings: Settings, clock: Clock,
+                       book_id: str | None = None) -> Book | None:
+    """Borrowing, renewing and placing holds call this first: a blocked account is 403 account_blocked.
+    A borrow of a copy names it: the copy is read in the same look (see lending.fees.ensure_not_blocked)."""
+    return fees.ensure_not_blocked(store, caller, clock=clock, currency=settings.default_currency,
+                                   policy=block_policy(settings), book_id=book_id)
 
 
 def _time(value: datetime | None) -> str | None:

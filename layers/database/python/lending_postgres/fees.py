@@ -13,17 +13,24 @@ from typing import Any
 
 from lending.errors import BalanceChanged, ChargeNotFound, PatronNotFound, PaymentReleased, WaiverRefused
 from lending.fees_model import Account, Charge, ChargeKind, FeePolicy, Lost
-from lending.model import Patron, User
+from lending.model import Book, Patron, User
 from lending_postgres.circulation import lock_title
 from lending_postgres.fee_moves import declare_one_lost
 from lending_postgres.notice_hooks import write_notice
 from lending_postgres.patrons import _PATRON, patron_row
+from lending_postgres.rows import BOOK, book_row
 
 _CHARGE = ("c.charge_id::text, c.patron_iss, c.patron_sub, c.kind, c.amount_cents, c.currency, c.created_at, "
            "c.loan_id::text, b.title, c.payment_id::text, c.cancels::text, c.reason, "
            "coalesce(c.librarian_name, c.librarian_sub), (c.kind <> 'payment' OR p.state IN ('authorized', 'captured'))")
 _FROM = ("FROM charges c LEFT JOIN loans l ON l.loan_id = c.loan_id LEFT JOIN books b ON b.book_id = l.book_id "
          "LEFT JOIN payments p ON p.payment_id = c.payment_id")
+
+
+_STANDING = ("SELECT coalesce((SELECT balance_cents FROM patron_balances WHERE patron_iss = :iss "
+             "AND patron_sub = :sub AND currency = :cur), 0), (SELECT min(due_at) FROM loans "
+             "WHERE borrower_iss = :iss AND borrower_sub = :sub AND returned_at IS NULL)")
+_COPY = f"SELECT {BOOK} FROM books WHERE book_id = CAST(:id AS uuid)"
 
 
 def charge_row(r: list[Any]) -> Charge:
@@ -61,12 +68,16 @@ class FeeRecords:
 
     def standing(self, patron: User, currency: str) -> Account:
         with self.pool.connection() as c:
-            balance, oldest = c.run(
-                "SELECT coalesce((SELECT balance_cents FROM patron_balances WHERE patron_iss = :iss "
-                "AND patron_sub = :sub AND currency = :cur), 0), (SELECT min(due_at) FROM loans "
-                "WHERE borrower_iss = :iss AND borrower_sub = :sub AND returned_at IS NULL)",
-                iss=patron.issuer, sub=patron.subject, cur=currency)[0]
+            balance, oldest = c.run(_STANDING, iss=patron.issuer, sub=patron.subject, cur=currency)[0]
         return Account(int(balance), currency, [], oldest)
+
+    def standing_and_copy(self, patron: User, currency: str, book_id: str) -> tuple[Account, Book | None]:
+        """Both reads in one round trip (a pipeline), on the primary: the copy is about to be lent."""
+        with self.pool.connection() as c:
+            standing, copy = c.pipeline((_STANDING, {"iss": patron.issuer, "sub": patron.subject, "cur": currency}),
+                                        (_COPY, {"id": book_id}))
+        balance, oldest = standing[0]
+        return Account(int(balance), currency, [], oldest), book_row(copy[0]) if copy else None
 
     def fee_payment_charge(self, payment_id: str) -> Charge | None:
         with self.pool.connection() as c:
