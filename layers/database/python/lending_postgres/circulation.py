@@ -23,7 +23,7 @@ from lending.model import Book, BookStatus, Loan, User
 from lending_postgres import fee_moves
 from lending_postgres.connection import ConnectionPool
 from lending_postgres.notice_hooks import write_notice
-from lending_postgres.refusals import refusals
+from lending_postgres.refusals import TAKEN, refusals
 from lending_postgres.rows import (
     BOOK,
     FK_VIOLATION,
@@ -97,7 +97,7 @@ def lend(c: Conn, book_id: str, borrower: User, payment_id: str, due_at: datetim
     held = c.run("SELECT hold_id::text, patron_iss, patron_sub FROM holds WHERE book_id = CAST(:b AS uuid) "
                  "AND status = 'ready' FOR UPDATE", b=book_id)
     if not held:
-        raise BookUnavailable("Someone else has just borrowed or bought this book.")
+        raise BookUnavailable(TAKEN)
     hold_id, iss, sub = held[0]
     if (iss, sub) != (borrower.issuer, borrower.subject):
         raise HeldForAnother("This copy waits on the hold shelf for another patron.",
@@ -120,7 +120,7 @@ def _refused_loan() -> Iterator[None]:
         yield
     except DatabaseError as exc:
         if sqlstate(exc) in (UNIQUE_VIOLATION, FK_VIOLATION, CHECK_VIOLATION):
-            raise BookUnavailable("Someone else has just borrowed or bought this book.") from exc
+            raise BookUnavailable(TAKEN) from exc
         raise
 
 

@@ -85,11 +85,9 @@ class PreparingConnection(pg8000.native.Connection):  # type: ignore[misc]
     def run(self, sql: str, stream: Any = None, types: Any = None, **params: Any) -> Any:
         if not params or stream is not None or types is not None:
             return super().run(sql, stream=stream, types=types, **params)
-        statement = self._prepared.get(sql)
+        statement = self._prepared_for(sql)
         if statement is None:
-            if len(self._prepared) >= self.MAX_STATEMENTS:
-                return super().run(sql, **params)
-            statement = self._prepared[sql] = self.prepare(sql)
+            return super().run(sql, **params)
         try:
             rows = statement.run(**params)
         except DatabaseError as exc:
@@ -105,12 +103,7 @@ class PreparingConnection(pg8000.native.Connection):  # type: ignore[misc]
         next reads. In a transaction, after an error the rest fail too ("transaction is aborted"): every
         answer is read, then the first error is raised. Returns each statement's rows. Each statement is
         prepared on its first use, as by run()."""
-        prepared = []
-        for sql, _ in statements:
-            statement = self._prepared.get(sql)
-            if statement is None:
-                statement = self._prepared[sql] = self.prepare(sql)
-            prepared.append(statement)
+        prepared = [self._prepared_for(sql, always=True) for sql, _ in statements]
         for statement, (_, params) in zip(prepared, statements, strict=True):
             self.send_BIND(statement.name_bin, converters.make_params(self.py_types, statement.make_vals(params)))
             self.send_EXECUTE()
@@ -129,6 +122,15 @@ class PreparingConnection(pg8000.native.Connection):  # type: ignore[misc]
             self._forget_stale_plans(failed)
             raise failed
         return answers
+
+    def _prepared_for(self, sql: str, *, always: bool = False) -> Any:
+        """The statement prepared for `sql` (prepared now on its first use), or None once MAX_STATEMENTS
+        are prepared (run() then sends it unprepared: SQL built per call cannot fill the server's memory).
+        A pipeline's statements are prepared `always`: their texts are fixed in the code, so few."""
+        statement = self._prepared.get(sql)
+        if statement is None and (always or len(self._prepared) < self.MAX_STATEMENTS):
+            statement = self._prepared[sql] = self.prepare(sql)
+        return statement
 
     def _forget_stale_plans(self, exc: DatabaseError) -> None:
         if exc.args and isinstance(exc.args[0], dict) and exc.args[0].get("C") == self._STALE_PLAN:

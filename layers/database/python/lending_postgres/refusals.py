@@ -13,25 +13,25 @@ from pg8000.exceptions import DatabaseError
 
 from lending.errors import BookNotFound, BookUnavailable, LendingError, PaymentReleased
 
-_TAKEN = "Someone else has just borrowed or bought this book."
-_RELEASED = ("The payment authorisation was released before the book could be reserved; "
+TAKEN = "Someone else has just borrowed or bought this book."
+RELEASED = ("The payment authorisation was released before the book could be reserved; "
              "nothing was charged, please try again.")
 # A race lost to another transaction is refused by whichever guard sees it first (migrations
 # 0001, 0002): each refusal, by the guard's name, is the domain error the loser gets.
 _REFUSALS: dict[str, tuple[type[LendingError], str]] = {
-    "loans_one_open_per_book": (BookUnavailable, _TAKEN),
-    "purchases_one_sale_per_book": (BookUnavailable, _TAKEN),
-    "loans_book_id_open_status_fkey": (BookUnavailable, _TAKEN),  # the book is sold (or not borrowed)
-    "purchases_book_id_sold_status_fkey": (BookUnavailable, _TAKEN),  # the book is lent (or not sold)
+    "loans_one_open_per_book": (BookUnavailable, TAKEN),
+    "purchases_one_sale_per_book": (BookUnavailable, TAKEN),
+    "loans_book_id_open_status_fkey": (BookUnavailable, TAKEN),  # the book is sold (or not borrowed)
+    "purchases_book_id_sold_status_fkey": (BookUnavailable, TAKEN),  # the book is lent (or not sold)
     "loans_book_id_fkey": (BookNotFound, "This book no longer exists."),
     "purchases_book_id_fkey": (BookNotFound, "This book no longer exists."),
-    "loans_payment_id_fkey": (PaymentReleased, _RELEASED),
-    "purchases_payment_id_fkey": (PaymentReleased, _RELEASED),
-    "payments_one_per_loan": (PaymentReleased, _RELEASED),
-    "payments_one_per_purchase": (PaymentReleased, _RELEASED),
-    "payments_check": (PaymentReleased, _RELEASED),
-    "loans_payment_pays_for_this": (PaymentReleased, _RELEASED),
-    "purchases_payment_pays_for_this": (PaymentReleased, _RELEASED),
+    "loans_payment_id_fkey": (PaymentReleased, RELEASED),
+    "purchases_payment_id_fkey": (PaymentReleased, RELEASED),
+    "payments_one_per_loan": (PaymentReleased, RELEASED),
+    "payments_one_per_purchase": (PaymentReleased, RELEASED),
+    "payments_check": (PaymentReleased, RELEASED),
+    "loans_payment_pays_for_this": (PaymentReleased, RELEASED),
+    "purchases_payment_pays_for_this": (PaymentReleased, RELEASED),
 }
 # Serialization failure, deadlock: the other transaction won (only under REPEATABLE READ or
 # SERIALIZABLE, or a lock cycle with reconcile); the loser is told to try again.

@@ -9,6 +9,7 @@ from pg8000.exceptions import DatabaseError
 
 from lending.errors import BookUnavailable, NotOnLoan, PaymentReleased
 from lending.model import Book, BookStatus, Loan, Payment, PaymentKind, PaymentState, Purchase, User
+from lending_postgres.refusals import RELEASED, TAKEN
 
 BOOK = ("book_id::text, isbn, title, author, price_cents, borrow_fee_cents, currency, status, created_at, "
          "title_id::text")
@@ -72,7 +73,7 @@ def move_book(c: pg8000.native.Connection, book_id: str, from_status: BookStatus
     if not try_move_book(c, book_id, from_status, to_status):
         if to_status is BookStatus.AVAILABLE:
             raise NotOnLoan("This book is not on loan.")
-        raise BookUnavailable("Someone else has just borrowed or bought this book.")
+        raise BookUnavailable(TAKEN)
 
 
 def attach_sql(column: str, *, also: str = "") -> str:
@@ -83,8 +84,7 @@ def attach_sql(column: str, *, also: str = "") -> str:
 
 
 def released() -> PaymentReleased:
-    return PaymentReleased("The payment authorisation was released before the book could be reserved; "
-                           "nothing was charged, please try again.")
+    return PaymentReleased(RELEASED)
 
 
 def attach_payment(c: pg8000.native.Connection, payment_id: str, column: str, target_id: str) -> None:
