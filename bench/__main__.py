@@ -4,7 +4,7 @@ Starts what it needs (embedded PostgreSQL in a fresh data dir, a fresh in-memory
 Stripe-compatible server per phase, a token issuer), runs each phase for BENCH_SECONDS,
 and prints one report. Settings (environment): BENCH_CLIENTS (16), BENCH_SECONDS (10),
 BENCH_DELAY_MS (300), BENCH_DELAY_CLIENTS (256), BENCH_SKIP (comma list of phases to
-skip: chalice, plain, vm, vm-before, pgbench, delay, cold, statements, import, search), BENCH_BEFORE_REF
+skip: chalice, plain, vm, vm-before, pgbench, delay, cold, statements, instructions, import, search), BENCH_BEFORE_REF
 (default: this branch's merge-base with main; the code the "before" columns are measured on,
 checked out beside this tree for the run). The search phase (bench/search.py; alone:
 `make bench-search`) seeds 100,000 titles and times GET /titles through one VM.
@@ -26,7 +26,7 @@ from pathlib import Path
 
 from bench import cold_start, imports, load
 from bench.phases import STEADY_AFTER, Row, delayed_phase, http_phase, pgbench_phase, plain_phase, search_phase
-from bench.report import report_cold, report_cpu, report_rows, report_statements
+from bench.report import report_cold, report_cpu, report_instructions, report_rows, report_statements
 from bench.servers import chalice_server, vm_available, vm_server
 from bench.settings import (
     BEFORE_REF,
@@ -150,6 +150,8 @@ def main() -> int:
             say(f"  target: >= {TARGET_DELAYED:.0f} borrows/s per VM (earlier target, not issue 18's)")
         if "statements" not in SKIP:
             report_statements(stack, before)
+        if "instructions" not in SKIP:
+            report_instructions(stack, before)
         if "cold" not in SKIP:
             report_cold(stack, before)
         if "import" not in SKIP:

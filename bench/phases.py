@@ -170,11 +170,11 @@ def delayed_phase(stack: Stack, server: Callable[[dict[str, str]], Any],
     return label, samples, used, processor_in_flight(stripe_url), profiled(stack, f"delayed-{threads}")
 
 
-def statements_phase(stack: Stack, tree: Path, tag: str, cycles: int = 20) -> dict[str, Any] | None:
+def statements_phase(stack: Stack, tree: Path, tag: str, cycles: int = 20, keyed: bool = False) -> dict[str, Any] | None:
     stack.fresh_tables()
     stripe_url = stack.fresh_stripe()
     config = {"env": stack.env(stripe_url), "books": stack.books(cycles + 1, f"stmts-{tag}"),
-              "tokens": stack.tokens(1, f"stmts-{tag}"), "cycles": cycles}
+              "tokens": stack.tokens(1, f"stmts-{tag}"), "cycles": cycles, "keyed": keyed}
     cfg, result = stack.work / f"statements-{tag}.json", stack.work / f"statements-{tag}-result.json"
     cfg.write_text(json.dumps(config))
     with open(stack.work / f"statements-{tag}.log", "wb") as log:

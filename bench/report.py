@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
-from bench import load
+from bench import instructions, load
 from bench.phases import Row, cold_phase, statements_phase
 from bench.settings import BEFORE_REF, FIRST_REQUESTS, TARGET_IMPORT, say, verdict
 from bench.stack import Stack
@@ -38,15 +39,18 @@ def report_cpu(label: str, used: dict[str, float], seconds: float, done: int = 0
 
 def report_statements(stack: Stack, before: Path | None) -> None:
     say("\nstatements and round trips per borrow and per return (counted on the wire, 20 of each, one client):")
-    say(f"  {'code':28} {'borrow stmts':>12} {'round trips':>12} {'return stmts':>12} {'round trips':>12}")
-    for tag, tree in (("before", before), ("after", ROOT)):
-        label = f"{tag} ({BEFORE_REF})" if tag == "before" else "after (this tree)"
-        got = statements_phase(stack, tree, tag) if tree is not None else None
+    say("  (the web UI sends an Idempotency-Key with every POST: the keyed rows are a patron's own path)")
+    say(f"  {'code':44} {'borrow stmts':>12} {'round trips':>12} {'return stmts':>12} {'round trips':>12}")
+    for tag, tree, keyed in (("before", before, False), ("after", ROOT, False),
+                             ("before-keyed", before, True), ("after-keyed", ROOT, True)):
+        label = f"before ({BEFORE_REF})" if tag.startswith("before") else "after (this tree)"
+        label += ", Idempotency-Key" if keyed else ""
+        got = statements_phase(stack, tree, tag, keyed=keyed) if tree is not None else None
         if got is None:
-            say(f"  {label:28} not measured (see statements-{tag}.log)")
+            say(f"  {label:44} not measured (see statements-{tag}.log)")
             continue
         b, r = got["borrow"], got["return"]
-        say(f"  {label:28} {b['statements']:12.1f} {b['round_trips']:12.1f} {r['statements']:12.1f}"
+        say(f"  {label:44} {b['statements']:12.1f} {b['round_trips']:12.1f} {r['statements']:12.1f}"
             f" {r['round_trips']:12.1f}")
 
 
@@ -75,3 +79,28 @@ def report_cold(stack: Stack, before: Path | None, runs: int = 5) -> None:
         request = f"{method} {path.rsplit('/', 1)[-1] if '{book}' in path else path}"
         say(f"  {name:10} {request:14} {then}   {fastest[0]:12.1f} {fastest[1]:9.1f} [{med:7.1f}] "
             f"{min(x[2] for x in now):6.1f}{mark}{note}")
+
+
+def report_instructions(stack: Stack, before: Path | None) -> None:
+    """callgrind's instructions per cycle for both trees (bench/instructions.py): the change, free of the machine's noise."""
+    say("\ninstructions per borrow -> return cycle (callgrind, one client in process, cycles 20 -> 60; the service's"
+        " own process only, not the kernel's share of a round trip):")
+    if not instructions.available():
+        say("  NOT MEASURED: valgrind (callgrind_control) is not installed")
+        return
+    found: dict[str, float] = {}
+    for tag, tree in (("before", before), ("after", ROOT)):
+        label = f"before ({BEFORE_REF})" if tag == "before" else "after (this tree)"
+        if tree is None:
+            continue
+        stack.fresh_tables()
+        env = {**stack.env(stack.fresh_stripe()), "DB_POOL_SIZE": "2"}
+        try:
+            found[tag] = instructions.per_cycle(tree, env, stack.books(1, f"instr-{tag}")[0],
+                                                stack.tokens(1, f"instr-{tag}")[0], stack.work, tag)
+        except (OSError, RuntimeError, ValueError, IndexError, subprocess.SubprocessError) as exc:
+            say(f"  {label:28} not measured ({exc}; see instructions-{tag}.log)")
+            continue
+        say(f"  {label:28} {found[tag] / 1e6:8.3f}M")
+    if len(found) == 2:
+        say(f"  same run: {found['after'] / found['before']:.3f}x")

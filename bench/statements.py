@@ -7,7 +7,8 @@ several sent together) and then waits for the server's answer before it sends ag
 Driver-independent, so the same count works on any tree (the bench counts this tree and, for
 "before", another checkout of the service):
     python -m bench.statements TREE CONFIG.json RESULT.json
-CONFIG holds the service settings (env), books, tokens and the number of cycles.
+CONFIG holds the service settings (env), books, tokens, the number of cycles and whether each call
+sends an Idempotency-Key (`keyed`, as the web UI does on every POST).
 """
 
 from __future__ import annotations
@@ -134,11 +135,15 @@ def main() -> None:
 
     service = Service.of(tree / "functions", only=["borrow", "return"]).load()
 
+    keyed = bool(config.get("keyed"))
+
     def call(action: str, book: str, token: str) -> int:
         body = json.dumps({"payment_method": "pm_card_visa"}).encode() if action == "borrow" else b""
+        headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+        if keyed:
+            headers["idempotency-key"] = os.urandom(12).hex()
         request = Request.build(method="POST", path=f"/books/{book}/{action}", path_params={"book_id": book},
-                                headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
-                                body=body)
+                                headers=headers, body=body)
         return service.serve(action, request).status
 
     books, token, n = config["books"], config["tokens"][0], int(config["cycles"])
