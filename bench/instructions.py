@@ -44,7 +44,7 @@ def _counted(tree: Path, config: Path, cycles: int, out: Path, log: IO[bytes]) -
         ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
          f"--log-file={out}.valgrind.log", sys.executable, "-m", "bench.instructions", str(tree), str(config)],
         stdin=subprocess.PIPE, stderr=subprocess.PIPE, stdout=log, text=True,
-        cwd=Path(__file__).resolve().parent.parent)
+        cwd=Path(__file__).resolve().parent.parent, env={**os.environ, "PYTHONHASHSEED": "0"})  # same dict layouts each run
     assert child.stdin is not None and child.stderr is not None
     try:
         _wait_for(child.stderr, "ready")
