@@ -136,6 +136,9 @@ class LocalVM:
                           for i, port in enumerate(ports)]
         self.prefix = run_dir / "nginx"
         self.nginx: subprocess.Popen[bytes] | None = None
+        # Another checkout (the bench's "before") runs behind its own nginx site, as it shipped.
+        own = cwd / "vm_runtime" / "deploy" / "nginx" / "lending.conf.template"
+        self.template = own if own.exists() else nginx.TEMPLATE
 
     @property
     def url(self) -> str:
@@ -147,7 +150,7 @@ class LocalVM:
             for instance in self.instances:
                 instance.start()
             site = nginx.render_site(f"{LOOPBACK}:{self.listen_port}", [f"{LOOPBACK}:{i.port}" for i in self.instances],
-                                     str(self.prefix / "logs"), self.limits)
+                                     str(self.prefix / "logs"), self.limits, self.template)
             nginx.prepare_prefix(self.prefix, site)
             with open(self.run_dir / "nginx.log", "ab") as out:
                 self.nginx = subprocess.Popen(nginx.nginx_argv(self.prefix), stdout=out, stderr=subprocess.STDOUT,

@@ -37,9 +37,10 @@ PRODUCTION_LIMITS = RateLimits()
 
 
 def render_site(listen: str, upstreams: list[str] | tuple[str, ...], log_dir: str,
-                limits: RateLimits = PRODUCTION_LIMITS) -> str:
+                limits: RateLimits = PRODUCTION_LIMITS, template: Path = TEMPLATE) -> str:
+    """The site from `template` (another checkout's, for a same-run "before"; its placeholders are ours or fewer)."""
     servers = "\n".join(f"    server {address} max_fails={MAX_FAILS} fail_timeout={FAIL_TIMEOUT};" for address in upstreams)
-    return (TEMPLATE.read_text().replace("@LISTEN@", listen).replace("@UPSTREAM_SERVERS@", servers)
+    return (template.read_text().replace("@LISTEN@", listen).replace("@UPSTREAM_SERVERS@", servers)
             .replace("@LOG_DIR@", log_dir).replace("@CLIENT_RATE@", limits.client_rate)
             .replace("@CLIENT_BURST@", str(limits.client_burst)).replace("@BEARER_RATE@", limits.bearer_rate)
             .replace("@BEARER_BURST@", str(limits.bearer_burst)))
