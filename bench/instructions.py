@@ -24,6 +24,8 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
+from bench.statements import use_tree
+
 RUNS = (20, 60)
 
 
@@ -73,10 +75,7 @@ def per_cycle(tree: Path, env: dict[str, str], book: str, token: str, work: Path
 
 def main() -> None:
     tree, config = Path(sys.argv[1]), json.loads(Path(sys.argv[2]).read_text())
-    # The tree under test first: its layers, then its root (as bench.statements does).
-    sys.path[:0] = [str(p) for p in sorted((tree / "layers").glob("*/python"))] + [str(tree)]
-    for name in [m for m in sys.modules if m.startswith(("lending", "functions"))]:
-        del sys.modules[name]
+    use_tree(tree)
     os.environ.update(config["env"])
     from lending_http.messages import Request
     from lending_http.service import Service

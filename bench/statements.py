@@ -117,12 +117,16 @@ def proxy(target: tuple[str, int], counts: Counts) -> int:
     return int(listener.getsockname()[1])
 
 
-def main() -> None:
-    tree, config = Path(sys.argv[1]), json.loads(Path(sys.argv[2]).read_text())
-    # The tree under test first: its layers, then its root (its functions/ and lending_* packages).
+def use_tree(tree: Path) -> None:
+    """The tree under test first: its layers, then its root (its functions/ and lending_* packages)."""
     sys.path[:0] = [str(p) for p in sorted((tree / "layers").glob("*/python"))] + [str(tree)]
     for name in [m for m in sys.modules if m.startswith(("lending", "functions"))]:
         del sys.modules[name]
+
+
+def main() -> None:
+    tree, config = Path(sys.argv[1]), json.loads(Path(sys.argv[2]).read_text())
+    use_tree(tree)
     env = dict(config["env"])
     url = urlsplit(env["DATABASE_URL"])
     counts = Counts()

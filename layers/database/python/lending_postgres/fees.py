@@ -18,7 +18,7 @@ from lending_postgres.circulation import lock_title
 from lending_postgres.fee_moves import declare_one_lost
 from lending_postgres.notice_hooks import write_notice
 from lending_postgres.patrons import _PATRON, patron_row
-from lending_postgres.rows import BOOK, book_row
+from lending_postgres.rows import BOOK_BY_ID, book_row
 
 _CHARGE = ("c.charge_id::text, c.patron_iss, c.patron_sub, c.kind, c.amount_cents, c.currency, c.created_at, "
            "c.loan_id::text, b.title, c.payment_id::text, c.cancels::text, c.reason, "
@@ -30,7 +30,6 @@ _FROM = ("FROM charges c LEFT JOIN loans l ON l.loan_id = c.loan_id LEFT JOIN bo
 _STANDING = ("SELECT coalesce((SELECT balance_cents FROM patron_balances WHERE patron_iss = :iss "
              "AND patron_sub = :sub AND currency = :cur), 0), (SELECT min(due_at) FROM loans "
              "WHERE borrower_iss = :iss AND borrower_sub = :sub AND returned_at IS NULL)")
-_COPY = f"SELECT {BOOK} FROM books WHERE book_id = CAST(:id AS uuid)"
 
 
 def charge_row(r: list[Any]) -> Charge:
@@ -75,7 +74,7 @@ class FeeRecords:
         """Both reads in one round trip (a pipeline), on the primary: the copy is about to be lent."""
         with self.pool.connection() as c:
             standing, copy = c.pipeline((_STANDING, {"iss": patron.issuer, "sub": patron.subject, "cur": currency}),
-                                        (_COPY, {"id": book_id}))
+                                        (BOOK_BY_ID, {"id": book_id}))
         balance, oldest = standing[0]
         return Account(int(balance), currency, [], oldest), book_row(copy[0]) if copy else None
 

@@ -15,7 +15,7 @@ from lending.errors import BookNotFound, BookUnavailable, LendingError, PaymentR
 
 TAKEN = "Someone else has just borrowed or bought this book."
 RELEASED = ("The payment authorisation was released before the book could be reserved; "
-             "nothing was charged, please try again.")
+            "nothing was charged, please try again.")
 # A race lost to another transaction is refused by whichever guard sees it first (migrations
 # 0001, 0002): each refusal, by the guard's name, is the domain error the loser gets.
 _REFUSALS: dict[str, tuple[type[LendingError], str]] = {

@@ -18,6 +18,7 @@ PAYMENT = ("payment_id::text, kind, book_id::text, payer_iss, payer_sub, amount_
            "request_id, processor_synced, renewal_id::text")
 LOAN = ("l.loan_id::text, l.book_id::text, l.borrower_iss, l.borrower_sub, l.borrower_name, l.borrowed_at, "
          "l.due_at, l.returned_at, l.payment_id::text, l.closed_reason, b.title, l.renewals")
+BOOK_BY_ID = f"SELECT {BOOK} FROM books WHERE book_id = CAST(:id AS uuid)"
 LOAN_BY_ID = f"SELECT {LOAN} FROM loans l JOIN books b USING (book_id) WHERE l.loan_id = CAST(:id AS uuid)"
 PURCHASE = ("p.purchase_id::text, p.book_id::text, p.buyer_iss, p.buyer_sub, p.purchased_at, "
              "p.payment_id::text, p.reversed_at, b.title")

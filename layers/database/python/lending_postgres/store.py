@@ -34,6 +34,7 @@ from lending_postgres.replica import ReplicaPool
 from lending_postgres.reports import DeskReports
 from lending_postgres.rows import (
     BOOK,
+    BOOK_BY_ID,
     DUE,
     LOAN,
     PAYMENT,
@@ -85,7 +86,7 @@ class PostgresStore(CirculationMoves, HoldQueries, RenewalQueries, TitleCatalogu
 
     def get_book(self, book_id: str) -> Book | None:
         def find(c: pg8000.native.Connection) -> Any:
-            return c.run(f"SELECT {BOOK} FROM books WHERE book_id = CAST(:id AS uuid)", id=book_id)
+            return c.run(BOOK_BY_ID, id=book_id)
 
         rows = self.reader.read(find)
         if not rows and self.reader is not self.pool:  # added a moment ago and not yet replayed on the replica
