@@ -27,10 +27,10 @@ LAYER_MODULES = {
     "database": {"lending_postgres", "pg8000"},
     "payments": {"lending_stripe", "stripe"},
     "auth": {"lending_oidc", "cryptography"},
-    "observability": {"lending_observability", "aws_lambda_powertools", "msgspec"},
+    "observability": {"lending_observability", "msgspec"},
     "mail": {"lending_mail"},  # the standard library's smtplib: no vendor library
     # Start-up only: bundled into each Lambda zip and called by the hosts before serving.
-    "aws": {"lending_aws", "boto3"},  # botocore is in the Lambda runtime; Powertools loads it
+    "aws": {"lending_aws", "boto3", "aws_lambda_powertools"},  # botocore is in the Lambda runtime; Powertools loads it
     "marc": {"lending_marc", "pymarc", "defusedxml"},  # catalogue files: the import function only
 }
 FUNCTIONS = sorted(p.parent.name for p in (ROOT / "functions").glob("*/function.json"))

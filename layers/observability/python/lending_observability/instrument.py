@@ -1,4 +1,4 @@
-"""Request-scoped logging and per-operation metrics, through AWS Lambda Powertools.
+"""Request-scoped logging and per-operation metrics, in Powertools' formats (without its package).
 
 One JSON log line per request (`request`, with operation, status, outcome and duration) and EMF
 metrics (Requests by outcome, Latency); one line and one EMF record per job run (Runs, Skipped or
@@ -10,6 +10,10 @@ batch: every `flush_seconds` on a long-lived host (VM, `chalice local`), and at 
 invocation on Lambda (the entry calls `flush()`). A batch record carries the count, up to 100
 latency values (EMF's limit; more values, more records) and one of its requests' ids as an
 exemplar. Nothing is formatted per request beyond the log line itself.
+
+The lines are those AWS Lambda Powertools writes (lending_observability.lines), and the metrics
+are CloudWatch's embedded metric format, as Powertools writes it; the package itself is not loaded,
+for ~10 ms of every cold start (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -22,14 +26,10 @@ import threading
 import time
 from typing import Any, TextIO
 
-import msgspec
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.logging.formatter import RESERVED_LOG_ATTRS, LambdaPowertoolsFormatter, _get_context
-from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
-
 from lending.correlation import current_request_id
 from lending_http.messages import Request, Response
 from lending_http.problems import outcome_of
+from lending_observability.lines import JsonLines
 from lending_settings import Settings
 
 # Our packages log through the standard library; they get the same JSON output.
@@ -44,30 +44,6 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
-class _LeanFormatter(LambdaPowertoolsFormatter):
-    """Powertools' JSON line, the same keys in the same order, for about half its CPU: a plain record (a
-    text message, no exception, the default keys) is put together directly and encoded with msgspec,
-    where Powertools copies the record, re-scans its reserved attributes and encodes with json. Anything
-    else goes to Powertools' own format. tests/unit/test_log_lines.py holds the two to the same output."""
-
-    _NOT_EXTRA = frozenset(RESERVED_LOG_ATTRS) | {"asctime"}
-    _DEFAULT = {"level": "%(levelname)s", "location": "%(funcName)s:%(lineno)d", "timestamp": "%(asctime)s"}
-    _encode = msgspec.json.Encoder(enc_hook=str).encode
-
-    def format(self, record: logging.LogRecord) -> str:  # noqa: A003 (logging's name)
-        if record.exc_info or record.stack_info or not isinstance(record.msg, str) or _get_context().get() \
-                or any(self.log_format.get(k) != v for k, v in self._DEFAULT.items()):
-            return super().format(record)
-        line: dict[str, Any] = dict(self.log_format)
-        line.update(level=record.levelname, location=f"{record.funcName}:{record.lineno}",
-                    message=record.getMessage(), timestamp=self.formatTime(record))
-        for key, value in record.__dict__.items():
-            if key not in self._NOT_EXTRA:
-                line[key] = value
-        line["xray_trace_id"] = self._get_latest_trace_id()
-        return self._encode({k: v for k, v in line.items() if v is not None}).decode()
-
-
 class Observer:
     """What a host's operations report to: one per process, built from the settings."""
 
@@ -75,14 +51,14 @@ class Observer:
                  out: TextIO | None = None) -> None:
         self.service, self.namespace, self.metrics_on = service, namespace, metrics
         self._batch = _Batch(namespace, service, flush_seconds, out)
-        self.logger = Logger(service=service, level=level, logger_formatter=_LeanFormatter())
-        tag = _RequestIdFilter()
-        for handler in self.logger.handlers:
-            handler.addFilter(tag)
-        for name in OUR_LOGGERS:
+        to_stdout = logging.StreamHandler(sys.stdout)
+        to_stdout.setFormatter(JsonLines(service))
+        to_stdout.addFilter(_RequestIdFilter())
+        self.logger = logging.getLogger(service)
+        for name in (service, *OUR_LOGGERS):
             std = logging.getLogger(name)
-            std.handlers = list(self.logger.handlers)
-            std.setLevel(self.logger.log_level)
+            std.handlers = [to_stdout]
+            std.setLevel(level.upper())
             std.propagate = False
         # Vendor libraries stay quiet unless something is wrong (stripe logs every call at INFO).
         for name in ("stripe", "urllib3"):
@@ -115,16 +91,20 @@ class Observer:
             self._emit_job(job, str(outcome), result)
 
     def _emit_job(self, job: str, outcome: str, result: dict[str, object]) -> None:
-        record = EphemeralMetrics(namespace=self.namespace, service=self.service)
-        record.add_dimension("job", job)
-        record.add_metric(name={"failed": "Failed", "skipped": "Skipped"}.get(outcome, "Runs"), unit=MetricUnit.Count,
-                          value=1)
+        """One EMF record for the run, by job: Runs, Failed or Skipped, JobDuration and the job's counts."""
+        values: dict[str, tuple[str, float]] = {
+            {"failed": "Failed", "skipped": "Skipped"}.get(outcome, "Runs"): ("Count", 1.0)}
         for name, value in result.items():
             if name == "duration_ms" and isinstance(value, int | float):
-                record.add_metric(name="JobDuration", unit=MetricUnit.Milliseconds, value=value)
+                values["JobDuration"] = ("Milliseconds", float(value))
             elif isinstance(value, int) and not isinstance(value, bool):  # the job's counts
-                record.add_metric(name=name, unit=MetricUnit.Count, value=value)
-        record.flush_metrics()
+                values[name] = ("Count", float(value))
+        dimensions = {"job": job, "service": self.service}
+        record: dict[str, Any] = {**dimensions, **{name: [value] for name, (_, value) in values.items()}}
+        record["_aws"] = {"Timestamp": int(time.time() * 1000), "CloudWatchMetrics": [
+            {"Namespace": self.namespace, "Dimensions": [list(dimensions)],
+             "Metrics": [{"Name": name, "Unit": unit} for name, (unit, _) in values.items()]}]}
+        self._batch.write([json.dumps(record, separators=(",", ":"))])
 
 
 
@@ -171,12 +151,15 @@ class _Batch:
                 self._timer = None
         if not series:
             return
-        out = self._out or sys.stdout
         now = int(time.time() * 1000)
         lines = []
         for (operation, outcome), s in series.items():
             for start in range(0, len(s.latencies), MAX_VALUES):
                 lines.append(json.dumps(self._record(now, operation, outcome, s, start), separators=(",", ":")))
+        self.write(lines)
+
+    def write(self, lines: list[str]) -> None:
+        out = self._out or sys.stdout
         out.write("\n".join(lines) + "\n")
         out.flush()
 
