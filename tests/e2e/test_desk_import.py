@@ -130,3 +130,10 @@ def test_a_file_above_max_import_bytes_is_413(librarian: Client, settings: Any) 
 
 def test_a_patron_may_not_import(alice: Client) -> None:
     assert upload(alice, m.marc(m.record(m.new_isbn13())), MARC).status_code == 403
+
+
+def test_an_import_of_a_media_type_chalice_never_heard_of_is_our_415(librarian: Client) -> None:
+    r = librarian.session.post(f"{librarian.base}/imports", data=b"anything",
+                               headers={**librarian.headers(), "Content-Type": "image/png"}, timeout=30)
+    assert r.status_code == 415 and r.headers["Content-Type"] == "application/problem+json"
+    assert r.json()["status"] == 415
