@@ -210,7 +210,7 @@ class FakeCirculation:
                    pickup_period: timedelta = timedelta(days=7)) -> Loan:
         with self._lock:
             if book_id not in self.books:
-                raise BookNotFound(f"No book with id {book_id}.")
+                raise BookNotFound.with_id(book_id)
             loan = next((x for x in self.loans.values() if x.book_id == book_id and x.returned_at is None), None)
             if loan is None:
                 raise NotOnLoan("This book is not on loan.")

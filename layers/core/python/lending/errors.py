@@ -17,7 +17,10 @@ class InvalidRequest(LendingError):
 
 
 class BookNotFound(LendingError):
-    pass
+    @classmethod
+    def with_id(cls, book_id: str) -> BookNotFound:
+        """No copy has this id: the one wording for it, whichever store or use case finds out."""
+        return cls(f"No book with id {book_id}.")
 
 
 class NotFound(LendingError):

@@ -43,7 +43,7 @@ def add_book(store: LendingStore, librarian: User, new: NewBook) -> Book:
 def find_book(store: LendingStore, book_id: str) -> Book:
     book = store.get_book(book_id)
     if book is None:
-        raise BookNotFound(f"No book with id {book_id}.")
+        raise BookNotFound.with_id(book_id)
     return book
 
 

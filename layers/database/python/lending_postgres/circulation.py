@@ -206,7 +206,7 @@ class CirculationMoves:
             locked, rows = c.pipeline((_LOCK_TITLE_OF_BOOK, {"b": book_id}),
                                       (_CLOSE_AND_SHELVE, {"b": book_id, "from": BookStatus.BORROWED.value}))
             if not locked:  # every copy has a title (books_have_a_title)
-                raise BookNotFound(f"No book with id {book_id}.")
+                raise BookNotFound.with_id(book_id)
             title_id = locked[0][0]
             when = now or c.run("SELECT now()")[0][0]
             if not rows and c.run(
