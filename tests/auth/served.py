@@ -39,13 +39,20 @@ def self_signed() -> tuple[bytes, bytes]:
 class Served:
     """`routes[path]` is a JSON-able dict (200) or ("redirect", url) (302); anything else is 404."""
 
-    def __init__(self, *, tls: bool = False) -> None:
+    def __init__(self, *, tls: bool = False, keep_alive: bool = False) -> None:
         self.routes: dict[str, Any] = {}
         self.hits: Counter[str] = Counter()
+        self.connections = 0  # accepted: with keep_alive, one serves every request a client sends on it
         self.down = False
         served = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
+            def setup(self) -> None:
+                served.connections += 1
+                super().setup()
+
             def do_GET(self) -> None:  # noqa: N802
                 served.hits[self.path] += 1
                 route = served.routes.get(self.path)

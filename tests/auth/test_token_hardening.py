@@ -7,7 +7,6 @@ Real signed tokens, keys fetched over real HTTP(S) from a provider the test serv
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,7 +16,7 @@ from jose import jwt
 
 from lending.errors import AuthenticationRequired, IdentityProviderUnavailable
 from lending_oidc import KeySet, OidcVerifier
-from lending_oidc.keys import http_fetch_json, redirect_allowed
+from lending_oidc.fetch import JsonOverHttp, redirect_allowed
 from tests.auth.served import Served
 from tests.support.issuer import SigningKey
 
@@ -55,7 +54,7 @@ def tls_provider() -> Iterator[Served]:
 def verifier(issuer: Served, clock: Clock | None = None, *, ttl: float = 60, max_stale: float = 3600,
              trust: Served | None = None) -> OidcVerifier:
     context = (trust or issuer).client_context
-    fetch = functools.partial(http_fetch_json, ssl_context=context)
+    fetch = JsonOverHttp(ssl_context=context)
     keys = KeySet(issuer.url, ttl=ttl, min_refresh_interval=0, max_stale=max_stale, fetch=fetch,
                   clock=clock or Clock())
     return OidcVerifier(keys, audience=AUDIENCE)

@@ -1,67 +1,26 @@
 """The issuer's signing keys: discovery, a TTL cache, rate-limited refresh, a bound on staleness.
 
-Fetches never follow a redirect from https to http, nor to another origin unless it is https.
+Fetches (lending_oidc.fetch) never follow a redirect from https to http, nor to another origin unless
+it is https; a refresh's fetches share one connection per origin, closed when the refresh is done.
 """
 
 from __future__ import annotations
 
 import http.client
-import json
-import ssl
 import threading
 import time
-import urllib.request
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urljoin, urlparse
+from urllib.parse import urlparse
 
 from lending.errors import IdentityProviderUnavailable
+from lending_oidc.fetch import JsonOverHttp
 
 Fetch = Callable[[str], dict[str, Any]]
 
 # Which JWK key type can verify which JWS algorithm family. Symmetric ("oct") keys never can.
 _KTY_OF_FAMILY = {"RS": "RSA", "PS": "RSA", "ES": "EC"}
 _FETCH_ERRORS = (OSError, ValueError, KeyError, TypeError, http.client.HTTPException)
-
-
-class RedirectRefused(OSError):
-    """A redirect the key fetch does not follow (https to http, or http to another http origin)."""
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlparse(url)
-    return parts.scheme, (parts.hostname or "").lower(), parts.port or {"http": 80, "https": 443}.get(parts.scheme)
-
-
-def redirect_allowed(source: str, target: str) -> bool:
-    """To https anywhere; to http only from http on the same origin. Never from https to http."""
-    scheme = urlparse(target).scheme
-    if scheme == "https":
-        return True
-    return scheme == "http" and _origin(source) == _origin(target)
-
-
-class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any,
-                         newurl: str) -> urllib.request.Request | None:
-        target = urljoin(req.full_url, newurl)
-        if not redirect_allowed(req.full_url, target):
-            raise RedirectRefused(f"refused a redirect from {req.full_url} to {target}")
-        return super().redirect_request(req, fp, code, msg, headers, target)
-
-
-def http_fetch_json(url: str, timeout: float = 5.0, *, ssl_context: ssl.SSLContext | None = None) -> dict[str, Any]:
-    if urlparse(url).scheme not in ("http", "https"):
-        raise ValueError("only http(s) URLs are fetched")
-    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=ssl_context), _CheckedRedirects())
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310 - scheme checked above
-    with opener.open(request, timeout=timeout) as response:
-        if response.status != 200:
-            raise OSError(f"{url} answered {response.status}")
-        value = json.loads(response.read(1_000_000))
-    if not isinstance(value, dict):
-        raise ValueError(f"{url} did not return a JSON object")
-    return value
 
 
 class KeySet:
@@ -76,14 +35,14 @@ class KeySet:
     """
 
     def __init__(self, issuer: str, *, ttl: float = 300.0, min_refresh_interval: float = 10.0,
-                 max_stale: float = 3600.0, fetch: Fetch = http_fetch_json,
+                 max_stale: float = 3600.0, fetch: Fetch | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.issuer = issuer.rstrip("/")
         self._issuer_name: str | None = None
         self._ttl = ttl
         self._max_stale = max_stale
         self._min_interval = min_refresh_interval
-        self._fetch = fetch
+        self._fetch: Fetch = fetch or JsonOverHttp()
         self._clock = clock
         self._lock = threading.Lock()
         self._keys: list[dict[str, Any]] = []
@@ -143,6 +102,14 @@ class KeySet:
             self._lock.release()
 
     def _download(self) -> list[dict[str, Any]]:
+        try:
+            return self._discover_and_fetch()
+        finally:
+            close = getattr(self._fetch, "close", None)
+            if close is not None:
+                close()  # the refresh's connections: the next one is minutes away
+
+    def _discover_and_fetch(self) -> list[dict[str, Any]]:
         try:
             self._discover()
         except _FETCH_ERRORS:
