@@ -111,3 +111,11 @@ def test_an_unknown_app_env_stops_start_up(service_env: dict[str, str], value: s
     env = {**os.environ, **service_env, "APP_ENV": value}
     run = subprocess.run([sys.executable, "-c", "import app"], env=env, capture_output=True, text=True, timeout=60)
     assert run.returncode != 0 and "APP_ENV must be one of development, test, production" in run.stderr
+
+
+@pytest.mark.parametrize("value", ["LOUD", "trace", "20"])
+def test_an_unknown_log_level_stops_start_up(service_env: dict[str, str], value: str) -> None:
+    env = {**os.environ, **service_env, "LOG_LEVEL": value}
+    run = subprocess.run([sys.executable, "-c", "import app"], env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode != 0 and "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL" in run.stderr
+    assert "Traceback" not in run.stderr

@@ -8,6 +8,7 @@ from urllib.parse import urlparse
 import msgspec
 
 ENVIRONMENTS = ("development", "test", "production")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")  # the standard library's, any case
 LAMBDA_LIMIT = timedelta(seconds=29)  # API Gateway's integration timeout; the functions' Timeout too
 _ASYMMETRIC = {f"{family}{bits}" for family in ("RS", "PS", "ES") for bits in (256, 384, 512)}
 SECRET_FIELDS = frozenset({"database_url", "database_read_url", "stripe_api_key", "stripe_webhook_secret", "smtp_url"})
@@ -112,6 +113,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 def _check_values(s: Settings) -> None:
     if s.environment not in ENVIRONMENTS:
         raise ConfigError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}")
+    if s.log_level.upper() not in LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
     if s.database_url and urlparse(s.database_url).scheme not in ("postgresql", "postgres"):
         raise ConfigError("DATABASE_URL must be a postgresql:// URL")
     if not s.oidc_algorithms or set(s.oidc_algorithms) & {"none", "HS256", "HS384", "HS512"}:
