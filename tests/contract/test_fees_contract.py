@@ -52,6 +52,8 @@ def test_a_late_return_adds_a_late_fee_per_started_day_past_the_grace(any_store:
     assert account.balance_cents == 75 and account.oldest_due_at is None
     (charge,) = account.charges
     assert (charge.kind, charge.loan_id, charge.title, charge.counts) == (ChargeKind.LATE_FEE, loan.loan_id, "The Hobbit", True)
+    assert (charge.patron_iss, charge.patron_sub, charge.amount_cents, charge.currency) == (ALICE.issuer, ALICE.subject, 75, "usd")
+    assert isinstance(charge.created_at, datetime) and abs(charge.created_at - datetime.now(UTC)) < timedelta(minutes=5)
 
 
 def test_within_the_grace_period_there_is_no_fee_and_the_fee_is_capped_at_the_price(any_store: LendingStore) -> None:
@@ -81,6 +83,8 @@ def test_a_loan_overdue_by_lost_after_is_declared_lost_and_coming_back_reverses_
     fresh, _ = lent(any_store, NOW - DAY, who=BOB, isbn="9780141439518")
     (lost,) = any_store.declare_lost(now=NOW, lost_after=60 * DAY, fees=FEES)
     assert (lost.loan_id, lost.book_id) == (loan.loan_id, book.book_id) and lost.late_fee_charge_id
+    by_kind = {c.kind: c.charge_id for c in any_store.account(ALICE, "usd").charges}
+    assert (lost.lost_charge_id, lost.late_fee_charge_id) == (by_kind[ChargeKind.LOST_ITEM], by_kind[ChargeKind.LATE_FEE])
     assert any_store.get_book(book.book_id).status is BookStatus.LOST
     assert any_store.get_book(fresh.book_id).status is BookStatus.BORROWED
     assert kinds(any_store) == [("late_fee", 1500), ("lost_item", 1500)]
@@ -175,3 +179,36 @@ def test_the_standing_a_block_is_decided_on_is_the_accounts_balance_and_oldest_d
     assert copy == any_store.get_book(newest.book_id) and copy is not None and copy.status is BookStatus.BORROWED
     assert any_store.standing_and_copy(BOB, "usd", str(uuid.uuid4()))[1] is None  # no such copy
     assert any_store.standing_and_copy(BOB, "usd", late.book_id)[0].oldest_due_at == NOW - 9 * DAY
+
+
+def test_a_patron_with_no_charges_owes_nothing(any_store: LendingStore) -> None:
+    newcomer = User("https://issuer.test", f"new-{uuid.uuid4()}")
+    account = any_store.account(newcomer, "usd")
+    assert (account.balance_cents, account.charges, account.oldest_due_at) == (0, [], None)
+    assert any_store.standing(newcomer, "usd").balance_cents == 0
+
+
+def test_a_lost_charge_reversed_by_the_copy_coming_back_cannot_be_waived_while_other_fees_are_owed(
+        any_store: LendingStore) -> None:
+    any_store.remember_patron(ALICE)
+    patron = any_store.find_patron(ALICE.issuer, ALICE.subject)
+    book, _ = lent(any_store, NOW - 61 * DAY)
+    any_store.declare_lost(now=NOW, lost_after=60 * DAY, fees=FEES)
+    any_store.close_loan(book.book_id, ALICE, now=NOW + DAY, fees=FEES)  # found: the lost charge is reversed
+    assert any_store.account(ALICE, "usd").balance_cents == 1500  # the late fee is still owed
+    (lost,) = [c for c in any_store.account(ALICE, "usd").charges if c.kind is ChargeKind.LOST_ITEM]
+    with pytest.raises(WaiverRefused) as refused:
+        any_store.waive_charge(patron.patron_id, lost.charge_id, LIBBY, "nothing left of it to waive")
+    assert refused.value.extra["reason"] == "not_waivable"
+    assert any_store.account(ALICE, "usd").balance_cents == 1500
+
+
+def test_the_smallest_fee_owed_one_cent_can_be_waived(any_store: LendingStore) -> None:
+    any_store.remember_patron(ALICE)
+    patron = any_store.find_patron(ALICE.issuer, ALICE.subject)
+    book, _ = lent(any_store, NOW - timedelta(hours=1))
+    any_store.close_loan(book.book_id, ALICE, now=NOW, fees=FeePolicy(late_fee_cents=1, interval=DAY, grace=timedelta(0)))
+    (fee,) = any_store.account(ALICE, "usd").charges
+    assert fee.amount_cents == 1
+    waiver = any_store.waive_charge(patron.patron_id, fee.charge_id, LIBBY, "one cent")
+    assert waiver.amount_cents == -1 and any_store.account(ALICE, "usd").balance_cents == 0
