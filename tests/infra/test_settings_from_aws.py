@@ -23,7 +23,7 @@ from moto import mock_aws
 
 import lending_settings as config
 from dev.embedded import ROOT, free_port, wait_for_http
-from lending_aws import AwsResolver, bootstrap
+from lending_aws import AwsResolver, SettingUnreadable, bootstrap
 from tests.infra.conftest import aws_env
 
 STRIPE_KEY = "sk_test_from_parameter_store"
@@ -110,6 +110,32 @@ def test_a_secret_that_is_not_rds_json_is_refused_without_echoing_it(aws: None) 
     with pytest.raises(config.ConfigError, match="^DATABASE_SECRET_ARN: the secret is not RDS's JSON") as caught:
         config.from_env(env, AwsResolver())
     assert "hunter2" not in str(caught.value)
+
+
+def test_a_binary_secret_is_read_as_utf8_text_and_one_that_is_not_text_is_refused(aws: None) -> None:
+    sm = boto3.client("secretsmanager", region_name="us-east-1")
+    sm.create_secret(Name="t6/binary", SecretBinary=WEBHOOK_SECRET.encode())
+    sm.create_secret(Name="t6/not-text", SecretBinary=b"\xff\xfe\x00")
+    resolver = AwsResolver()
+    assert resolver("secret", "t6/binary") == WEBHOOK_SECRET
+    with pytest.raises(SettingUnreadable, match="^the binary secret is not UTF-8$"):
+        resolver("secret", "t6/not-text")
+
+
+def test_a_missing_parameter_and_an_unknown_kind_are_named_not_guessed(aws: None) -> None:
+    resolver = AwsResolver()
+    with pytest.raises(SettingUnreadable, match="^AWS answered ParameterNotFound$"):
+        resolver("parameter", "/t7/no-such-parameter")
+    with pytest.raises(SettingUnreadable, match="unknown kind"):
+        resolver("bucket", "anything")
+
+
+def test_no_region_is_a_clear_error_not_a_traceback(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    with pytest.raises(SettingUnreadable, match="^NoRegionError$"):
+        AwsResolver()("secret", "t8/anything")
 
 
 def test_settings_are_read_once_at_start_up_and_kept(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:

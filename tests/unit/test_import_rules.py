@@ -30,7 +30,7 @@ LAYER_MODULES = {
     "observability": {"lending_observability", "msgspec"},
     "mail": {"lending_mail"},  # the standard library's smtplib: no vendor library
     # Start-up only: bundled into each Lambda zip and called by the hosts before serving.
-    "aws": {"lending_aws", "boto3", "aws_lambda_powertools"},  # botocore is in the Lambda runtime; Powertools loads it
+    "aws": {"lending_aws", "boto3"},  # botocore comes with boto3 (and with the Lambda runtime)
     "marc": {"lending_marc", "pymarc", "defusedxml"},  # catalogue files: the import function only
 }
 FUNCTIONS = sorted(p.parent.name for p in (ROOT / "functions").glob("*/function.json"))

@@ -1,15 +1,12 @@
-"""Settings held in AWS, read through Powertools Parameters (Secrets Manager, SSM), once at start-up."""
+"""Settings held in AWS, read with boto3 (Secrets Manager, SSM), once at start-up."""
 
 from __future__ import annotations
 
-import re
 import threading
 from typing import Any
 
 import lending_settings
 from lending_settings import Settings
-
-_AWS_CODE = re.compile(r"An error occurred \((\w+)\)")
 
 
 class SettingUnreadable(Exception):
@@ -19,29 +16,28 @@ class SettingUnreadable(Exception):
 class AwsResolver:
     """resolve(kind, name) for lending_settings: "secret" from Secrets Manager, "parameter" from SSM.
 
-    Region, credentials and endpoint (AWS_ENDPOINT_URL) come from the SDK's usual chain; Powertools'
-    providers do the calls (and decode binary secrets). Values are remembered, so each reference
-    costs one call per process.
+    Region, credentials and endpoint (AWS_ENDPOINT_URL) come from the SDK's usual chain. Values are
+    remembered, so each reference costs one call per process. (Powertools' Parameters did these
+    calls until 2026-12-04: two boto3 calls, for a package of its own on every Lambda cold start
+    that reads settings from AWS, and an error that kept only botocore's message.)
     """
 
     def __init__(self, session: Any = None) -> None:
         self._session = session
-        self._providers: dict[str, Any] = {}
+        self._clients: dict[str, Any] = {}
         self._values: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
 
-    def _provider(self, kind: str) -> Any:
-        if kind not in self._providers:
-            # Only here: a host with nothing held in AWS never pays for boto3.
-            from aws_lambda_powertools.utilities import parameters
-
-            if kind == "secret":
-                self._providers[kind] = parameters.SecretsProvider(boto3_session=self._session)
-            elif kind == "parameter":
-                self._providers[kind] = parameters.SSMProvider(boto3_session=self._session)
-            else:
+    def _client(self, kind: str) -> Any:
+        if kind not in self._clients:
+            if kind not in ("secret", "parameter"):
                 raise SettingUnreadable(f"unknown kind {kind!r}")
-        return self._providers[kind]
+            # Only here: a host with nothing held in AWS never pays for boto3.
+            import boto3
+
+            session = self._session or boto3.session.Session()
+            self._clients[kind] = session.client("secretsmanager" if kind == "secret" else "ssm")
+        return self._clients[kind]
 
     def __call__(self, kind: str, name: str) -> str:
         with self._lock:
@@ -50,22 +46,18 @@ class AwsResolver:
             return self._values[(kind, name)]
 
     def _read(self, kind: str, name: str) -> str:
-        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
         from botocore.exceptions import BotoCoreError, ClientError
 
-        provider = self._provider(kind)
         try:
-            value = provider.get(name, decrypt=True) if kind == "parameter" else provider.get(name)
-        except GetParameterError as exc:
-            cause = exc.__cause__
-            if isinstance(cause, ClientError):
-                raise SettingUnreadable(f"AWS answered {cause.response.get('Error', {}).get('Code', 'error')}") from None
-            if isinstance(cause, BotoCoreError):  # no credentials, no region, endpoint unreachable
-                raise SettingUnreadable(type(cause).__name__) from None
-            # Powertools keeps only botocore's message: "An error occurred (Code) when calling ..."
-            code = _AWS_CODE.search(str(exc))
-            raise SettingUnreadable(f"AWS answered {code.group(1)}" if code else "AWS could not be read") from None
-        except BotoCoreError as exc:
+            client = self._client(kind)
+            if kind == "parameter":
+                value: str | bytes = client.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+            else:
+                answer = client.get_secret_value(SecretId=name)
+                value = answer["SecretString"] if "SecretString" in answer else answer["SecretBinary"]
+        except ClientError as exc:
+            raise SettingUnreadable(f"AWS answered {exc.response.get('Error', {}).get('Code', 'error')}") from None
+        except BotoCoreError as exc:  # no credentials, no region, endpoint unreachable
             raise SettingUnreadable(type(exc).__name__) from None
         if isinstance(value, bytes):
             try:
