@@ -101,9 +101,8 @@ class Observer:
                 values[name] = ("Count", float(value))
         dimensions = {"job": job, "service": self.service}
         record: dict[str, Any] = {**dimensions, **{name: [value] for name, (_, value) in values.items()}}
-        record["_aws"] = {"Timestamp": int(time.time() * 1000), "CloudWatchMetrics": [
-            {"Namespace": self.namespace, "Dimensions": [list(dimensions)],
-             "Metrics": [{"Name": name, "Unit": unit} for name, (unit, _) in values.items()]}]}
+        record["_aws"] = _envelope(self.namespace, int(time.time() * 1000), dimensions,
+                                   [{"Name": name, "Unit": unit} for name, (unit, _) in values.items()])
         self._batch.write([json.dumps(record, separators=(",", ":"))])
 
 
@@ -172,9 +171,14 @@ class _Batch:
         if outcome is not None and start == 0:  # the count once per batch, on its first record
             metrics.insert(0, {"Name": "Requests", "Unit": "Count"})
             record["Requests"] = [float(s.count)]
-        record["_aws"] = {"Timestamp": now, "CloudWatchMetrics": [
-            {"Namespace": self._namespace, "Dimensions": [list(dimensions)], "Metrics": metrics}]}
+        record["_aws"] = _envelope(self._namespace, now, dimensions, metrics)
         return record
+
+
+def _envelope(namespace: str, now: int, dimensions: dict[str, str], metrics: list[dict[str, str]]) -> dict[str, Any]:
+    """EMF's `_aws` member: the record's metrics, declared under its one dimension set."""
+    return {"Timestamp": now, "CloudWatchMetrics": [
+        {"Namespace": namespace, "Dimensions": [list(dimensions)], "Metrics": metrics}]}
 
 
 _observers: dict[tuple[str, str, str, bool], Observer] = {}
