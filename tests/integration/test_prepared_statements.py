@@ -1,14 +1,17 @@
 """What PreparingConnection keeps, on a real PostgreSQL: a parametrised statement prepared once, at most
 256 of them per connection (a pipeline's always), a plan the server calls stale forgotten so the next
-call works, and timestamps and dates read fast with the values pg8000 itself would give."""
+call works, timestamps and dates read fast with the values pg8000 itself would give, and a statement's
+messages written in one piece and read back whole, with pg8000's errors for a broken or closed socket."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 import pg8000.native
 import pytest
-from pg8000.exceptions import DatabaseError
+from pg8000.exceptions import DatabaseError, InterfaceError
 
 from lending_postgres.connection import connect_params
 from lending_postgres.prepared import _FAST_INPUT, PreparingConnection
@@ -82,3 +85,87 @@ def test_timestamps_and_dates_are_read_fast_and_as_pg8000_reads_them(conn: Prepa
         plain.close()
     assert conn.run(sql, **params) == expected
     assert [type(v).__name__ for v in expected[0][:3]] == ["datetime", "datetime", "date"]
+
+
+class _Wire:
+    """The connection's buffered socket, counted, with reads that can be cut short or fail."""
+
+    def __init__(self, sock: Any) -> None:
+        self.sock, self.writes, self.flushes = sock, 0, 0
+        self.cut: int | None = None  # the next reads return at most this many bytes
+        self.fail: Exception | None = None
+
+    def write(self, data: bytes) -> int:
+        self.writes += 1
+        return int(self.sock.write(data))
+
+    def flush(self) -> None:
+        self.flushes += 1
+        self.sock.flush()
+
+    def read(self, n: int) -> bytes:
+        if self.fail is not None:
+            raise self.fail
+        return bytes(self.sock.read(n if self.cut is None else min(n, self.cut)))
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _wired(conn: PreparingConnection) -> _Wire:
+    wire = _Wire(conn._sock)
+    conn._sock = wire
+    return wire
+
+
+def test_a_statement_is_sent_in_one_write_and_answers_as_pg8000_answers(conn: PreparingConnection,
+                                                                       database_url: str) -> None:
+    sql = ("SELECT CAST(:n AS int) * 2, CAST(:s AS text), CAST(:none AS text), CAST(:yes AS boolean), "
+           "CAST(:at AS timestamptz), length(CAST(:s AS text))")
+    params = {"n": 21, "s": "Nǎ Zhā, 哪吒 ✓", "none": None, "yes": True,
+              "at": datetime(2026, 12, 6, 21, 30, tzinfo=UTC)}
+    plain = _open(database_url, pg8000.native.Connection)
+    try:
+        expected = plain.run(sql, **params)
+    finally:
+        plain.close()
+    conn.run(sql, **params)  # prepared here
+    conn.run("SELECT CAST(:b AS text)", b="x")
+    wire = _wired(conn)
+    assert conn.run(sql, **params) == expected
+    assert (wire.writes, wire.flushes) == (1, 1)  # Bind, Execute and Sync together: pg8000 writes five pieces
+    assert conn.pipeline((sql, params), ("SELECT CAST(:b AS text)", {"b": "x"})) == [expected, [["x"]]]
+    assert (wire.writes, wire.flushes) == (3, 2)
+
+
+def test_an_answer_that_arrives_in_small_pieces_is_read_whole(conn: PreparingConnection) -> None:
+    sql = "SELECT CAST(:s AS text), g FROM generate_series(1, 3) AS g"
+    conn.run(sql, s="warm")
+    wire = _wired(conn)
+    wire.cut = 3  # every message's head (5 bytes) and body come in pieces
+    assert conn.run(sql, s="a title") == [["a title", 1], ["a title", 2], ["a title", 3]]
+
+
+def test_a_socket_that_fails_or_closes_mid_answer_is_pg8000s_network_error(conn: PreparingConnection) -> None:
+    sql = "SELECT CAST(:n AS int)"
+    conn.run(sql, n=1)
+    wire = _wired(conn)
+    wire.fail = ConnectionResetError("reset by peer")
+    with pytest.raises(InterfaceError, match="network error") as failed:
+        conn.run(sql, n=2)
+    assert isinstance(failed.value.__cause__, ConnectionResetError)
+    wire.fail = None
+    wire.read = lambda n: b""  # type: ignore[method-assign]  # the server went away: end of stream
+    with pytest.raises(InterfaceError, match="network error"):
+        conn.run(sql, n=3)
+
+
+def test_a_closed_connection_says_so(database_url: str) -> None:
+    conn = _open(database_url, PreparingConnection)
+    sql = "SELECT CAST(:n AS int)"
+    conn.run(sql, n=1)
+    conn.close()
+    with pytest.raises(InterfaceError, match="connection is closed"):
+        conn.run(sql, n=2)
+    with pytest.raises(InterfaceError, match="connection is closed"):
+        conn.pipeline((sql, {"n": 3}))
