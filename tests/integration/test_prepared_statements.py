@@ -169,3 +169,15 @@ def test_a_closed_connection_says_so(database_url: str) -> None:
         conn.run(sql, n=2)
     with pytest.raises(InterfaceError, match="connection is closed"):
         conn.pipeline((sql, {"n": 3}))
+
+
+def test_a_statement_on_a_socket_closed_under_it_says_the_connection_is_closed(database_url: str) -> None:
+    conn = _open(database_url, PreparingConnection)
+    sql = "SELECT CAST(:n AS int)"
+    conn.run(sql, n=1)
+    conn._sock.close()  # the file under the connection is closed; the connection object does not know yet
+    try:
+        with pytest.raises(InterfaceError, match="connection is closed"):
+            conn.run(sql, n=2)
+    finally:
+        conn._usock.close()
