@@ -183,26 +183,32 @@ def statements_phase(stack: Stack, tree: Path, tag: str, cycles: int = 20, keyed
     return json.loads(result.read_text()) if done.returncode == 0 else None
 
 
-def cold_phase(stack: Stack, tree: Path, tag: str, runs: int) -> dict[str, list[tuple[float, float, float, int]]]:
-    """Per handler with a first request: `runs` fresh processes, each importing and serving one request.
-    The tree's code is compiled first, as the image and the Lambda zips ship it (bytecode, no compiling at start)."""
-    compile_tree(tree)
+def cold_phase(stack: Stack, trees: dict[str, Path], runs: int) -> dict[str, dict[str, list[tuple[float, float, float, int]]]]:
+    """Per tree and handler with a first request: `runs` fresh processes, each importing and serving one request.
+    The trees take turns run by run (the order swapped every run), so that a before/after pair shares the
+    machine's moments: on a shared machine a block of runs after another block can read 20 % apart.
+    Each tree's code is compiled first, as the image and the Lambda zips ship it (bytecode, no compiling at start)."""
+    for tree in trees.values():
+        compile_tree(tree)
     stack.fresh_tables()
     stripe_url = stack.fresh_stripe()
-    books = stack.books(runs, f"cold-{tag}")
-    token = stack.tokens(1, f"cold-{tag}")[0]
+    books = {tag: stack.books(runs, f"cold-{tag}") for tag in trees}
+    token = stack.tokens(1, "cold")[0]
     env = {**stack.env(stripe_url), "DB_POOL_SIZE": "2", "LOG_LEVEL": "WARNING"}
-    found: dict[str, list[tuple[float, float, float, int]]] = {name: [] for name in FIRST_REQUESTS}
+    found: dict[str, dict[str, list[tuple[float, float, float, int]]]] = \
+        {tag: {name: [] for name in FIRST_REQUESTS} for tag in trees}
     for i in range(runs):
-        for name, (method, path) in FIRST_REQUESTS.items():  # borrow before return: each run returns what it borrowed
-            spec = {"function": name, "method": method, "path": path.format(book=books[i]), "env": env,
-                    "path_params": {"book_id": books[i]} if "{book}" in path else {},
-                    "headers": {"authorization": f"Bearer {token}", "content-type": "application/json"},
-                    "body": json.dumps({"payment_method": "pm_card_visa"}) if name == "borrow" else ""}
-            try:
-                found[name].append(cold_start.first_request_ms(tree, spec))
-            except (subprocess.SubprocessError, StopIteration, ValueError):
-                pass
+        for tag in (list(trees) if i % 2 == 0 else list(reversed(trees))):
+            book = books[tag][i]
+            for name, (method, path) in FIRST_REQUESTS.items():  # borrow before return: each run returns what it borrowed
+                spec = {"function": name, "method": method, "path": path.format(book=book), "env": env,
+                        "path_params": {"book_id": book} if "{book}" in path else {},
+                        "headers": {"authorization": f"Bearer {token}", "content-type": "application/json"},
+                        "body": json.dumps({"payment_method": "pm_card_visa"}) if name == "borrow" else ""}
+                try:
+                    found[tag][name].append(cold_start.first_request_ms(trees[tag], spec))
+                except (subprocess.SubprocessError, StopIteration, ValueError):
+                    pass
     return found
 
 

@@ -54,12 +54,11 @@ def report_statements(stack: Stack, before: Path | None) -> None:
             f" {r['round_trips']:12.1f}")
 
 
-def report_cold(stack: Stack, before: Path | None, runs: int = 5) -> None:
+def report_cold(stack: Stack, before: Path | None, runs: int = 7) -> None:
     say(f"\ncold start per handler: a fresh python -S with only the handler's layers (compiled, as shipped) imports it"
-        f" and serves its first request ({runs} runs each; ms, fastest run; the median in brackets):")
-    found = {"after": cold_phase(stack, ROOT, "after", runs)}
-    if before is not None:
-        found["before"] = cold_phase(stack, before, "before", runs)
+        f" and serves its first request ({runs} runs each, this tree's and the before tree's taking turns; ms, fastest run;"
+        " the median in brackets):")
+    found = cold_phase(stack, {"after": ROOT, **({"before": before} if before is not None else {})}, runs)
     say(f"  {'handler':10} {'request':14} {'before: wall [median]':>22} {'CPU':>6}   {'now: imports':>12}"
         f" {'+ request [median]':>19} {'CPU':>6}")
     for name, (method, path) in FIRST_REQUESTS.items():
