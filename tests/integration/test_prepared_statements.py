@@ -181,3 +181,16 @@ def test_a_statement_on_a_socket_closed_under_it_says_the_connection_is_closed(d
             conn.run(sql, n=2)
     finally:
         conn._usock.close()
+
+
+def test_what_the_server_adds_to_an_answer_is_read_and_the_connection_stays_in_step(conn: PreparingConnection) -> None:
+    conn.run("CREATE FUNCTION pg_temp.say(t text) RETURNS text LANGUAGE plpgsql AS $$ "
+             "BEGIN RAISE NOTICE 'said %', t; RETURN t; END $$")
+    # A NoticeResponse and a ParameterStatus arrive among the statement's own messages.
+    assert conn.run("SELECT pg_temp.say(CAST(:t AS text))", t="hello") == [["hello"]]
+    assert conn.notices and conn.notices[-1][b"M"] == b"said hello"
+    assert conn.run("SELECT set_config('application_name', CAST(:n AS text), false)", n="reader") == [["reader"]]
+    assert conn.parameter_statuses["application_name"] == "reader"
+    assert conn.pipeline(("SELECT pg_temp.say(CAST(:t AS text))", {"t": "again"}), ("SELECT CAST(:n AS int)", {"n": 5})) \
+        == [[["again"]], [[5]]]
+    assert conn.run("SELECT current_setting('application_name')") == [["reader"]]
