@@ -41,6 +41,7 @@ def _rest(read: Callable[[int], bytes], got: bytes, size: int) -> bytes:
         got += more
     return got
 
+
 # PostgreSQL type oids: timestamp, timestamptz, date.
 _FAST_INPUT = {1114: _iso_or(converters.timestamp_in), 1184: _iso_or(converters.timestamptz_in),
                1082: _iso_or(converters.date_in, as_date=True)}
@@ -89,7 +90,7 @@ class PreparingConnection(pg8000.native.Connection):  # type: ignore[misc]
     def _messages(self, context: Any) -> None:
         """pg8000's loop over one answer (every message up to ReadyForQuery), each message's head and
         body read straight from the buffered socket: pg8000's `_read` copies every read twice, and a
-        cycle reads ~100 messages. As in pg8000, a socket error or a closed socket is InterfaceError."""
+        cycle reads ~100 messages. As in pg8000, a socket error or an end of stream is InterfaceError."""
         read, handlers, code = self._sock.read, self.message_types, None
         while code != READY_FOR_QUERY:
             try:
