@@ -123,14 +123,7 @@ class PreparingConnection(pg8000.native.Connection):  # type: ignore[misc]
         statement = self._prepared_for(sql)
         if statement is None:
             return super().run(sql, **params)
-        context = self._context_for(statement)
-        self._send_bound(statement, params)
-        _flush(self._sock)
-        try:
-            self.handle_messages(context)
-        except DatabaseError as exc:
-            self._forget_stale_plans(exc)
-            raise
+        context = self._execute([statement], [params])[0]
         self._context = context
         return context.rows
 
@@ -142,26 +135,28 @@ class PreparingConnection(pg8000.native.Connection):  # type: ignore[misc]
         answer is read, then the first error is raised. Returns each statement's rows. Each statement is
         prepared on its first use, as by run()."""
         prepared = [self._prepared_for(sql, always=True) for sql, _ in statements]
-        for statement, (_, params) in zip(prepared, statements, strict=True):
+        return [context.rows for context in self._execute(prepared, [params for _, params in statements])]
+
+    def _execute(self, prepared: list[Any], values: list[dict[str, Any]]) -> list[Any]:
+        """The prepared statements bound to their values, sent with one flush and their answers read in order
+        (run() sends one, a pipeline several); every answer is read before the first error is raised, and a
+        plan the server calls stale is forgotten. Returns each statement's pg8000 Context."""
+        for statement, params in zip(prepared, values, strict=True):
             self._send_bound(statement, params)
         _flush(self._sock)
-        answers: list[list[Any]] = []
+        contexts: list[Any] = []
         failed: DatabaseError | None = None
         for statement in prepared:
-            context = self._context_for(statement)
+            context = Context(columns=statement.cols, input_funcs=statement.input_funcs, statement=statement.statement)
             try:
                 self.handle_messages(context)
             except DatabaseError as exc:
                 failed = failed or exc
-            answers.append(context.rows)
+            contexts.append(context)
         if failed is not None:
             self._forget_stale_plans(failed)
             raise failed
-        return answers
-
-    @staticmethod
-    def _context_for(statement: Any) -> Any:
-        return Context(columns=statement.cols, input_funcs=statement.input_funcs, statement=statement.statement)
+        return contexts
 
     def _send_bound(self, statement: Any, params: dict[str, Any]) -> None:
         """Bind (text parameters and results, as pg8000 binds), Execute and Sync for a prepared statement,
