@@ -123,7 +123,7 @@ class PreparingConnection(pg8000.native.Connection):  # type: ignore[misc]
         statement = self._prepared_for(sql)
         if statement is None:
             return super().run(sql, **params)
-        context = self._execute([statement], [params])[0]
+        (context,) = self._execute([statement], [params])
         self._context = context
         return context.rows
 
