@@ -25,7 +25,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import cold_start, imports, load
-from bench.phases import STEADY_AFTER, Row, delayed_phase, http_phase, pgbench_phase, plain_phase, search_phase
+from bench.phases import (
+    STEADY_AFTER,
+    Row,
+    delayed_phase,
+    http_phase,
+    pgbench_phase,
+    plain_phase,
+    search_phase,
+    vm_rounds,
+)
 from bench.report import report_cold, report_cpu, report_instructions, report_rows, report_statements
 from bench.servers import chalice_server, vm_available, vm_server
 from bench.settings import (
@@ -42,6 +51,7 @@ from bench.settings import (
     TARGET_IN_FLIGHT,
     TARGET_RATIO,
     TARGET_TAIL,
+    VM_ROUNDS,
     say,
     verdict,
 )
@@ -60,6 +70,7 @@ def main() -> int:
     rows: list[Row] = []
     cpu_lines: list[tuple[str, dict[str, float], float, int]] = []
     pg_tps = None
+    vm_per_round: dict[str, list[float]] = {}
     try:
         if "pgbench" not in SKIP:
             pg_tps, used = pgbench_phase(stack)
@@ -69,11 +80,14 @@ def main() -> int:
                                    lambda env: chalice_server(env, work / "chalice.log")))
         if "vm" not in SKIP:
             if vm_available():
-                rows.append(http_phase(stack, "one VM (nginx + 2 granian instances)",
-                                       lambda env: vm_server(env, work / "vm")))
+                vm_phases = {"one VM (nginx + 2 granian instances)": lambda spy: http_phase(
+                    stack, "one VM (nginx + 2 granian instances)", lambda env: vm_server(env, work / "vm"), spy)}
                 if before is not None and "vm-before" not in SKIP:
-                    rows.append(http_phase(stack, f"one VM, before ({BEFORE_REF[:7]}), same run",
-                                           lambda env: vm_server(env, work / "vm-before", before)))
+                    before_name = f"one VM, before ({BEFORE_REF[:7]}), same run"
+                    vm_phases[before_name] = lambda spy: http_phase(
+                        stack, before_name, lambda env: vm_server(env, work / "vm-before", before), spy)
+                pooled, vm_per_round = vm_rounds(vm_phases, VM_ROUNDS)
+                rows += pooled.values()
             else:
                 say("one VM: NOT MEASURED — vm_runtime (make vm-local) is not on this branch or nginx is missing;"
                     " bench/servers.py:vm_server is the hook")
@@ -98,7 +112,10 @@ def main() -> int:
                 a = 1000 * then.cpu["service"] / len(then.samples.cycles)
                 b = 1000 * mine.cpu["service"] / len(mine.samples.cycles)
                 say(f"  same run, service CPU per cycle through one VM: before ({BEFORE_REF[:7]}) {a:.2f} ms -> now {b:.2f} ms"
-                    f" ({b / a:.2f}x)")
+                    f" ({b / a:.2f}x; {VM_ROUNDS} alternated rounds of {SECONDS:.0f} s each, pooled)")
+                if len(vm_per_round.get(mine.path, [])) > 1:
+                    pairs = zip(vm_per_round[then.path], vm_per_round[mine.path], strict=True)
+                    say("    round by round, before -> now: " + ", ".join(f"{x:.2f} -> {y:.2f}" for x, y in pairs))
             for row in rows:
                 target = TARGET_CPU.get(row.path)
                 if target is not None and row.samples.cycles:

@@ -43,7 +43,7 @@ class Row:
         return len(self.samples.cycles) / self.samples.elapsed if self.samples.elapsed else 0.0
 
 
-def http_phase(stack: Stack, name: str, server: Callable[[dict[str, str]], Any]) -> Row:
+def http_phase(stack: Stack, name: str, server: Callable[[dict[str, str]], Any], spy: bool = True) -> Row:
     stack.fresh_tables()
     stripe_url = stack.fresh_stripe()
     before = processor_call_ms(stripe_url)
@@ -54,14 +54,38 @@ def http_phase(stack: Stack, name: str, server: Callable[[dict[str, str]], Any])
 
         def measure() -> None:  # once every client has warmed up
             meters.append(cpu.Meter(groups(stack, service_group)))
-            spies.extend(spy_on(stack, service_group, name))
+            if spy:
+                spies.extend(spy_on(stack, service_group, name))
 
         samples = load.cycles(load.http_caller(url), books, tokens, SECONDS, on_start=measure)
         used = meters[0].stop()
-        for spy in spies:
-            if spy:
-                spy.wait(timeout=60)
+        for running in spies:
+            if running:
+                running.wait(timeout=60)
     return Row(name, samples, used, (before, processor_call_ms(stripe_url)), profiled(stack, name))
+
+
+def vm_rounds(phases: dict[str, Callable[[bool], Row]], rounds: int) -> tuple[dict[str, Row], dict[str, list[float]]]:
+    """Each phase `rounds` times, the phases taking turns (the order swapped every round), so that a
+    before/after pair shares the machine's moments: on this shared machine two runs of the same code a
+    few minutes apart read up to 30 % apart. Returns each phase's rounds pooled into one row (its
+    cycles, latencies, errors and CPU summed) and its service CPU per cycle round by round. Only the
+    first round is profiled (py-spy takes CPU from the same two cores), alike for every phase."""
+    pooled: dict[str, Row] = {}
+    per_round: dict[str, list[float]] = {tag: [] for tag in phases}
+    for i in range(rounds):
+        for tag in (list(phases) if i % 2 == 0 else list(reversed(phases))):
+            row = phases[tag](i == 0)
+            per_round[tag].append(1000 * row.cpu["service"] / max(1, len(row.samples.cycles)))
+            if tag not in pooled:
+                pooled[tag] = row
+                continue
+            into = pooled[tag]
+            into.samples.merge(row.samples)
+            into.samples.elapsed += row.samples.elapsed
+            into.cpu = {k: v + row.cpu.get(k, 0.0) for k, v in into.cpu.items()}
+            into.processor_ms = (into.processor_ms[0], row.processor_ms[1])
+    return pooled, per_round
 
 
 def spy_on(stack: Stack, service_group: cpu.Group, name: str) -> list[Any]:

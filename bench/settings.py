@@ -16,6 +16,8 @@ PROFILE = os.environ.get("BENCH_PROFILE", "1") not in ("", "0")  # py-spy over t
 STRIPE_MODE = os.environ.get("BENCH_STRIPE", "lean")
 # Threads per app instance for the delayed phase (0: the VM's own setting, vm_runtime/serve.py).
 DELAY_THREADS = [int(t) for t in os.environ.get("BENCH_DELAY_THREADS", "0").split(",") if t]
+# Rounds of the VM phase, this tree's and the before tree's taking turns (each BENCH_SECONDS long).
+VM_ROUNDS = max(1, int(os.environ.get("BENCH_VM_ROUNDS", "3")))
 # "before": where this branch left main (main itself may since have migrations this tree's database lacks).
 BEFORE_REF = os.environ.get("BENCH_BEFORE_REF") or subprocess.run(
     ["git", "-C", str(ROOT), "merge-base", "HEAD", "main"], capture_output=True, text=True).stdout.strip()[:12] or "main"
