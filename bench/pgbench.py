@@ -6,7 +6,8 @@ lookup, the ledger row and its two updates, then in one transaction the title's 
 statement that moves the copy, opens the loan and attaches the payment, and the capture mark) and
 one return (in one transaction the title's lock and the statement that closes the loan and shelves
 the copy), with the same transaction boundaries and the same round trips: the lock and the statement
-after it are pipelined (`\\startpipeline`), as PreparingConnection.pipeline sends them. The extended
+after it are pipelined (`\\startpipeline`), as PreparingConnection.pipeline sends them, and since
+2026-12-08 the borrow's COMMIT with them (`pipeline(commit=True)`). The extended
 query protocol (parse + bind + execute per statement) as the service uses it. No processor, no
 token, no HTTP: what is left is PostgreSQL. pgbench's client i works on its own book, as the
 service's clients do. Keep it in step with lending_postgres.circulation and .rows.
@@ -35,7 +36,8 @@ LEND = ("WITH moved AS (UPDATE books SET status = 'borrowed' WHERE book_id = " +
         "now() + interval '21 days' FROM moved RETURNING *), "
         "attached AS (UPDATE payments SET loan_id = (SELECT loan_id FROM opened), updated_at = now() WHERE payment_id = CAST(:pid AS uuid) "
         "AND state = 'authorized' AND loan_id IS NULL AND purchase_id IS NULL AND renewal_id IS NULL AND EXISTS (SELECT 1 FROM opened) RETURNING 1) "
-        "SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM attached), o.loan_id::text, o.book_id::text, o.borrower_iss, "
+        "SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM attached), CASE WHEN (SELECT count(*) FROM moved) > 0 "
+        "AND (SELECT count(*) FROM attached) = 0 THEN refuse('loans_payment_attached', 'released') END, o.loan_id::text, o.book_id::text, o.borrower_iss, "
         "o.borrower_sub, o.borrower_name, o.borrowed_at, o.due_at, o.returned_at, o.payment_id::text, o.closed_reason, m.title, "
         "o.renewals FROM (VALUES (1)) AS one LEFT JOIN opened o ON true LEFT JOIN moved m ON true")
 CLOSE = ("WITH closed AS (UPDATE loans l SET returned_at = now(), closed_reason = 'returned' FROM books b WHERE b.book_id = l.book_id "
@@ -56,8 +58,8 @@ INSERT INTO payments (payment_id, kind, book_id, payer_iss, payer_sub, amount_ce
 BEGIN;
 {LOCK};
 {LEND};
-\\endpipeline
 COMMIT;
+\\endpipeline
 {UPDATE_PAYMENT.format(state="captured", intent="NULL")};
 \\startpipeline
 BEGIN;

@@ -80,6 +80,7 @@ def test_a_released_payment_cannot_buy_a_loan(any_store: LendingStore) -> None:
     with pytest.raises(PaymentReleased):
         any_store.open_loan(book.book_id, ALICE, payment.payment_id, DUE)
     assert any_store.get_book(book.book_id).status is BookStatus.AVAILABLE
+    assert [loan for loan in any_store.loans_of(ALICE) if loan.book_id == book.book_id] == []  # no loan was kept
 
 
 def test_only_the_borrower_or_a_librarian_closes_a_loan(any_store: LendingStore) -> None:

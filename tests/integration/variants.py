@@ -65,8 +65,8 @@ class _Rewriting:
     def run(self, sql: str, **params: Any) -> Any:
         return self._conn.run(self._rewrite(sql), **params)
 
-    def pipeline(self, *statements: tuple[str, dict[str, Any]]) -> Any:
-        return self._conn.pipeline(*((self._rewrite(sql), params) for sql, params in statements))
+    def pipeline(self, *statements: tuple[str, dict[str, Any]], commit: bool = False) -> Any:
+        return self._conn.pipeline(*((self._rewrite(sql), params) for sql, params in statements), commit=commit)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._conn, name)

@@ -23,7 +23,7 @@ from lending.model import Book, BookStatus, Loan, User
 from lending_postgres import fee_moves
 from lending_postgres.connection import ConnectionPool
 from lending_postgres.notice_hooks import write_notice
-from lending_postgres.refusals import TAKEN, refusals
+from lending_postgres.refusals import PAYMENT_ATTACHED, TAKEN, refusals
 from lending_postgres.rows import (
     BOOK,
     FK_VIOLATION,
@@ -57,16 +57,41 @@ def lock_title(c: Conn, title_id: str) -> bool:
 
 
 # From the open shelf, in one statement: move the copy, open its loan, attach the payment. Each step
-# runs only if the one before it did; the counts say which did not. The title is locked already.
+# runs only if the one before it did; the counts say which did not. The title is locked already. A copy
+# moved whose payment could not be attached (reconcile released it) refuses the statement itself
+# (migration 0013), so its transaction cannot commit the loan without its payment, even with the
+# COMMIT sent in the same round trip (lend_from_shelf).
 _LEND_FROM_SHELF = (
     "WITH moved AS (UPDATE books SET status = 'borrowed' WHERE book_id = CAST(:book AS uuid) "
     "AND status = :from RETURNING title), "
     "opened AS (INSERT INTO loans (loan_id, book_id, borrower_iss, borrower_sub, borrower_name, payment_id, due_at) "
     "SELECT CAST(:t AS uuid), CAST(:book AS uuid), :iss, :sub, :name, CAST(:p AS uuid), :due FROM moved RETURNING *), "
     f"attached AS ({attach_sql('loan_id', also=' AND EXISTS (SELECT 1 FROM opened)')}) "
-    f"SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM attached), {LOAN} "
+    "SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM attached), "
+    "CASE WHEN (SELECT count(*) FROM moved) > 0 AND (SELECT count(*) FROM attached) = 0 "
+    f"THEN refuse('{PAYMENT_ATTACHED}', 'the payment was released before the loan could be attached') END, {LOAN} "
     "FROM (VALUES (1)) AS one LEFT JOIN opened l ON true LEFT JOIN moved b ON true"  # LOAN reads l.* and b.title
 )
+
+
+def _from_shelf(book_id: str, borrower: User, payment_id: str, due_at: datetime) -> tuple[str, dict[str, Any]]:
+    return (_LEND_FROM_SHELF, {"book": book_id, "t": str(uuid.uuid4()), "p": payment_id, "iss": borrower.issuer,
+                               "sub": borrower.subject, "name": borrower.name or borrower.handle, "due": due_at,
+                               "from": BookStatus.AVAILABLE.value})
+
+
+def lend_from_shelf(c: Conn, book_id: str, borrower: User, payment_id: str, due_at: datetime) -> Loan | None:
+    """The title's lock, the copy lent from the open shelf and the COMMIT, in one round trip (a pipeline in
+    the transaction `c` began). The loan, committed; or None if the copy was not on the open shelf, with
+    nothing done and the transaction ended (the caller takes the hold shelf's path in a new one). A lost
+    race or a released payment is refused by the database, and the COMMIT after it is a ROLLBACK."""
+    with _refused_loan():
+        locked, rows = c.pipeline((_LOCK_TITLE_OF_BOOK, {"b": book_id}), _from_shelf(book_id, borrower, payment_id, due_at),
+                                  commit=True)
+    if not locked:
+        raise BookUnavailable("No such book to lend.")
+    moved, _attached, _refused, *loan = rows[0]
+    return loan_row(loan) if moved else None
 
 
 def lend(c: Conn, book_id: str, borrower: User, payment_id: str, due_at: datetime, *,
@@ -76,10 +101,8 @@ def lend(c: Conn, book_id: str, borrower: User, payment_id: str, due_at: datetim
 
     With `title_locked=False`, the title's lock is taken first, in the same round trip (a pipeline):
     the move runs once the lock is held, with a snapshot taken after it."""
-    loan_id = str(uuid.uuid4())
-    from_shelf = (_LEND_FROM_SHELF, {"book": book_id, "t": loan_id, "p": payment_id, "iss": borrower.issuer,
-                                     "sub": borrower.subject, "name": borrower.name or borrower.handle, "due": due_at,
-                                     "from": BookStatus.AVAILABLE.value})
+    from_shelf = _from_shelf(book_id, borrower, payment_id, due_at)
+    loan_id = from_shelf[1]["t"]
     with _refused_loan():
         if title_locked:
             rows = c.run(from_shelf[0], **from_shelf[1])
@@ -87,9 +110,9 @@ def lend(c: Conn, book_id: str, borrower: User, payment_id: str, due_at: datetim
             locked, rows = c.pipeline((_LOCK_TITLE_OF_BOOK, {"b": book_id}), from_shelf)
             if not locked:
                 raise BookUnavailable("No such book to lend.")
-    moved, attached, *loan = rows[0]
+    moved, attached, _refused, *loan = rows[0]
     if moved:
-        if not attached:
+        if not attached:  # refused by the statement itself; kept for a database without migration 0013's guard
             raise released()
         return loan_row(loan)
     # A copy on the open shelf has no ready hold (holds_ready_copy_on_shelf), so the hold shelf is
@@ -181,6 +204,10 @@ class CirculationMoves:
 
     def open_loan(self, book_id: str, borrower: User, payment_id: str, due_at: datetime) -> Loan:
         with refusals(), self.pool.transaction() as c:
+            loan = lend_from_shelf(c, book_id, borrower, payment_id, due_at)
+        if loan is not None:
+            return loan
+        with refusals(), self.pool.transaction() as c:  # not on the open shelf: maybe on the hold shelf for them
             return lend(c, book_id, borrower, payment_id, due_at, title_locked=False)
 
     def lend_copy_of_title(self, title_id: str, borrower: User, payment_id: str, due_at: datetime) -> Loan:

@@ -148,9 +148,11 @@ class ConnectionPool:
                 yield conn
             except BaseException:
                 with contextlib.suppress(Exception):  # a broken connection is discarded by _checked_out()
-                    conn.run("ROLLBACK")
+                    if conn.in_transaction:
+                        conn.run("ROLLBACK")
                 raise
-            conn.run("COMMIT")
+            if conn.in_transaction:  # not when the body's last pipeline committed (pipeline(commit=True))
+                conn.run("COMMIT")
 
     def _retag(self, conn: pg8000.native.Connection) -> str:
         """SQL that names the session after the request it serves (pg_stat_activity.application_name).

@@ -30,6 +30,7 @@ def _iso_or(fallback: Callable[[str], Any], as_date: bool = False) -> Callable[[
 
 
 _H, _I = struct.Struct("!H").pack, struct.Struct("!i").pack  # as pg8000 packs a message's fields
+_IDLE = b"I"  # ReadyForQuery's transaction status outside a transaction
 
 
 def _rest(read: Callable[[int], bytes], got: bytes, size: int) -> bytes:
@@ -127,22 +128,36 @@ class PreparingConnection(pg8000.native.Connection):  # type: ignore[misc]
         self._context = context
         return context.rows
 
-    def pipeline(self, *statements: tuple[str, dict[str, Any]]) -> list[list[Any]]:
+    def pipeline(self, *statements: tuple[str, dict[str, Any]], commit: bool = False) -> list[list[Any]]:
         """Each (sql, params) bound and executed, each with its own Sync, all written at once and their
         answers read in order: one round trip (the extended protocol's pipelining). The server still runs
         them one after the other, each with its own snapshot, so a lock the first takes is held when the
         next reads. In a transaction, after an error the rest fail too ("transaction is aborted"): every
         answer is read, then the first error is raised. Returns each statement's rows. Each statement is
-        prepared on its first use, as by run()."""
-        prepared = [self._prepared_for(sql, always=True) for sql, _ in statements]
-        return [context.rows for context in self._execute(prepared, [params for _, params in statements])]
+        prepared on its first use, as by run().
 
-    def _execute(self, prepared: list[Any], values: list[dict[str, Any]]) -> list[Any]:
+        With `commit`, a COMMIT follows them in the same write: the transaction ends in this round trip,
+        committed if every statement succeeded; after an error the server answers that COMMIT with a
+        ROLLBACK. Only for statements whose own failure is the one reason not to commit (the database
+        refuses what must not be committed: constraints, triggers, `refuse()`)."""
+        prepared = [self._prepared_for(sql, always=True) for sql, _ in statements]
+        contexts = self._execute(prepared, [params for _, params in statements], then="COMMIT" if commit else None)
+        return [context.rows for context in contexts]
+
+    @property
+    def in_transaction(self) -> bool:
+        """A transaction is open, or a statement sent ahead (the pool's BEGIN) will open one."""
+        return bool(self._queued) or self._transaction_status != _IDLE
+
+    def _execute(self, prepared: list[Any], values: list[dict[str, Any]], then: str | None = None) -> list[Any]:
         """The prepared statements bound to their values, sent with one flush and their answers read in order
-        (run() sends one, a pipeline several); every answer is read before the first error is raised, and a
-        plan the server calls stale is forgotten. Returns each statement's pg8000 Context."""
+        (run() sends one, a pipeline several), and `then` (a statement without parameters) after them in the
+        same write; every answer is read before the first error is raised, and a plan the server calls stale
+        is forgotten. Returns each prepared statement's pg8000 Context."""
         for statement, params in zip(prepared, values, strict=True):
             self._send_bound(statement, params)
+        if then is not None:
+            self.send_QUERY(then)
         _flush(self._sock)
         contexts: list[Any] = []
         failed: DatabaseError | None = None
@@ -153,6 +168,14 @@ class PreparingConnection(pg8000.native.Connection):  # type: ignore[misc]
             except DatabaseError as exc:
                 failed = failed or exc
             contexts.append(context)
+        if then is not None:
+            try:
+                self._messages(Context(then))
+            except DatabaseError as exc:
+                failed = failed or exc
+            except InterfaceError:  # pg8000's name for any answer but ROLLBACK's in an aborted transaction:
+                if failed is None:  # the server's ROLLBACK to this COMMIT, after the error read above
+                    raise
         if failed is not None:
             self._forget_stale_plans(failed)
             raise failed

@@ -14,6 +14,7 @@ from pg8000.exceptions import DatabaseError
 from lending.errors import BookNotFound, BookUnavailable, LendingError, PaymentReleased
 
 TAKEN = "Someone else has just borrowed or bought this book."
+PAYMENT_ATTACHED = "loans_payment_attached"  # a lent copy's payment is attached to its loan (circulation, 0013)
 RELEASED = ("The payment authorisation was released before the book could be reserved; "
             "nothing was charged, please try again.")
 # A race lost to another transaction is refused by whichever guard sees it first (migrations
@@ -32,6 +33,7 @@ _REFUSALS: dict[str, tuple[type[LendingError], str]] = {
     "payments_check": (PaymentReleased, RELEASED),
     "loans_payment_pays_for_this": (PaymentReleased, RELEASED),
     "purchases_payment_pays_for_this": (PaymentReleased, RELEASED),
+    PAYMENT_ATTACHED: (PaymentReleased, RELEASED),
 }
 # Serialization failure, deadlock: the other transaction won (only under REPEATABLE READ or
 # SERIALIZABLE, or a lock cycle with reconcile); the loser is told to try again.
