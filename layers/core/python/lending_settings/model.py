@@ -132,7 +132,7 @@ def _check_values(s: Settings) -> None:
     if s.stripe_publishable_key and not s.stripe_publishable_key.startswith("pk_"):
         raise ConfigError("STRIPE_PUBLISHABLE_KEY must be a publishable key (pk_…)")
     if s.database_sslmode not in (None, "disable", "allow", "prefer", "require", "verify-ca", "verify-full"):
-        raise ConfigError("DATABASE_SSLMODE must be one of disable, require, verify-ca, verify-full")
+        raise ConfigError("DATABASE_SSLMODE must be one of disable, allow, prefer, require, verify-ca, verify-full")
     if s.db_pool_size < 1:
         raise ConfigError("DB_POOL_SIZE must be at least 1")
     for name in ("oidc_jwks_max_stale", "reconcile_retry_first", "reconcile_retry_max", "db_statement_timeout",
