@@ -34,11 +34,14 @@ def counted(database_url: str) -> Iterator[tuple[ConnectionPool, Counts, Connect
     with look.connection() as c:
         c.run(f"DROP TABLE IF EXISTS {PROBE}")
         c.run(f"CREATE TABLE {PROBE} (n int PRIMARY KEY)")
+        c.run(f"DROP TABLE IF EXISTS {PROBE}_deferred")
+        c.run(f"CREATE TABLE {PROBE}_deferred (n int UNIQUE DEFERRABLE INITIALLY DEFERRED)")  # checked at COMMIT
     try:
         yield pool, counts, look
     finally:
         with look.connection() as c:
             c.run(f"DROP TABLE IF EXISTS {PROBE}")
+            c.run(f"DROP TABLE IF EXISTS {PROBE}_deferred")
         pool.close()
         look.close()
 
@@ -80,6 +83,20 @@ def test_after_an_error_the_commit_in_the_pipeline_is_a_rollback_and_the_error_i
     with pool.transaction() as c:
         c.run(f"INSERT INTO {PROBE} VALUES (:n)", n=9)
     assert _stored(look) == [9]
+
+
+def test_a_commit_that_fails_itself_is_raised_and_keeps_nothing(
+        counted: tuple[ConnectionPool, Counts, ConnectionPool]) -> None:
+    """Every statement succeeded, and the COMMIT is refused (a constraint checked at COMMIT): its error is raised."""
+    pool, _, look = counted
+    with pytest.raises(DatabaseError) as caught, pool.transaction() as c:
+        c.pipeline((f"INSERT INTO {PROBE} VALUES (:n)", {"n": 1}),
+                   (f"INSERT INTO {PROBE}_deferred VALUES (:n), (:n)", {"n": 5}), commit=True)
+    assert caught.value.args[0]["C"] == "23505"  # unique_violation, at COMMIT
+    assert _stored(look) == []
+    with pool.connection() as c:
+        assert c.run(f"SELECT count(*) FROM {PROBE}_deferred") == [[0]]
+        assert not c.in_transaction
 
 
 def test_a_statement_that_refuses_itself_commits_nothing_of_what_it_did(
