@@ -35,7 +35,6 @@ from lending_postgres.rows import (
     book_row,
     loan_row,
     move_book,
-    released,
     sqlstate,
 )
 
@@ -80,17 +79,24 @@ def _from_shelf(book_id: str, borrower: User, payment_id: str, due_at: datetime)
                                "from": BookStatus.AVAILABLE.value})
 
 
+def _locked_and_lent(c: Conn, from_shelf: tuple[str, dict[str, Any]], *, commit: bool = False) -> list[Any]:
+    """The title's lock and the move from the open shelf, in one round trip (a pipeline): the move runs
+    once the lock is held, with a snapshot taken after it. The move's row: (moved, attached, _, *loan)."""
+    with _refused_loan():
+        locked, rows = c.pipeline((_LOCK_TITLE_OF_BOOK, {"b": from_shelf[1]["book"]}), from_shelf, commit=commit)
+    if not locked:
+        raise BookUnavailable("No such book to lend.")
+    row: list[Any] = rows[0]
+    return row
+
+
 def lend_from_shelf(c: Conn, book_id: str, borrower: User, payment_id: str, due_at: datetime) -> Loan | None:
     """The title's lock, the copy lent from the open shelf and the COMMIT, in one round trip (a pipeline in
     the transaction `c` began). The loan, committed; or None if the copy was not on the open shelf, with
     nothing done and the transaction ended (the caller takes the hold shelf's path in a new one). A lost
     race or a released payment is refused by the database, and the COMMIT after it is a ROLLBACK."""
-    with _refused_loan():
-        locked, rows = c.pipeline((_LOCK_TITLE_OF_BOOK, {"b": book_id}), _from_shelf(book_id, borrower, payment_id, due_at),
-                                  commit=True)
-    if not locked:
-        raise BookUnavailable("No such book to lend.")
-    moved, _attached, _refused, *loan = rows[0]
+    moved, _attached, _refused, *loan = _locked_and_lent(c, _from_shelf(book_id, borrower, payment_id, due_at),
+                                                         commit=True)
     return loan_row(loan) if moved else None
 
 
@@ -103,17 +109,13 @@ def lend(c: Conn, book_id: str, borrower: User, payment_id: str, due_at: datetim
     the move runs once the lock is held, with a snapshot taken after it."""
     from_shelf = _from_shelf(book_id, borrower, payment_id, due_at)
     loan_id = from_shelf[1]["t"]
-    with _refused_loan():
-        if title_locked:
-            rows = c.run(from_shelf[0], **from_shelf[1])
-        else:
-            locked, rows = c.pipeline((_LOCK_TITLE_OF_BOOK, {"b": book_id}), from_shelf)
-            if not locked:
-                raise BookUnavailable("No such book to lend.")
-    moved, attached, _refused, *loan = rows[0]
-    if moved:
-        if not attached:  # refused by the statement itself; kept for a database without migration 0013's guard
-            raise released()
+    if title_locked:
+        with _refused_loan():
+            row = c.run(from_shelf[0], **from_shelf[1])[0]
+    else:
+        row = _locked_and_lent(c, from_shelf)
+    moved, _attached, _refused, *loan = row
+    if moved:  # and its payment attached: a moved copy whose payment was not is refused by the statement itself
         return loan_row(loan)
     # A copy on the open shelf has no ready hold (holds_ready_copy_on_shelf), so the hold shelf is
     # looked at only when the copy is not there.

@@ -141,7 +141,7 @@ class PreparingConnection(pg8000.native.Connection):  # type: ignore[misc]
         ROLLBACK. Only for statements whose own failure is the one reason not to commit (the database
         refuses what must not be committed: constraints, triggers, `refuse()`)."""
         prepared = [self._prepared_for(sql, always=True) for sql, _ in statements]
-        contexts = self._execute(prepared, [params for _, params in statements], then="COMMIT" if commit else None)
+        contexts = self._execute(prepared, [params for _, params in statements], commit=commit)
         return [context.rows for context in contexts]
 
     @property
@@ -149,15 +149,15 @@ class PreparingConnection(pg8000.native.Connection):  # type: ignore[misc]
         """A transaction is open, or a statement sent ahead (the pool's BEGIN) will open one."""
         return bool(self._queued) or self._transaction_status != _IDLE
 
-    def _execute(self, prepared: list[Any], values: list[dict[str, Any]], then: str | None = None) -> list[Any]:
+    def _execute(self, prepared: list[Any], values: list[dict[str, Any]], commit: bool = False) -> list[Any]:
         """The prepared statements bound to their values, sent with one flush and their answers read in order
-        (run() sends one, a pipeline several), and `then` (a statement without parameters) after them in the
-        same write; every answer is read before the first error is raised, and a plan the server calls stale
-        is forgotten. Returns each prepared statement's pg8000 Context."""
+        (run() sends one, a pipeline several), with a COMMIT after them in the same write if `commit`; every
+        answer is read before the first error is raised, and a plan the server calls stale is forgotten.
+        Returns each prepared statement's pg8000 Context."""
         for statement, params in zip(prepared, values, strict=True):
             self._send_bound(statement, params)
-        if then is not None:
-            self.send_QUERY(then)
+        if commit:
+            self.send_QUERY("COMMIT")
         _flush(self._sock)
         contexts: list[Any] = []
         failed: DatabaseError | None = None
@@ -168,9 +168,9 @@ class PreparingConnection(pg8000.native.Connection):  # type: ignore[misc]
             except DatabaseError as exc:
                 failed = failed or exc
             contexts.append(context)
-        if then is not None:
+        if commit:
             try:
-                self._messages(Context(then))
+                self._messages(Context("COMMIT"))
             except DatabaseError as exc:
                 failed = failed or exc
             except InterfaceError:  # pg8000's name for any answer but ROLLBACK's in an aborted transaction:
