@@ -80,8 +80,8 @@ def main() -> int:
                                    lambda env: chalice_server(env, work / "chalice.log")))
         if "vm" not in SKIP:
             if vm_available():
-                vm_phases = {"one VM (nginx + 2 granian instances)": lambda spy: http_phase(
-                    stack, "one VM (nginx + 2 granian instances)", lambda env: vm_server(env, work / "vm"), spy)}
+                now_name = "one VM (nginx + 2 granian instances)"
+                vm_phases = {now_name: lambda spy: http_phase(stack, now_name, lambda env: vm_server(env, work / "vm"), spy)}
                 if before is not None and "vm-before" not in SKIP:
                     before_name = f"one VM, before ({BEFORE_REF[:7]}), same run"
                     vm_phases[before_name] = lambda spy: http_phase(
@@ -109,8 +109,7 @@ def main() -> int:
             mine = next((r for r in rows if r.path.startswith("one VM (")), None)
             then = next((r for r in rows if r.path.startswith("one VM, before")), None)
             if mine and then and mine.samples.cycles and then.samples.cycles:
-                a = 1000 * then.cpu["service"] / len(then.samples.cycles)
-                b = 1000 * mine.cpu["service"] / len(mine.samples.cycles)
+                a, b = then.service_ms_per_cycle, mine.service_ms_per_cycle
                 say(f"  same run, service CPU per cycle through one VM: before ({BEFORE_REF[:7]}) {a:.2f} ms -> now {b:.2f} ms"
                     f" ({b / a:.2f}x; {VM_ROUNDS} alternated rounds of {SECONDS:.0f} s each, pooled)")
                 if len(vm_per_round.get(mine.path, [])) > 1:
@@ -119,7 +118,7 @@ def main() -> int:
             for row in rows:
                 target = TARGET_CPU.get(row.path)
                 if target is not None and row.samples.cycles:
-                    per = 1000 * row.cpu["service"] / len(row.samples.cycles)
+                    per = row.service_ms_per_cycle
                     say(f"  target: service CPU per borrow -> return cycle, {row.path}: {per:.2f} ms <= {target}: "
                         f"{verdict(per <= target)}")
             say("\nCPU, in cores busy on average during each phase (2 = both cores; the machine is shared, so"

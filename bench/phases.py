@@ -42,6 +42,10 @@ class Row:
     def rate(self) -> float:
         return len(self.samples.cycles) / self.samples.elapsed if self.samples.elapsed else 0.0
 
+    @property
+    def service_ms_per_cycle(self) -> float:
+        return 1000 * self.cpu["service"] / len(self.samples.cycles) if self.samples.cycles else float("nan")
+
 
 def http_phase(stack: Stack, name: str, server: Callable[[dict[str, str]], Any], spy: bool = True) -> Row:
     stack.fresh_tables()
@@ -76,7 +80,7 @@ def vm_rounds(phases: dict[str, Callable[[bool], Row]], rounds: int) -> tuple[di
     for i in range(rounds):
         for tag in (list(phases) if i % 2 == 0 else list(reversed(phases))):
             row = phases[tag](i == 0)
-            per_round[tag].append(1000 * row.cpu["service"] / max(1, len(row.samples.cycles)))
+            per_round[tag].append(row.service_ms_per_cycle)
             if tag not in pooled:
                 pooled[tag] = row
                 continue
